@@ -1,0 +1,234 @@
+// Package kube applies, reads, watches and deletes KServe objects on the data-plane cluster.
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+)
+
+// Kind names one resource type the provider manages. We know our GVRs, so no discovery is done.
+type Kind struct {
+	GVR        schema.GroupVersionResource
+	Kind       string
+	Namespaced bool
+	// CRD is the CustomResourceDefinition that must be installed, empty for built-in types.
+	CRD string
+}
+
+var (
+	ServingRuntime = Kind{
+		GVR:  schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1alpha1", Resource: "servingruntimes"},
+		Kind: "ServingRuntime", Namespaced: true, CRD: "servingruntimes.serving.kserve.io",
+	}
+	ClusterServingRuntime = Kind{
+		GVR:  schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1alpha1", Resource: "clusterservingruntimes"},
+		Kind: "ClusterServingRuntime", CRD: "clusterservingruntimes.serving.kserve.io",
+	}
+	InferenceService = Kind{
+		GVR:  schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"},
+		Kind: "InferenceService", Namespaced: true, CRD: "inferenceservices.serving.kserve.io",
+	}
+	Secret = Kind{
+		GVR:  schema.GroupVersionResource{Version: "v1", Resource: "secrets"},
+		Kind: "Secret", Namespaced: true,
+	}
+)
+
+// APIVersion is the apiVersion written into objects of this kind.
+func (k Kind) APIVersion() string { return k.GVR.GroupVersion().String() }
+
+// Ref identifies one object. Namespace is empty for cluster-scoped kinds.
+type Ref struct {
+	Kind      Kind
+	Namespace string
+	Name      string
+}
+
+func (r Ref) String() string {
+	if r.Namespace == "" {
+		return fmt.Sprintf("%s %q", r.Kind.Kind, r.Name)
+	}
+	return fmt.Sprintf("%s %q in namespace %q", r.Kind.Kind, r.Name, r.Namespace)
+}
+
+// Client is safe for concurrent use; the provider shares one across all resources.
+type Client struct {
+	dynamic dynamic.Interface
+}
+
+// New builds a client without contacting the cluster.
+func New(cfg *rest.Config) (*Client, error) {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building Kubernetes client: %w", err)
+	}
+	return &Client{dynamic: dyn}, nil
+}
+
+func (c *Client) resource(r Ref) dynamic.ResourceInterface {
+	res := c.dynamic.Resource(r.Kind.GVR)
+	if r.Kind.Namespaced {
+		return res.Namespace(r.Namespace)
+	}
+	return res
+}
+
+// ApplyOptions control server-side apply.
+type ApplyOptions struct {
+	FieldManager string
+	Force        bool
+}
+
+// Apply server-side-applies obj (which must carry apiVersion, kind and name) and returns the result.
+func (c *Client) Apply(ctx context.Context, r Ref, obj *unstructured.Unstructured, opts ApplyOptions) (*unstructured.Unstructured, error) {
+	out, err := c.resource(r).Apply(ctx, r.Name, obj, metav1.ApplyOptions{FieldManager: opts.FieldManager, Force: opts.Force})
+	if err != nil {
+		return nil, explain(r, "applying", err)
+	}
+	return out, nil
+}
+
+// Get reads one object. A missing object yields an error for which IsNotFound is true.
+func (c *Client) Get(ctx context.Context, r Ref) (*unstructured.Unstructured, error) {
+	out, err := c.resource(r).Get(ctx, r.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, explain(r, "reading", err)
+	}
+	return out, nil
+}
+
+// Delete asks for deletion in the foreground; an object already gone counts as deleted.
+func (c *Client) Delete(ctx context.Context, r Ref) error {
+	propagation := metav1.DeletePropagationForeground
+	err := c.resource(r).Delete(ctx, r.Name, metav1.DeleteOptions{PropagationPolicy: &propagation})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return explain(r, "deleting", err)
+	}
+	return nil
+}
+
+// WaitFor watches one object until done reports true or an error, and returns the last object
+// seen. The watch is re-established (relisting) if the connection drops; ctx bounds the wait.
+// done receives nil while the object does not exist.
+func (c *Client) WaitFor(ctx context.Context, r Ref, done func(*unstructured.Unstructured) (bool, error)) (*unstructured.Unstructured, error) {
+	selector := fields.OneTermEqualSelector("metadata.name", r.Name).String()
+	res := c.resource(r)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = selector
+			return res.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = selector
+			return res.Watch(ctx, o)
+		},
+	}
+	var last *unstructured.Unstructured
+	precondition := func(store cache.Store) (bool, error) {
+		items := store.List()
+		if len(items) == 0 {
+			return done(nil)
+		}
+		last = items[0].(*unstructured.Unstructured)
+		return done(last)
+	}
+	_, err := watchtools.UntilWithSync(ctx, lw, &unstructured.Unstructured{}, precondition, func(ev watch.Event) (bool, error) {
+		if ev.Type == watch.Deleted {
+			return done(nil)
+		}
+		obj, ok := ev.Object.(*unstructured.Unstructured)
+		if !ok {
+			return false, nil
+		}
+		last = obj
+		return done(obj)
+	})
+	if err != nil {
+		if errors.Is(err, watchtools.ErrWatchClosed) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return last, fmt.Errorf("timed out waiting for %s: %w", r, context.DeadlineExceeded)
+		}
+		return last, explain(r, "watching", err)
+	}
+	return last, nil
+}
+
+// WaitGone blocks until the object no longer exists.
+func (c *Client) WaitGone(ctx context.Context, r Ref) error {
+	_, err := c.WaitFor(ctx, r, func(u *unstructured.Unstructured) (bool, error) { return u == nil, nil })
+	return err
+}
+
+// NotInstalledError says the cluster lacks the CRD, which in ASM means KServe is not enabled.
+type NotInstalledError struct {
+	Kind Kind
+}
+
+func (e *NotInstalledError) Error() string {
+	return fmt.Sprintf("the %s API (CRD %s) is not installed on this cluster. ModelMesh/KServe must be "+
+		"enabled first: in ASM, open the mesh in the console and enable KServe on ASM (Ecosystem > KServe on ASM), "+
+		"or install KServe ModelMesh Serving; check that the provider's kubernetes block points at the data-plane cluster",
+		e.Kind.Kind, e.Kind.CRD)
+}
+
+// IsNotFound reports a definite "object does not exist" (not a missing CRD, not a transient error).
+func IsNotFound(err error) bool {
+	var notInstalled *NotInstalledError
+	return apierrors.IsNotFound(err) && !errors.As(err, &notInstalled)
+}
+
+// IsNotInstalled reports that the object's CRD is missing.
+func IsNotInstalled(err error) bool {
+	var notInstalled *NotInstalledError
+	return errors.As(err, &notInstalled)
+}
+
+// explain turns API errors into messages that say what to do. The original error stays wrapped
+// so callers can still classify it.
+func explain(r Ref, verb string, err error) error {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return fmt.Errorf("%s %s: %w", verb, r, err)
+	}
+	s := status.Status()
+	switch {
+	case apierrors.IsNotFound(err) && r.Kind.CRD != "" && (s.Details == nil || s.Details.Name == ""):
+		// A 404 with no object name is the apiserver not knowing the resource type at all.
+		return &NotInstalledError{Kind: r.Kind}
+	case apierrors.IsConflict(err) && verb == "applying":
+		return fmt.Errorf("applying %s: conflict with another field manager:\n%s\nAnother tool owns these fields. "+
+			"Remove them from the other tool's configuration, or set force_conflicts = true on this resource "+
+			"to take ownership: %w", r, conflictCauses(s), err)
+	case apierrors.IsUnauthorized(err):
+		return fmt.Errorf("%s %s: the cluster rejected the credentials (401). Check kubernetes.token, "+
+			"kubernetes.client_certificate/client_key or the kubeconfig user in the asm provider block: %w", verb, r, err)
+	case apierrors.IsForbidden(err):
+		return fmt.Errorf("%s %s: the cluster's RBAC forbids it (403); grant the provider's identity access to %s: %w",
+			verb, r, r.Kind.GVR.GroupResource(), err)
+	}
+	return fmt.Errorf("%s %s: %w", verb, r, err)
+}
+
+func conflictCauses(s metav1.Status) string {
+	if s.Details == nil || len(s.Details.Causes) == 0 {
+		return "  " + s.Message
+	}
+	lines := make([]string, 0, len(s.Details.Causes))
+	for _, c := range s.Details.Causes {
+		lines = append(lines, "  - "+c.Field+": "+c.Message)
+	}
+	return strings.Join(lines, "\n")
+}
