@@ -218,19 +218,19 @@ type providerData struct {
 	namespace    string
 	fieldManager string
 
-	asmOnce   sync.Once
-	asmClient *asm.Client
-	asmErr    error
+	asmOnce sync.Once
+	asm     *asm.Client
+	asmErr  error
 
-	kubeOnce   sync.Once
-	kubeClient *kube.Client
-	kubeErr    error
+	kubeOnce sync.Once
+	kube     *kube.Client
+	kubeErr  error
 }
 
 // ASM returns the shared ASM client, building it on first use.
 func (d *providerData) ASM() (*asm.Client, error) {
-	d.asmOnce.Do(func() { d.asmClient, d.asmErr = asm.NewClient(d.asmConfig) })
-	return d.asmClient, d.asmErr
+	d.asmOnce.Do(func() { d.asm, d.asmErr = asm.NewClient(d.asmConfig) })
+	return d.asm, d.asmErr
 }
 
 // Kube returns the shared Kubernetes client, building it on first use.
@@ -241,9 +241,9 @@ func (d *providerData) Kube() (*kube.Client, error) {
 			d.kubeErr = err
 			return
 		}
-		d.kubeClient, d.kubeErr = kube.New(cfg)
+		d.kube, d.kubeErr = kube.New(cfg)
 	})
-	return d.kubeClient, d.kubeErr
+	return d.kube, d.kubeErr
 }
 
 // newProviderData resolves every setting with the precedence configuration > environment >

@@ -1,0 +1,97 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
+)
+
+// Helpers shared by the resources that manage Kubernetes objects.
+
+// configureProviderData extracts the provider's data in a resource's Configure.
+func configureProviderData(req resource.ConfigureRequest, resp *resource.ConfigureResponse) *providerData {
+	if req.ProviderData == nil {
+		return nil
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T; please report this bug", req.ProviderData))
+		return nil
+	}
+	return data
+}
+
+// kubeClient returns the shared client or an error diagnostic naming the missing setting.
+func (d *providerData) kubeClient(diags *diag.Diagnostics) *kube.Client {
+	client, err := d.Kube()
+	if err != nil {
+		diags.AddError("Kubernetes cluster not reachable with the provider configuration", err.Error())
+		return nil
+	}
+	return client
+}
+
+// parseNamespacedID splits an import id of the form namespace/name.
+func parseNamespacedID(id string) (namespace, name string, err error) {
+	namespace, name, ok := strings.Cut(id, "/")
+	if !ok || strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("import id %q is not of the form <namespace>/<name>, e.g. modelmesh-serving/my-model-sample", id)
+	}
+	if errs := validation.IsDNS1123Label(namespace); len(errs) > 0 {
+		return "", "", fmt.Errorf("import id %q: namespace %q is invalid: %s", id, namespace, strings.Join(errs, "; "))
+	}
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return "", "", fmt.Errorf("import id %q: name %q is invalid: %s", id, name, strings.Join(errs, "; "))
+	}
+	return namespace, name, nil
+}
+
+// readObject GETs the object. found is false only on a definite not-found; every other failure,
+// including a missing CRD, is an error so that nothing is dropped from state by mistake.
+func readObject(ctx context.Context, client *kube.Client, ref kube.Ref, diags *diag.Diagnostics) (obj *unstructured.Unstructured, found bool) {
+	obj, err := client.Get(ctx, ref)
+	switch {
+	case err == nil:
+		return obj, true
+	case kube.IsNotFound(err):
+		return nil, false
+	}
+	diags.AddError(fmt.Sprintf("Reading %s failed", ref), err.Error())
+	return nil, false
+}
+
+// deleteObject deletes the object and waits until it is gone. Already gone, or its CRD removed
+// along with every object of that kind, counts as deleted.
+func deleteObject(ctx context.Context, client *kube.Client, ref kube.Ref, diags *diag.Diagnostics) {
+	if err := client.Delete(ctx, ref); err != nil {
+		if kube.IsNotInstalled(err) {
+			return
+		}
+		diags.AddError(fmt.Sprintf("Deleting %s failed", ref), err.Error())
+		return
+	}
+	if err := client.WaitGone(ctx, ref); err != nil {
+		diags.AddError(fmt.Sprintf("Waiting for %s to be deleted failed", ref),
+			err.Error()+"\nIf the object has finalizers, check that the controller that owns them is running; "+
+				"raise the delete timeout in the resource's timeouts block if it is just slow.")
+	}
+}
+
+// ownedStrings keeps the keys of a live metadata map (labels or annotations) that the field
+// manager applied, so keys added by other tools or controllers never show as drift.
+func ownedStrings(live map[string]string, owned kube.OwnedFields, field string) map[string]string {
+	out := map[string]string{}
+	for k, v := range live {
+		if owned.Has("metadata", field, k) {
+			out[k] = v
+		}
+	}
+	return out
+}
