@@ -146,6 +146,7 @@ func (s *Stack) Env() map[string]string {
 		"ALIBABA_CLOUD_ACCESS_KEY_ID":        AccessKeyID,
 		"ALIBABA_CLOUD_ACCESS_KEY_SECRET":    AccessKeySecret,
 		"ALIBABA_CLOUD_SERVICEMESH_ENDPOINT": s.ASM.Endpoint(),
+		"ALIBABA_CLOUD_PROTOCOL":             "HTTP",
 		"KUBECONFIG":                         s.Kubeconfig,
 	}
 }

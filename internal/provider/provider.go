@@ -111,7 +111,8 @@ func (p *asmProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *
 				"Falls back to `ALIBABA_CLOUD_PROFILE`, then the file's current profile."),
 			"shared_credentials_file": optional("Path of the aliyun CLI configuration file. Defaults to `~/.aliyun/config.json`. " +
 				"Falls back to `ALIBABA_CLOUD_CREDENTIALS_FILE`."),
-			"protocol": optional("Protocol for ASM API calls: `HTTPS` (default) or `HTTP`. HTTP is only used when asked for here.",
+			"protocol": optional("Protocol for ASM API calls: `HTTPS` (default) or `HTTP`. HTTP is only used when asked for here "+
+				"or in `ALIBABA_CLOUD_PROTOCOL`.",
 				stringvalidator.OneOf("HTTPS", "HTTP")),
 			"max_retries": schema.Int64Attribute{
 				Optional:    true,
@@ -203,11 +204,17 @@ func (p *asmProvider) Configure(ctx context.Context, req provider.ConfigureReque
 }
 
 func (p *asmProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{}
+	return []func() resource.Resource{
+		NewClusterAttachmentResource,
+		NewInferenceServiceResource,
+		NewModelStorageResource,
+	}
 }
 
 func (p *asmProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{}
+	return []func() datasource.DataSource{
+		NewMeshDataSource,
+	}
 }
 
 // providerData is what resources receive. Clients are built on first use so that configuring the
@@ -268,7 +275,7 @@ func newProviderData(c providerModel, getenv func(string) string) *providerData 
 			SecurityToken:         first(c.SecurityToken, "ALIBABA_CLOUD_SECURITY_TOKEN", "ALICLOUD_SECURITY_TOKEN"),
 			Profile:               first(c.Profile, "ALIBABA_CLOUD_PROFILE"),
 			SharedCredentialsFile: first(c.SharedCredentialsFile, "ALIBABA_CLOUD_CREDENTIALS_FILE"),
-			Protocol:              first(c.Protocol),
+			Protocol:              first(c.Protocol, "ALIBABA_CLOUD_PROTOCOL"),
 			MaxRetries:            5,
 		},
 		namespace:    defaultNamespace,

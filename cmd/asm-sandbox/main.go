@@ -1,0 +1,99 @@
+// Command asm-sandbox runs the local stack (ASM API fake, kube-apiserver with the KServe CRDs and
+// the ModelMesh status simulator) on 127.0.0.1 until interrupted, for demos and manual testing.
+//
+//	asm-sandbox [-dir DIR]                          start, print the environment, wait for Ctrl-C
+//	asm-sandbox get-isvc [-n NAMESPACE] NAME        print an InferenceService like kubectl get
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/asmfake"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/localstack"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "get-isvc" {
+		if err := getInferenceService(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "asm-sandbox:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "asm-sandbox:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	dir := flag.String("dir", "", "folder for the kubeconfig and env.sh (default: a temporary folder)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if *dir != "" {
+		if err := os.MkdirAll(*dir, 0o755); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(os.Stderr, ">> starting the ASM API fake, kube-apiserver + etcd and the ModelMesh simulator...")
+	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	stack, err := localstack.Start(startCtx, localstack.Options{
+		Dir:       *dir,
+		ASM:       asmfake.DefaultOptions(),
+		Simulator: testcluster.SimulatorOptions{LoadDelay: 2 * time.Second},
+	})
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(os.Stderr, ">> stopping the sandbox")
+		_ = stack.Stop()
+	}()
+
+	envFile := filepath.Join(filepath.Dir(stack.Kubeconfig), "env.sh")
+	if err := os.WriteFile(envFile, []byte(exports(stack.Env())), 0o600); err != nil {
+		return err
+	}
+	fmt.Printf(`asm-sandbox is up (Ctrl-C stops it and removes everything it started).
+
+  ASM API fake    http://%s   meshes: %s (current), %s (%s, too old for ModelMesh)
+                                attachable ACK cluster: %s
+  Kubernetes      %s   namespace %s, KServe CRDs, ModelMesh status simulator
+
+Point Terraform at it:
+
+%s
+or: source %s
+`, stack.ASM.Endpoint(), localstack.MeshID, localstack.OldMeshID, localstack.OldMeshVersion, localstack.ClusterID,
+		stack.RESTConfig().Host, localstack.ServingNamespace, exports(stack.Env()), envFile)
+	<-ctx.Done()
+	return nil
+}
+
+// exports renders the environment as shell export lines, in a stable order.
+func exports(env map[string]string) string {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "export %s=%q\n", k, env[k])
+	}
+	return b.String()
+}
