@@ -1,0 +1,181 @@
+package provider
+
+import (
+	"os"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/asm"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(acctest.Run(m, New("test")))
+}
+
+func envOf(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestProviderDataEnvironmentFallbacks(t *testing.T) {
+	data := newProviderData(providerModel{}, envOf(map[string]string{
+		"ALIBABA_CLOUD_REGION":               "cn-beijing",
+		"ALICLOUD_REGION":                    "cn-shanghai",
+		"ALICLOUD_ACCESS_KEY":                "ak-legacy",
+		"ALICLOUD_SECRET_KEY":                "sk-legacy",
+		"ALIBABA_CLOUD_SECURITY_TOKEN":       "sts",
+		"ALIBABA_CLOUD_SERVICEMESH_ENDPOINT": "127.0.0.1:9000",
+		"KUBECONFIG":                         "/kube/config",
+		"KUBE_CTX":                           "ack",
+		"KUBE_INSECURE":                      "true",
+	}))
+	cfg := data.asmConfig
+	if cfg.Region != "cn-beijing" {
+		t.Errorf("region: ALIBABA_CLOUD_REGION must win over ALICLOUD_REGION, got %q", cfg.Region)
+	}
+	if cfg.AccessKey != "ak-legacy" || cfg.SecretKey != "sk-legacy" || cfg.SecurityToken != "sts" {
+		t.Errorf("credentials from the alicloud variables not used: %+v", cfg)
+	}
+	if cfg.Endpoint != "127.0.0.1:9000" {
+		t.Errorf("endpoint: got %q", cfg.Endpoint)
+	}
+	if cfg.Protocol != "HTTPS" {
+		t.Errorf("protocol must default to HTTPS, got %q", cfg.Protocol)
+	}
+	if cfg.MaxRetries != 5 {
+		t.Errorf("max retries default: got %d", cfg.MaxRetries)
+	}
+	k := data.kubeConfig
+	if k.ConfigPath != "/kube/config" || k.ConfigContext != "ack" || !k.Insecure {
+		t.Errorf("kubernetes environment fallbacks not used: %+v", k)
+	}
+	if data.namespace != defaultNamespace || data.fieldManager != defaultFieldManager {
+		t.Errorf("defaults: namespace %q, field manager %q", data.namespace, data.fieldManager)
+	}
+}
+
+func TestProviderDataConfigurationWinsOverEnvironment(t *testing.T) {
+	env := envOf(map[string]string{
+		"ALIBABA_CLOUD_REGION":            "cn-beijing",
+		"ALIBABA_CLOUD_ACCESS_KEY_ID":     "env-ak",
+		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "env-sk",
+		"KUBE_CONFIG_PATH":                "/from/kube-config-path",
+		"KUBECONFIG":                      "/from/kubeconfig",
+		"KUBE_INSECURE":                   "true",
+	})
+	data := newProviderData(providerModel{
+		Region:     types.StringValue("cn-hangzhou"),
+		AccessKey:  types.StringValue("cfg-ak"),
+		Protocol:   types.StringValue("HTTP"),
+		MaxRetries: types.Int64Value(0),
+		Kubernetes: &kubernetesModel{
+			Host:      types.StringValue("https://10.0.0.1:6443"),
+			Insecure:  types.BoolValue(false),
+			Namespace: types.StringValue("models"),
+		},
+	}, env)
+	cfg := data.asmConfig
+	if cfg.Region != "cn-hangzhou" || cfg.AccessKey != "cfg-ak" {
+		t.Errorf("configuration must win: %+v", cfg)
+	}
+	if cfg.SecretKey != "env-sk" {
+		t.Errorf("unset attributes still fall back per attribute: secret %q", cfg.SecretKey)
+	}
+	if cfg.Protocol != "HTTP" || cfg.MaxRetries != 0 {
+		t.Errorf("explicit protocol/max_retries ignored: %+v", cfg)
+	}
+	k := data.kubeConfig
+	if k.Host != "https://10.0.0.1:6443" || k.ConfigPath != "" {
+		t.Errorf("an explicit host must not be mixed with a kubeconfig from the environment: %+v", k)
+	}
+	if k.Insecure {
+		t.Error("insecure = false in configuration must win over KUBE_INSECURE")
+	}
+	if data.namespace != "models" {
+		t.Errorf("namespace: got %q", data.namespace)
+	}
+}
+
+func TestProviderDataKubeConfigPathPrecedence(t *testing.T) {
+	data := newProviderData(providerModel{}, envOf(map[string]string{
+		"KUBE_CONFIG_PATH": "/from/kube-config-path",
+		"KUBECONFIG":       "/from/kubeconfig",
+	}))
+	if data.kubeConfig.ConfigPath != "/from/kube-config-path" {
+		t.Errorf("KUBE_CONFIG_PATH must win over KUBECONFIG, got %q", data.kubeConfig.ConfigPath)
+	}
+}
+
+func TestASMClientDefaultsToHTTPS(t *testing.T) {
+	for protocol, want := range map[string]string{"": "HTTPS", "HTTPS": "HTTPS", "HTTP": "HTTP"} {
+		client, err := asm.NewClient(asm.Config{Region: "cn-hangzhou", AccessKey: "ak", SecretKey: "sk", Protocol: protocol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := client.Scheme(); got != want {
+			t.Errorf("protocol %q: requests go out over %s, want %s", protocol, got, want)
+		}
+	}
+}
+
+func TestLazyClientsReportTheMissingSetting(t *testing.T) {
+	data := newProviderData(providerModel{}, envOf(nil))
+	if _, err := data.Kube(); err == nil || !regexp.MustCompile(`kubernetes\.config_path`).MatchString(err.Error()) {
+		t.Errorf("kube client without configuration: want an error naming kubernetes.config_path, got %v", err)
+	}
+	data.asmConfig.Region = "cn-hangzhou"
+	data.asmConfig.SharedCredentialsFile = t.TempDir() + "/missing.json"
+	if _, err := data.ASM(); err == nil || !regexp.MustCompile(`shared_credentials_file`).MatchString(err.Error()) {
+		t.Errorf("ASM client with a missing profile file: want an error naming shared_credentials_file, got %v", err)
+	}
+}
+
+func TestProviderConflictingSettingsRejectedAtValidate(t *testing.T) {
+	cases := map[string]struct {
+		block string
+		want  string
+	}{
+		"config_path with host": {
+			block: `kubernetes {
+  config_path = "/tmp/kubeconfig"
+  host        = "https://127.0.0.1:6443"
+}`,
+			want: `(?s)kubernetes.config_path.*kubernetes.host|kubernetes.host.*kubernetes.config_path`,
+		},
+		"token with client certificate": {
+			block: `kubernetes {
+  host               = "https://127.0.0.1:6443"
+  token              = "abc"
+  client_certificate = "-----BEGIN CERTIFICATE-----"
+}`,
+			want: `(?s)Invalid Attribute Combination.*token`,
+		},
+		"unknown protocol": {
+			block: `protocol = "FTP"`,
+			want:  `(?s)protocol.*HTTPS`,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			resource.UnitTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:      "provider \"asm\" {\n" + tc.block + "\n}\n" + validateOnlyConfig,
+					ExpectError: regexp.MustCompile(tc.want),
+				}},
+			})
+		})
+	}
+}
+
+// validateOnlyConfig makes Terraform configure the provider without any resource to manage.
+const validateOnlyConfig = `
+terraform {
+  required_providers {
+    asm = { source = "asm-modelmesh/asm" }
+  }
+}
+`
