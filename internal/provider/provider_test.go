@@ -171,11 +171,9 @@ func TestProviderConflictingSettingsRejectedAtValidate(t *testing.T) {
 	}
 }
 
-// validateOnlyConfig makes Terraform configure the provider without any resource to manage.
+// validateOnlyConfig gives Terraform something to plan so that it validates the provider block.
 const validateOnlyConfig = `
-terraform {
-  required_providers {
-    asm = { source = "asm-modelmesh/asm" }
-  }
+data "asm_mesh" "probe" {
+  mesh_id = "c0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 }
 `
