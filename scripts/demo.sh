@@ -9,7 +9,8 @@ example=${DEMO_EXAMPLE:-examples/quickstart}
 cache=${CACHE:-$HOME/.cache/terraform-provider-asm}
 terraform=${TERRAFORM:-$cache/terraform-v1.5.7/terraform}
 work=$(mktemp -d /tmp/asm-demo-XXXXXX)
-version=0.0.1-dev
+# A plain release number: Terraform never selects a pre-release without an exact constraint.
+version=0.0.1
 sandbox_pid=
 
 cleanup() {
@@ -62,7 +63,8 @@ cp -r "$root/examples/modules" "$work/modules" 2>/dev/null || true
 tf() { "$terraform" -chdir="$work/config" "$@"; }
 
 step "terraform init"
-tf init -input=false -no-color | grep -E 'Installing|Installed|successfully' || true
+tf init -input=false -no-color >"$work/init.log" || { cat "$work/init.log"; exit 1; }
+grep -E "Installed|successfully" "$work/init.log"
 
 step "terraform apply"
 tf apply -auto-approve -input=false
@@ -84,4 +86,4 @@ if [ "${DEMO_KEEP:-}" = 1 ]; then
 fi
 
 step "terraform destroy"
-tf destroy -auto-approve -input=false | tail -1
+tf destroy -auto-approve -input=false -no-color | grep -E "Destroy complete|Error"

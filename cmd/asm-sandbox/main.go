@@ -37,21 +37,25 @@ func main() {
 }
 
 func run() error {
-	dir := flag.String("dir", "", "folder for the kubeconfig and env.sh (default: a temporary folder)")
+	dir := flag.String("dir", "", "folder for env.sh, the environment to source (default: a temporary folder)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if *dir != "" {
-		if err := os.MkdirAll(*dir, 0o755); err != nil {
+	if *dir == "" {
+		tmp, err := os.MkdirTemp("", "asm-sandbox-")
+		if err != nil {
 			return err
 		}
+		defer os.RemoveAll(tmp)
+		*dir = tmp
+	} else if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return err
 	}
 	fmt.Fprintln(os.Stderr, ">> starting the ASM API fake, kube-apiserver + etcd and the ModelMesh simulator...")
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	stack, err := localstack.Start(startCtx, localstack.Options{
-		Dir:       *dir,
 		ASM:       asmfake.DefaultOptions(),
 		Simulator: testcluster.SimulatorOptions{LoadDelay: 2 * time.Second},
 	})
@@ -64,7 +68,7 @@ func run() error {
 		_ = stack.Stop()
 	}()
 
-	envFile := filepath.Join(filepath.Dir(stack.Kubeconfig), "env.sh")
+	envFile := filepath.Join(*dir, "env.sh")
 	if err := os.WriteFile(envFile, []byte(exports(stack.Env())), 0o600); err != nil {
 		return err
 	}

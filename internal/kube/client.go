@@ -111,9 +111,10 @@ func (c *Client) Get(ctx context.Context, r Ref) (*unstructured.Unstructured, er
 	return out, nil
 }
 
-// Delete asks for deletion in the foreground; an object already gone counts as deleted.
+// Delete asks for deletion, as kubectl does: dependents are collected in the background, so
+// WaitGone waits only for the object's own finalizers. An object already gone counts as deleted.
 func (c *Client) Delete(ctx context.Context, r Ref) error {
-	propagation := metav1.DeletePropagationForeground
+	propagation := metav1.DeletePropagationBackground
 	err := c.resource(r).Delete(ctx, r.Name, metav1.DeleteOptions{PropagationPolicy: &propagation})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return explain(r, "deleting", err)

@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 
@@ -30,15 +28,13 @@ const (
 	// OldMeshVersion is below the 1.18.0.134 that ModelMesh custom runtimes need.
 	OldMeshVersion = "v1.17.2.42-gf7619883-aliyun"
 	// ServingNamespace is where ModelMesh serves in the quickstart, labelled for cluster-scope mode.
-	ServingNamespace = "modelmesh-serving"
+	ServingNamespace = testcluster.ServingNamespace
 )
 
 // Options tunes how quickly things happen.
 type Options struct {
 	ASM       asmfake.Options
 	Simulator testcluster.SimulatorOptions
-	// Dir receives the kubeconfig; empty makes a temporary folder removed by Stop.
-	Dir string
 }
 
 // Stack is a running local stack.
@@ -48,9 +44,8 @@ type Stack struct {
 	Simulator  *testcluster.Simulator
 	Kubeconfig string
 
-	dir       string
-	removeDir bool
-	clusters  atomic.Int64
+	local    *testcluster.Local
+	clusters atomic.Int64
 }
 
 // Start brings everything up; on error whatever had started is stopped again.
@@ -64,32 +59,18 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			_ = s.Stop()
 		}
 	}()
-	if s.Cluster, err = testcluster.Start(ctx, testcluster.Options{}); err != nil {
+	local, err := testcluster.StartLocal(ctx, opts.Simulator)
+	if err != nil {
 		return nil, err
 	}
-	s.Kubeconfig = filepath.Join(s.dir, "kubeconfig")
-	if err := s.Cluster.WriteKubeconfig(s.Kubeconfig); err != nil {
-		return nil, err
-	}
-	if err := s.Cluster.CreateNamespace(ctx, ServingNamespace, map[string]string{"modelmesh-enabled": "true"}); err != nil {
-		return nil, err
-	}
-	if s.Simulator, err = testcluster.StartModelMeshSimulator(ctx, s.Cluster.RESTConfig(), opts.Simulator); err != nil {
-		return nil, err
-	}
+	s.local, s.Cluster, s.Simulator, s.Kubeconfig = local, local.Cluster, local.Simulator, local.KubeconfigPath
 	return s, nil
 }
 
 // StartASMOnly starts just the ASM fake with the fixture meshes and cluster, for runs against a
 // cluster of their own (kind); set Kubeconfig to that cluster's file before using ProviderConfig.
-func StartASMOnly(opts Options) (_ *Stack, err error) {
-	s := &Stack{dir: opts.Dir}
-	if s.dir == "" {
-		if s.dir, err = os.MkdirTemp("", "asm-localstack-"); err != nil {
-			return nil, err
-		}
-		s.removeDir = true
-	}
+func StartASMOnly(opts Options) (*Stack, error) {
+	s := &Stack{}
 	s.ASM = asmfake.New(opts.ASM)
 	if err := s.ASM.Start(); err != nil {
 		_ = s.Stop()
@@ -106,17 +87,11 @@ func StartASMOnly(opts Options) (_ *Stack, err error) {
 // Stop stops everything that was started; it is safe on a partly started stack.
 func (s *Stack) Stop() error {
 	var errs []error
-	if s.Simulator != nil {
-		s.Simulator.Stop()
-	}
-	if s.Cluster != nil {
-		errs = append(errs, s.Cluster.Stop())
+	if s.local != nil {
+		errs = append(errs, s.local.Stop())
 	}
 	if s.ASM != nil {
 		errs = append(errs, s.ASM.Close())
-	}
-	if s.removeDir {
-		errs = append(errs, os.RemoveAll(s.dir))
 	}
 	return errors.Join(errs...)
 }
