@@ -2,12 +2,17 @@
 package asm
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth"
@@ -15,10 +20,29 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/servicemesh"
 )
 
-// Client wraps the servicemesh SDK client. It is safe for concurrent use.
+// Client is a typed client for the servicemesh OpenAPI. It is safe for concurrent use.
 type Client struct {
-	sdk        *servicemesh.Client
+	region    string
+	scheme    string
+	endpoint  string
+	creds     credentials.CredentialsProvider
+	transport http.RoundTripper
+
 	maxRetries int
+	retry      backoff // between attempts of one call
+	poll       backoff // between reads while waiting for a cluster to settle
+
+	mu   sync.Mutex
+	idle []*conn
+	// meshLocks serialize cluster changes per mesh: see lockMesh.
+	meshLocks map[string]chan struct{}
+}
+
+// conn is one SDK client, used by one call at a time. The SDK client writes its own fields on
+// every call (timeouts, transport settings), so sharing one between goroutines would race.
+type conn struct {
+	sdk       *servicemesh.Client
+	transport *ctxTransport
 }
 
 // NewClient builds a client without contacting the service. Missing settings are reported here,
@@ -36,19 +60,120 @@ func NewClient(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The SDK's own retries are off: we retry throttling and 5xx ourselves, with backoff and logging.
-	client, err := servicemesh.NewClientWithOptions(cfg.Region, sdk.NewConfig().WithScheme(scheme).WithAutoRetry(false), credential)
+	creds, err := auth.ToCredentialsProvider(credential)
 	if err != nil {
 		return nil, fmt.Errorf("creating ASM client: %w", err)
 	}
-	if cfg.Endpoint != "" {
-		client.Domain = cfg.Endpoint
+	c := &Client{
+		region:     cfg.Region,
+		scheme:     scheme,
+		endpoint:   cfg.Endpoint,
+		creds:      &lockedCredentials{provider: creds},
+		transport:  newTransport(),
+		maxRetries: max(cfg.MaxRetries, 0),
+		retry:      backoff{initial: time.Second, max: 20 * time.Second, factor: 2},
+		poll:       backoff{initial: time.Second, max: 10 * time.Second, factor: 1.5},
+		meshLocks:  map[string]chan struct{}{},
 	}
-	return &Client{sdk: client, maxRetries: cfg.MaxRetries}, nil
+	// The first SDK client is built now so that a bad region is reported here, and so that the SDK's
+	// process-wide endpoint map is initialized before any concurrent use.
+	first, err := c.newConn()
+	if err != nil {
+		return nil, fmt.Errorf("creating ASM client: %w", err)
+	}
+	c.idle = append(c.idle, first)
+	return c, nil
 }
 
 // Scheme reports the protocol requests are sent with.
-func (c *Client) Scheme() string { return c.sdk.GetConfig().Scheme }
+func (c *Client) Scheme() string { return c.scheme }
+
+func (c *Client) newConn() (*conn, error) {
+	transport := &ctxTransport{base: c.transport}
+	// The SDK's own retries are off: retry handles throttling and 5xx, with backoff and logging.
+	config := sdk.NewConfig().WithScheme(c.scheme).WithAutoRetry(false)
+	config.Transport = transport
+	client, err := servicemesh.NewClientWithOptions(c.region, config, c.creds)
+	if err != nil {
+		return nil, err
+	}
+	if c.endpoint != "" {
+		client.Domain = c.endpoint
+	}
+	return &conn{sdk: client, transport: transport}, nil
+}
+
+// acquire takes an idle SDK client, or builds one, bound to ctx until released.
+func (c *Client) acquire(ctx context.Context) (*conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var cn *conn
+	if n := len(c.idle); n > 0 {
+		cn, c.idle = c.idle[n-1], c.idle[:n-1]
+	} else {
+		var err error
+		if cn, err = c.newConn(); err != nil {
+			return nil, err
+		}
+	}
+	cn.transport.ctx = ctx
+	return cn, nil
+}
+
+func (c *Client) release(cn *conn) {
+	cn.transport.ctx = nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.idle = append(c.idle, cn)
+}
+
+// ctxTransport ties the SDK's requests, which it builds without a context, to the context of the
+// call being made, so that a cancelled or timed-out operation stops its request in flight.
+type ctxTransport struct {
+	base http.RoundTripper
+	ctx  context.Context
+}
+
+func (t *ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	call := t.ctx
+	if call == nil {
+		return t.base.RoundTrip(r)
+	}
+	// The request's own context carries the SDK's read timeout; it ends once the body is read,
+	// which also unhooks the call's context.
+	ctx, cancel := context.WithCancelCause(r.Context())
+	stop := context.AfterFunc(call, func() { cancel(context.Cause(call)) })
+	context.AfterFunc(ctx, func() { stop() })
+	return t.base.RoundTrip(r.WithContext(ctx))
+}
+
+// newTransport is http.DefaultTransport's settings with a shorter connect timeout.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// lockedCredentials serializes access to a credentials provider: the SDK's providers that refresh
+// STS tokens (RAM role) keep their cache in unguarded fields, and every SDK client shares one.
+type lockedCredentials struct {
+	mu       sync.Mutex
+	provider credentials.CredentialsProvider
+}
+
+func (l *lockedCredentials) GetCredentials() (*credentials.Credentials, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.provider.GetCredentials()
+}
+
+func (l *lockedCredentials) GetProviderName() string { return l.provider.GetProviderName() }
 
 func schemeOf(protocol string) (string, error) {
 	switch strings.ToUpper(protocol) {
@@ -113,11 +238,16 @@ type cliProfile struct {
 func loadProfile(path, name string) (cliProfile, error) {
 	explicit := path != ""
 	if !explicit {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return cliProfile{}, nil
+		if home, err := os.UserHomeDir(); err == nil {
+			path = filepath.Join(home, ".aliyun", "config.json")
 		}
-		path = filepath.Join(home, ".aliyun", "config.json")
+	}
+	if path == "" {
+		if name != "" {
+			return cliProfile{}, fmt.Errorf("profile %q: no home directory to find ~/.aliyun/config.json in; "+
+				"set shared_credentials_file (or ALIBABA_CLOUD_CREDENTIALS_FILE)", name)
+		}
+		return cliProfile{}, nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

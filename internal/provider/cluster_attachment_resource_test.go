@@ -1,0 +1,493 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/asm"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/asmfake"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/localstack"
+)
+
+const attachmentAddr = "asm_cluster_attachment.test"
+
+// testMeshID is a mesh of the test's own on the fake, so that faults and call counts concern this
+// test alone; against real ASM it is the mesh the environment names.
+func testMeshID(t *testing.T) string {
+	t.Helper()
+	if fake := acctest.ASMFake(); fake != nil {
+		return fake.AddMesh(asmfake.Mesh{}).ID
+	}
+	return acctest.MeshID()
+}
+
+// testASMClient talks to the ASM the tests run against, for checks and out-of-band changes.
+func testASMClient(t *testing.T) *asm.Client {
+	t.Helper()
+	cfg := newProviderData(providerModel{}, os.Getenv).asmConfig
+	if fake := acctest.ASMFake(); fake != nil {
+		cfg = asm.Config{Region: localstack.Region, AccessKey: localstack.AccessKeyID,
+			SecretKey: localstack.AccessKeySecret, Endpoint: fake.Endpoint(), Protocol: "HTTP", MaxRetries: 5}
+	}
+	client, err := asm.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
+// providerConfigWith is the environment's provider block with extra settings.
+func providerConfigWith(settings string) string {
+	return strings.Replace(acctest.ProviderConfig(), "provider \"asm\" {\n", "provider \"asm\" {\n"+settings+"\n", 1)
+}
+
+func attachmentConfig(meshID, clusterID, body string) string {
+	return acctest.ProviderConfig() + attachmentBlock(meshID, clusterID, body)
+}
+
+func attachmentBlock(meshID, clusterID, body string) string {
+	return fmt.Sprintf(`
+resource "asm_cluster_attachment" "test" {
+  mesh_id    = %q
+  cluster_id = %q
+%s}
+`, meshID, clusterID, body)
+}
+
+// checkAttachmentsGone asks the API that no attachment in state is left in its mesh.
+func checkAttachmentsGone(t *testing.T) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		client := testASMClient(t)
+		for _, rs := range s.RootModule().Resources {
+			if rs.Type != "asm_cluster_attachment" {
+				continue
+			}
+			meshID, clusterID := rs.Primary.Attributes["mesh_id"], rs.Primary.Attributes["cluster_id"]
+			cl, err := client.GetCluster(t.Context(), meshID, clusterID)
+			if err == nil {
+				return fmt.Errorf("cluster %s is still in mesh %s (state %s)", clusterID, meshID, cl.State)
+			}
+			if !asm.IsNotFound(err) {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// checkMeshHasNoCluster asks the API that the cluster is not in the mesh, whatever the state says.
+func checkMeshHasNoCluster(t *testing.T, meshID, clusterID string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		cl, err := testASMClient(t).GetCluster(t.Context(), meshID, clusterID)
+		if err == nil {
+			return fmt.Errorf("cluster %s was left in mesh %s in state %s", clusterID, meshID, cl.State)
+		}
+		if !asm.IsNotFound(err) {
+			return err
+		}
+		return nil
+	}
+}
+
+func TestAccClusterAttachment_basic(t *testing.T) {
+	meshID, clusterID := testMeshID(t), acctest.ClusterID(t)
+	config := attachmentConfig(meshID, clusterID, "")
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkAttachmentsGone(t),
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("id"), knownvalue.StringExact(meshID+":"+clusterID)),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("state"), knownvalue.StringExact("running")),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("cluster_name"), knownvalue.StringRegexp(regexp.MustCompile(`.+`))),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("cluster_type"), knownvalue.StringRegexp(regexp.MustCompile(`.+`))),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("region"), knownvalue.StringRegexp(regexp.MustCompile(`^[a-z]+-[a-z0-9-]+$`))),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("kubernetes_version"), knownvalue.StringRegexp(regexp.MustCompile(`^1\.`))),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("vpc_id"), knownvalue.StringRegexp(regexp.MustCompile(`^vpc-`))),
+				},
+			},
+			{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+			{
+				ResourceName:      attachmentAddr,
+				ImportState:       true,
+				ImportStateId:     meshID + ":" + clusterID,
+				ImportStateVerify: true,
+			},
+			{
+				// Timeouts are the only thing updated in place.
+				Config: attachmentConfig(meshID, clusterID, "  timeouts {\n    delete = \"20m\"\n  }\n"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionUpdate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("state"), knownvalue.StringExact("running")),
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("timeouts").AtMapKey("delete"), knownvalue.StringExact("20m")),
+				},
+			},
+		},
+	})
+}
+
+func TestAccClusterAttachment_disappears(t *testing.T) {
+	meshID, clusterID := testMeshID(t), acctest.ClusterID(t)
+	config := attachmentConfig(meshID, clusterID, "")
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkAttachmentsGone(t),
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				Check: func(*terraform.State) error {
+					return testASMClient(t).DetachCluster(t.Context(), meshID, clusterID)
+				},
+				ExpectNonEmptyPlan: true,
+			},
+			{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("state"), knownvalue.StringExact("running")),
+				},
+			},
+		},
+	})
+}
+
+func TestAccClusterAttachment_severalInOneMesh(t *testing.T) {
+	meshID := testMeshID(t)
+	clusters := []string{acctest.ClusterID(t), acctest.ClusterID(t), acctest.ClusterID(t)}
+	config := acctest.ProviderConfig() + fmt.Sprintf(`
+resource "asm_cluster_attachment" "test" {
+  count      = %[2]d
+  mesh_id    = %[3]q
+  cluster_id = %[1]s[count.index]
+}
+`, hclList(clusters), len(clusters), meshID)
+	var checks []statecheck.StateCheck
+	for i, id := range clusters {
+		addr := fmt.Sprintf("%s[%d]", attachmentAddr, i)
+		checks = append(checks,
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("cluster_id"), knownvalue.StringExact(id)),
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("state"), knownvalue.StringExact("running")))
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkAttachmentsGone(t),
+		Steps: []resource.TestStep{
+			{Config: config, ConfigStateChecks: checks},
+			{Config: config, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+		},
+	})
+}
+
+// wrappedText matches the texts in order, however Terraform wrapped their lines.
+func wrappedText(texts ...string) *regexp.Regexp {
+	parts := make([]string, len(texts))
+	for i, text := range texts {
+		parts[i] = strings.Join(strings.Fields(regexp.QuoteMeta(text)), `\s+`)
+	}
+	return regexp.MustCompile(`(?s)` + strings.Join(parts, ".*"))
+}
+
+func hclList(items []string) string {
+	quoted := make([]string, len(items))
+	for i, s := range items {
+		quoted[i] = fmt.Sprintf("%q", s)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
+func TestAccClusterAttachment_alreadyInMesh(t *testing.T) {
+	fake := acctest.SkipWithoutFake(t)
+	meshID, clusterID := testMeshID(t), acctest.ClusterID(t)
+	if err := fake.AttachClusterOutOfBand(meshID, clusterID); err != nil {
+		t.Fatal(err)
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:      attachmentConfig(meshID, clusterID, ""),
+			ExpectError: wrappedText("already in mesh", "terraform import asm_cluster_attachment.<name> "+meshID+":"+clusterID),
+		}},
+	})
+}
+
+func TestAccClusterAttachment_importMalformedID(t *testing.T) {
+	meshID, clusterID := testMeshID(t), acctest.ClusterID(t)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkAttachmentsGone(t),
+		Steps: []resource.TestStep{
+			{Config: attachmentConfig(meshID, clusterID, "")},
+			{
+				ResourceName:  attachmentAddr,
+				ImportState:   true,
+				ImportStateId: meshID + "/" + clusterID,
+				ExpectError:   wrappedText("not of the form <mesh_id>:<cluster_id>"),
+			},
+		},
+	})
+}
+
+func TestClusterAttachment_validation(t *testing.T) {
+	const good = "c0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+	for name, tc := range map[string]struct{ mesh, cluster, body, want string }{
+		"mesh id":       {mesh: "mesh-1", cluster: good, want: `(?s)mesh_id.*must be an ASM mesh ID`},
+		"cluster id":    {mesh: good, cluster: "C0A1B2C3D4E5F60718293A4B5C6D7E8F9", want: `(?s)cluster_id.*must be an ACK cluster\s+ID`},
+		"empty cluster": {mesh: good, cluster: "", want: `(?s)cluster_id.*must be an ACK cluster\s+ID`},
+		"timeout": {mesh: good, cluster: good, body: "  timeouts {\n    create = \"soon\"\n  }\n",
+			want: `(?s)Invalid Attribute Value Time Duration.*create = "soon"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resource.UnitTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:      "provider \"asm\" {}\n" + attachmentBlock(tc.mesh, tc.cluster, tc.body),
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(tc.want),
+				}},
+			})
+		})
+	}
+}
+
+// The fault tests below are sequential (resource.Test): an injected fault applies to every call of
+// its action, and parallel tests only start once the sequential ones are done.
+
+func TestAccClusterAttachment_throttledThenSucceeds(t *testing.T) {
+	fake := acctest.SkipWithoutFake(t)
+	meshID, clusterID := testMeshID(t), acctest.ClusterID(t)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkAttachmentsGone(t),
+		Steps: []resource.TestStep{{
+			PreConfig: func() {
+				fake.InjectFault("AddClusterIntoServiceMesh", asmfake.Fault{Code: asmfake.CodeThrottling, Times: 2})
+				fake.InjectFault("DescribeClustersInServiceMesh", asmfake.Fault{Code: asmfake.CodeRejectedThrottling, Times: 2})
+				t.Cleanup(fake.ClearFaults)
+			},
+			Config: attachmentConfig(meshID, clusterID, ""),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("state"), knownvalue.StringExact("running")),
+			},
+			Check: func(*terraform.State) error {
+				if got := callsFor(fake, meshID)["AddClusterIntoServiceMesh"]; got != 3 {
+					return fmt.Errorf("AddClusterIntoServiceMesh calls = %d, want 2 throttled + 1", got)
+				}
+				return nil
+			},
+		}},
+	})
+}
+
+func TestAccClusterAttachment_5xxWhileWaiting(t *testing.T) {
+	fake := acctest.SkipWithoutFake(t)
+	meshID, clusterID := testMeshID(t), acctest.ClusterID(t)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkAttachmentsGone(t),
+		Steps: []resource.TestStep{{
+			PreConfig: func() {
+				// More 503s in a row than one call retries (max_retries = 1): the wait reads past them.
+				fake.InjectFault("DescribeClustersInServiceMesh", asmfake.Fault{Code: asmfake.CodeServiceUnavailable, Times: 3})
+				fake.InjectFault("DescribeClustersInServiceMesh", asmfake.Fault{Code: asmfake.CodeInternalError, Times: 1})
+				t.Cleanup(fake.ClearFaults)
+			},
+			Config: providerConfigWith("  max_retries = 1") + attachmentBlock(meshID, clusterID, ""),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("state"), knownvalue.StringExact("running")),
+			},
+		}},
+	})
+}
+
+func TestAccClusterAttachment_failedClusterIsRemoved(t *testing.T) {
+	acctest.SkipWithoutFake(t)
+	const reason = "the cluster's API server is not reachable from the mesh"
+	meshID := testMeshID(t)
+	clusterID := acctest.NewAttachableCluster(t, asmfake.Cluster{AttachError: reason})
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkMeshHasNoCluster(t, meshID, clusterID),
+		Steps: []resource.TestStep{
+			{
+				Config:      attachmentConfig(meshID, clusterID, ""),
+				ExpectError: wrappedText("Cluster failed to join the mesh", reason, "removed from the mesh again"),
+			},
+			{
+				PreConfig: func() {
+					if err := checkMeshHasNoCluster(t, meshID, clusterID)(nil); err != nil {
+						t.Fatal(err)
+					}
+				},
+				// Nothing was kept in state either: the next plan creates it again rather than replacing it.
+				Config:             attachmentConfig(meshID, clusterID, ""),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPreRefresh: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
+				},
+			},
+		},
+	})
+}
+
+func TestAccClusterAttachment_waitTimeoutTaintsAndRecovers(t *testing.T) {
+	acctest.SkipWithoutFake(t)
+	meshID, clusterID := testMeshID(t), acctest.ClusterID(t)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkAttachmentsGone(t),
+		Steps: []resource.TestStep{
+			{
+				// Shorter than the fake takes to attach a cluster.
+				Config:      attachmentConfig(meshID, clusterID, "  timeouts {\n    create = \"200ms\"\n  }\n"),
+				ExpectError: wrappedText("did not complete", "timed out waiting for cluster", "kept in the state as tainted"),
+			},
+			{
+				Config: attachmentConfig(meshID, clusterID, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					// Replace, not create: the attachment was kept in state (tainted), not lost.
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionReplace)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("state"), knownvalue.StringExact("running")),
+				},
+			},
+		},
+	})
+}
+
+// TestAccClusterAttachment_notFoundVersusUnavailable: only a definite not-found removes the
+// attachment from state; a 503 fails the refresh and leaves the state alone.
+func TestAccClusterAttachment_notFoundVersusUnavailable(t *testing.T) {
+	fake := acctest.SkipWithoutFake(t)
+	meshID, clusterID := testMeshID(t), acctest.ClusterID(t)
+	config := providerConfigWith("  max_retries = 0") + attachmentBlock(meshID, clusterID, "")
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkMeshHasNoCluster(t, meshID, clusterID),
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				PreConfig: func() {
+					fake.InjectFault("DescribeClustersInServiceMesh", asmfake.Fault{Code: asmfake.CodeServiceUnavailable})
+				},
+				RefreshState: true,
+				ExpectError:  regexp.MustCompile(`(?s)ServiceUnavailable \(HTTP 503\).*request ID: [0-9A-F-]{36}`),
+			},
+			{
+				PreConfig: fake.ClearFaults,
+				Config:    config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					// Still in state after the failed refresh, and unchanged.
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+			{
+				PreConfig: func() {
+					if err := fake.DeleteMesh(meshID); err != nil {
+						t.Fatal(err)
+					}
+				},
+				RefreshState: true,
+				Check: func(s *terraform.State) error {
+					if _, ok := s.RootModule().Resources[attachmentAddr]; ok {
+						return errors.New("attachment still in state after its mesh answered ServiceMesh.NotFound")
+					}
+					return nil
+				},
+				ExpectNonEmptyPlan: true,
+			},
+		},
+	})
+}
+
+// TestAccClusterAttachment_oneCallPerRefresh: refreshing reads each attachment with exactly one call.
+func TestAccClusterAttachment_oneCallPerRefresh(t *testing.T) {
+	fake := acctest.SkipWithoutFake(t)
+	meshID := testMeshID(t)
+	clusters := []string{acctest.ClusterID(t), acctest.ClusterID(t)}
+	config := acctest.ProviderConfig() + fmt.Sprintf(`
+resource "asm_cluster_attachment" "test" {
+  count      = %[2]d
+  mesh_id    = %[3]q
+  cluster_id = %[1]s[count.index]
+}
+`, hclList(clusters), len(clusters), meshID)
+	var before map[string]int
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkAttachmentsGone(t),
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				PreConfig:    func() { before = callsFor(fake, meshID) },
+				RefreshState: true,
+				Check: func(*terraform.State) error {
+					after := callsFor(fake, meshID)
+					want := map[string]int{"DescribeClustersInServiceMesh": len(clusters)}
+					for action := range mergeKeys(before, after) {
+						if got := after[action] - before[action]; got != want[action] {
+							return fmt.Errorf("refresh made %d %s calls for mesh %s, want %d", got, action, meshID, want[action])
+						}
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+// callsFor counts the calls about one mesh, by action.
+func callsFor(fake *asmfake.Server, meshID string) map[string]int {
+	calls := map[string]int{}
+	for _, r := range fake.Requests() {
+		if r.Params["ServiceMeshId"] == meshID {
+			calls[r.Action]++
+		}
+	}
+	return calls
+}
+
+func mergeKeys(maps ...map[string]int) map[string]bool {
+	keys := map[string]bool{}
+	for _, m := range maps {
+		for k := range m {
+			keys[k] = true
+		}
+	}
+	return keys
+}
