@@ -113,9 +113,19 @@ func loadExistingCluster() (func(), error) {
 	return func() {}, nil
 }
 
+// requireStack skips an acceptance test outside TF_ACC runs, before it touches the cluster; like
+// resource.Test itself, so that plain `go test` runs only the unit tests.
+func requireStack(t *testing.T) {
+	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: set TF_ACC=1 (make testacc)")
+	}
+}
+
 // PreCheck fails fast when the environment the tests need is incomplete.
 func PreCheck(t *testing.T) {
 	t.Helper()
+	requireStack(t)
 	if env.restConfig == nil {
 		t.Fatal("acceptance test stack not started: run with TF_ACC=1 through the package's TestMain (acctest.Run)")
 	}
@@ -165,6 +175,7 @@ func ASMFake() *asmfake.Server {
 // SkipWithoutFake skips a test that injects faults or counts calls when running against real ASM.
 func SkipWithoutFake(t *testing.T) *asmfake.Server {
 	t.Helper()
+	requireStack(t)
 	fake := ASMFake()
 	if fake == nil {
 		t.Skip("needs the ASM fake (fault injection, call counts); not available against real ASM")
@@ -199,6 +210,7 @@ func OldMeshID() string {
 // ClusterID is a cluster that can be attached to MeshID: a fresh one per call on the fake.
 func ClusterID(t *testing.T) string {
 	t.Helper()
+	requireStack(t)
 	if env.stack == nil {
 		id := os.Getenv(EnvClusterID)
 		if id == "" {
@@ -220,6 +232,7 @@ func NewAttachableCluster(t *testing.T, c asmfake.Cluster) string {
 // Kube is a client for the cluster the provider manages, for checks and out-of-band changes.
 func Kube(t *testing.T) *kube.Client {
 	t.Helper()
+	requireStack(t)
 	c, err := kube.New(env.restConfig)
 	if err != nil {
 		t.Fatal(err)
@@ -230,6 +243,7 @@ func Kube(t *testing.T) *kube.Client {
 // Dynamic is a raw client, for out-of-band edits under another field manager.
 func Dynamic(t *testing.T) dynamic.Interface {
 	t.Helper()
+	requireStack(t)
 	c, err := dynamic.NewForConfig(env.restConfig)
 	if err != nil {
 		t.Fatal(err)
@@ -246,6 +260,7 @@ func RandomName(prefix string) string {
 // has no namespace controller, so deletion would never finish.
 func CreateNamespace(t *testing.T, prefix string) string {
 	t.Helper()
+	requireStack(t)
 	name := RandomName(prefix)
 	cs, err := kubernetes.NewForConfig(env.restConfig)
 	if err != nil {

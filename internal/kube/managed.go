@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"bytes"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,7 +24,7 @@ func Owned(obj *unstructured.Unstructured, manager string) (OwnedFields, error) 
 			continue
 		}
 		fields := &fieldpath.Set{}
-		if err := fields.FromJSON(bytes.NewReader(entry.FieldsV1.Raw)); err != nil {
+		if err := fields.FromJSON(entry.FieldsV1.GetRawReader()); err != nil {
 			return OwnedFields{}, fmt.Errorf("parsing managedFields of %s for manager %q: %w", obj.GetName(), manager, err)
 		}
 		set = set.Union(fields)
@@ -47,4 +46,46 @@ func (o OwnedFields) Has(path ...string) bool {
 		s = s.WithPrefix(pe)
 	}
 	return !s.Empty()
+}
+
+// Extract returns the part of v, the live value found at path, that the manager owns: nil when it
+// owns nothing there, all of v where it owns a field as a whole (a scalar, an atomic list or map),
+// and only the owned keys of granular maps. Lists are treated as atomic: one owned item keeps the
+// whole list. Import uses it to tell what Terraform applied from what others added.
+func (o OwnedFields) Extract(v any, path ...string) any {
+	if o.set == nil {
+		return nil
+	}
+	s := o.set
+	for _, key := range path {
+		pe := fieldpath.PathElement{FieldName: &key}
+		if s.Members.Has(pe) {
+			return v
+		}
+		s = s.WithPrefix(pe)
+	}
+	return extractOwned(v, s)
+}
+
+func extractOwned(v any, s *fieldpath.Set) any {
+	if s.Empty() {
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	out := map[string]any{}
+	for key, sub := range m {
+		pe := fieldpath.PathElement{FieldName: &key}
+		if s.Members.Has(pe) {
+			out[key] = sub
+		} else if owned := extractOwned(sub, s.WithPrefix(pe)); owned != nil {
+			out[key] = owned
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

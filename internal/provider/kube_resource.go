@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -84,14 +87,40 @@ func deleteObject(ctx context.Context, client *kube.Client, ref kube.Ref, diags 
 	}
 }
 
-// ownedStrings keeps the keys of a live metadata map (labels or annotations) that the field
-// manager applied, so keys added by other tools or controllers never show as drift.
-func ownedStrings(live map[string]string, owned kube.OwnedFields, field string) map[string]string {
-	out := map[string]string{}
-	for k, v := range live {
-		if owned.Has("metadata", field, k) {
-			out[k] = v
-		}
+// planNamespace resolves an unset namespace to the provider's default at plan time, and replaces the
+// object when the resolved namespace differs from the one in state (also what a changed provider
+// default means). Resources with an Optional+Computed "namespace" call it from ModifyPlan; a plain
+// RequiresReplace modifier would replace on every update, when the unset namespace is unknown.
+func planNamespace(ctx context.Context, data *providerData, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || data == nil {
+		return
 	}
-	return out
+	nsPath := path.Root("namespace")
+	var configured, prior types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, nsPath, &configured)...)
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, nsPath, &prior)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	namespace := configured
+	if configured.IsNull() {
+		namespace = types.StringValue(data.namespace)
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, nsPath, namespace)...)
+	if !req.State.Raw.IsNull() && !namespace.Equal(prior) {
+		resp.RequiresReplace = append(resp.RequiresReplace, nsPath)
+	}
+}
+
+// stringMapValue converts a map read from the cluster, keeping null and empty apart as the
+// configuration had them so that `labels = {}` and no labels both read back without a diff.
+func stringMapValue(prior types.Map, m map[string]string) types.Map {
+	if len(m) == 0 && prior.IsNull() {
+		return types.MapNull(types.StringType)
+	}
+	elems := make(map[string]attr.Value, len(m))
+	for k, v := range m {
+		elems[k] = types.StringValue(v)
+	}
+	return types.MapValueMust(types.StringType, elems)
 }

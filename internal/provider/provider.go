@@ -208,6 +208,8 @@ func (p *asmProvider) Resources(context.Context) []func() resource.Resource {
 		NewClusterAttachmentResource,
 		NewInferenceServiceResource,
 		NewModelStorageResource,
+		NewServingRuntimeResource,
+		NewClusterServingRuntimeResource,
 	}
 }
 

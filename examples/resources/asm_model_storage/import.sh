@@ -1,0 +1,2 @@
+# A storage key is imported by "<namespace>/<secret_name>/<key>".
+terraform import asm_model_storage.local_minio modelmesh-serving/storage-config/localMinIO

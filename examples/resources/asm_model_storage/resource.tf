@@ -1,0 +1,36 @@
+# An S3-compatible storage (here MinIO) as the key "localMinIO" of the storage-config Secret.
+resource "asm_model_storage" "local_minio" {
+  name      = "localMinIO"
+  namespace = "modelmesh-serving"
+  type      = "s3"
+
+  s3 {
+    access_key_id     = var.minio_access_key_id
+    secret_access_key = var.minio_secret_access_key
+    endpoint_url      = "http://minio.modelmesh-serving:9000"
+    bucket            = "modelmesh-example-models"
+    region            = "us-south"
+  }
+}
+
+# Other storage types take their fields as JSON; each key is owned by its own resource.
+resource "asm_model_storage" "gcs" {
+  name        = "gcsModels"
+  namespace   = "modelmesh-serving"
+  type        = "gcs"
+  config_json = jsonencode({ private_key = var.gcs_private_key })
+}
+
+variable "minio_access_key_id" {
+  type = string
+}
+
+variable "minio_secret_access_key" {
+  type      = string
+  sensitive = true
+}
+
+variable "gcs_private_key" {
+  type      = string
+  sensitive = true
+}

@@ -1,0 +1,214 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/helpers/validatordiag"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Validators for Kubernetes values, run offline at validate and plan time. Like the
+// framework-validators ones, they skip null and unknown values (values that flow between modules
+// are checked once known).
+
+// stringCheck adapts a Kubernetes validation function returning messages into a string validator.
+type stringCheck struct {
+	description string
+	check       func(string) []string
+}
+
+func (v stringCheck) Description(context.Context) string         { return v.description }
+func (v stringCheck) MarkdownDescription(context.Context) string { return v.description }
+
+func (v stringCheck) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if errs := v.check(req.ConfigValue.ValueString()); len(errs) > 0 {
+		resp.Diagnostics.Append(validatordiag.InvalidAttributeValueDiagnostic(req.Path,
+			v.description+" ("+strings.Join(errs, "; ")+")", strconv.Quote(req.ConfigValue.ValueString())))
+	}
+}
+
+func dnsSubdomain() validator.String {
+	return stringCheck{"must be a lowercase RFC 1123 subdomain (a-z, 0-9, '-', '.'; at most 253 characters)", validation.IsDNS1123Subdomain}
+}
+
+func dnsLabel() validator.String {
+	return stringCheck{"must be a lowercase RFC 1123 label (a-z, 0-9, '-'; at most 63 characters)", validation.IsDNS1123Label}
+}
+
+func envVarName() validator.String {
+	return stringCheck{"must be a valid environment variable name", validation.IsEnvVarName}
+}
+
+func quantity() validator.String {
+	return stringCheck{"must be a Kubernetes quantity such as 500m, 2 or 1Gi", checkQuantity}
+}
+
+func checkQuantity(s string) []string {
+	if _, err := resource.ParseQuantity(s); err != nil {
+		return []string{err.Error()}
+	}
+	return nil
+}
+
+// portNumberOrName accepts what a probe's port may be: a number or a container port's name.
+func portNumberOrName() validator.String {
+	return stringCheck{"must be a port number (1-65535) or the name of a container port", func(s string) []string {
+		if n, err := strconv.Atoi(s); err == nil {
+			return validation.IsValidPortNum(n)
+		}
+		return validation.IsValidPortName(s)
+	}}
+}
+
+func portName() validator.String {
+	return stringCheck{"must be a port name (IANA_SVC_NAME)", validation.IsValidPortName}
+}
+
+func jsonObjectString() validator.String {
+	return stringCheck{"must be a JSON object", func(s string) []string {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(s), &m); err != nil {
+			return []string{err.Error()}
+		}
+		if m == nil {
+			return []string{"null is not an object"}
+		}
+		return nil
+	}}
+}
+
+// mapCheck validates each known key and value of a map of strings.
+type mapCheck struct {
+	description string
+	key         func(string) []string
+	value       func(string) []string
+}
+
+func (v mapCheck) Description(context.Context) string         { return v.description }
+func (v mapCheck) MarkdownDescription(context.Context) string { return v.description }
+
+func (v mapCheck) ValidateMap(ctx context.Context, req validator.MapRequest, resp *validator.MapResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	for k, e := range req.ConfigValue.Elements() {
+		p := req.Path.AtMapKey(k)
+		if v.key != nil {
+			if errs := v.key(k); len(errs) > 0 {
+				resp.Diagnostics.Append(validatordiag.InvalidAttributeValueDiagnostic(p,
+					"key "+v.description+" ("+strings.Join(errs, "; ")+")", strconv.Quote(k)))
+			}
+		}
+		s, ok := e.(basetypes.StringValuable)
+		if v.value == nil || !ok || e.IsNull() || e.IsUnknown() {
+			continue
+		}
+		sv, _ := s.ToStringValue(ctx)
+		if errs := v.value(sv.ValueString()); len(errs) > 0 {
+			resp.Diagnostics.Append(validatordiag.InvalidAttributeValueDiagnostic(p,
+				"value "+v.description+" ("+strings.Join(errs, "; ")+")", strconv.Quote(sv.ValueString())))
+		}
+	}
+}
+
+// labelMap checks label keys and values; annotationMap only keys.
+func labelMap() validator.Map {
+	return mapCheck{description: "must be a valid Kubernetes label", key: validation.IsQualifiedName, value: validation.IsValidLabelValue}
+}
+
+func annotationMap() validator.Map {
+	return mapCheck{description: "must be a valid Kubernetes annotation key", key: validation.IsQualifiedName}
+}
+
+func quantityMap() validator.Map {
+	return mapCheck{description: "must be a resource name with a Kubernetes quantity such as 500m, 2 or 1Gi",
+		key: validation.IsQualifiedName, value: checkQuantity}
+}
+
+// uniqueNames rejects two elements of a list of objects with the same `name`.
+type uniqueNames struct{}
+
+func (uniqueNames) Description(context.Context) string { return "element names must be unique" }
+func (v uniqueNames) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (uniqueNames) ValidateList(_ context.Context, req validator.ListRequest, resp *validator.ListResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	seen := map[string]int{}
+	for i, e := range req.ConfigValue.Elements() {
+		obj, ok := e.(types.Object)
+		if !ok || obj.IsNull() || obj.IsUnknown() {
+			continue
+		}
+		name, ok := obj.Attributes()["name"].(types.String)
+		if !ok || name.IsNull() || name.IsUnknown() {
+			continue
+		}
+		if first, dup := seen[name.ValueString()]; dup {
+			resp.Diagnostics.Append(validatordiag.InvalidAttributeValueDiagnostic(req.Path.AtListIndex(i).AtName("name"),
+				fmt.Sprintf("must be unique in the list (also used by element %d)", first), strconv.Quote(name.ValueString())))
+			continue
+		}
+		seen[name.ValueString()] = i
+	}
+}
+
+// attributesOneOf checks, on an object, how many of the named attributes are set: exactly one,
+// or at most one. Unlike objectvalidator.ExactlyOneOf it does not count the object itself.
+type attributesOneOf struct {
+	exactly bool
+	names   []string
+}
+
+func (v attributesOneOf) Description(context.Context) string {
+	quoted := make([]string, len(v.names))
+	for i, n := range v.names {
+		quoted[i] = "`" + n + "`"
+	}
+	if v.exactly {
+		return "exactly one of " + strings.Join(quoted, ", ") + " must be set"
+	}
+	return "at most one of " + strings.Join(quoted, ", ") + " may be set"
+}
+
+func (v attributesOneOf) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v attributesOneOf) ValidateObject(ctx context.Context, req validator.ObjectRequest, resp *validator.ObjectResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	attrs := req.ConfigValue.Attributes()
+	var set []string
+	for _, n := range v.names {
+		a := attrs[n]
+		if a == nil {
+			continue
+		}
+		if a.IsUnknown() {
+			return
+		}
+		if !a.IsNull() {
+			set = append(set, n)
+		}
+	}
+	if len(set) > 1 || (v.exactly && len(set) == 0) {
+		sort.Strings(set)
+		resp.Diagnostics.Append(validatordiag.InvalidAttributeCombinationDiagnostic(req.Path,
+			fmt.Sprintf("attribute %s: %s, got %d (%s)", req.Path, v.Description(ctx), len(set), strings.Join(set, ", "))))
+	}
+}
