@@ -11,11 +11,29 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/localstack"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
 )
+
+func kubeconfigFromEnv() (*rest.Config, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
+	if err != nil {
+		return nil, fmt.Errorf("loading KUBECONFIG: %w", err)
+	}
+	return cfg, nil
+}
+
+func installCRDs() error {
+	cfg, err := kubeconfigFromEnv()
+	if err != nil {
+		return err
+	}
+	return testcluster.InstallCRDs(cfg)
+}
 
 // getInferenceService prints one InferenceService the way `kubectl get inferenceservice` does, so
 // the demo needs no kubectl.
@@ -28,9 +46,9 @@ func getInferenceService(args []string) error {
 	if flags.NArg() != 1 {
 		return errors.New("usage: asm-sandbox get-isvc [-n NAMESPACE] NAME")
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
+	cfg, err := kubeconfigFromEnv()
 	if err != nil {
-		return fmt.Errorf("loading KUBECONFIG: %w", err)
+		return err
 	}
 	client, err := kube.New(cfg)
 	if err != nil {

@@ -3,6 +3,7 @@
 //
 //	asm-sandbox [-dir DIR]                          start, print the environment, wait for Ctrl-C
 //	asm-sandbox get-isvc [-n NAMESPACE] NAME        print an InferenceService like kubectl get
+//	asm-sandbox install-crds                        install the KServe CRD fixtures on $KUBECONFIG's cluster
 package main
 
 import (
@@ -23,14 +24,16 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "get-isvc" {
-		if err := getInferenceService(os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, "asm-sandbox:", err)
-			os.Exit(1)
-		}
-		return
+	var err error
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "get-isvc":
+		err = getInferenceService(os.Args[2:])
+	case len(os.Args) > 1 && os.Args[1] == "install-crds":
+		err = installCRDs()
+	default:
+		err = run()
 	}
-	if err := run(); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "asm-sandbox:", err)
 		os.Exit(1)
 	}

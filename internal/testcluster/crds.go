@@ -6,6 +6,8 @@ import (
 	"io/fs"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 )
 
@@ -34,4 +36,15 @@ func crdObjects() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 		crds = append(crds, crd)
 	}
 	return crds, nil
+}
+
+// InstallCRDs installs the project's CRD fixtures on an existing cluster (kind, for the acceptance
+// suite run against it) and waits until they are served.
+func InstallCRDs(cfg *rest.Config) error {
+	crds, err := crdObjects()
+	if err != nil {
+		return err
+	}
+	_, err = envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{CRDs: crds})
+	return err
 }
