@@ -60,9 +60,13 @@ func getInferenceService(args []string) error {
 	}
 	url, _, _ := unstructured.NestedString(obj.Object, "status", "url")
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(w, "NAME\tURL\tREADY\tAGE")
-	fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", obj.GetName(), url, readyCondition(obj),
-		duration.HumanDuration(time.Since(obj.GetCreationTimestamp().Time)))
+	if _, err := fmt.Fprintln(w, "NAME\tURL\tREADY\tAGE"); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", obj.GetName(), url, readyCondition(obj),
+		duration.HumanDuration(time.Since(obj.GetCreationTimestamp().Time))); err != nil {
+		return err
+	}
 	return w.Flush()
 }
 

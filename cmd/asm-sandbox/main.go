@@ -51,7 +51,11 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(tmp)
+		defer func() {
+			if err := os.RemoveAll(tmp); err != nil {
+				fmt.Fprintln(os.Stderr, "asm-sandbox:", err)
+			}
+		}()
 		*dir = tmp
 	} else if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return err

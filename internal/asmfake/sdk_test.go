@@ -94,7 +94,13 @@ func removeCluster(client *servicemesh.Client, meshID, clusterID string) error {
 }
 
 // wantServerError fails unless err is the SDK's ServerError with this code and status.
-func wantServerError(t *testing.T, err error, code string, status int) *sdkerrors.ServerError {
+func wantServerError(t *testing.T, err error, code string, status int) {
+	t.Helper()
+	_ = serverError(t, err, code, status) // checked by serverError; only callers that inspect it need it
+}
+
+// serverError is wantServerError returning the ServerError, for callers that check more of it.
+func serverError(t *testing.T, err error, code string, status int) *sdkerrors.ServerError {
 	t.Helper()
 	serverErr, ok := err.(*sdkerrors.ServerError)
 	if !ok {
@@ -215,7 +221,7 @@ func TestWrongSecretIsSignatureDoesNotMatch(t *testing.T) {
 	client := newClient(t, srv, credentials.NewAccessKeyCredential(accessKey, "not-the-secret"))
 
 	_, err := describeMesh(client, mesh.ID)
-	serverErr := wantServerError(t, err, asmfake.CodeSignatureDoesNotMatch, http.StatusBadRequest)
+	serverErr := serverError(t, err, asmfake.CodeSignatureDoesNotMatch, http.StatusBadRequest)
 	if !strings.Contains(serverErr.Message(), "server string to sign is:POST&%2F&") {
 		t.Errorf("Message = %q, want the server's string to sign", serverErr.Message())
 	}
@@ -267,7 +273,7 @@ func TestSTSCredential(t *testing.T) {
 func TestUnknownMeshIsNotFound(t *testing.T) {
 	srv := startFake(t, asmfake.Options{})
 	_, err := describeMesh(goodClient(t, srv), "c0000000000000000000000000000dead")
-	serverErr := wantServerError(t, err, asmfake.CodeServiceMeshNotFound, http.StatusNotFound)
+	serverErr := serverError(t, err, asmfake.CodeServiceMeshNotFound, http.StatusNotFound)
 	if !strings.Contains(serverErr.Message(), "c0000000000000000000000000000dead") {
 		t.Errorf("Message = %q, want the mesh ID", serverErr.Message())
 	}
@@ -276,7 +282,7 @@ func TestUnknownMeshIsNotFound(t *testing.T) {
 func TestMissingServiceMeshIdIsMissingParameter(t *testing.T) {
 	srv := startFake(t, asmfake.Options{})
 	_, err := describeMesh(goodClient(t, srv), "")
-	serverErr := wantServerError(t, err, asmfake.CodeMissingParameter, http.StatusBadRequest)
+	serverErr := serverError(t, err, asmfake.CodeMissingParameter, http.StatusBadRequest)
 	if !strings.Contains(serverErr.Message(), `"ServiceMeshId"`) {
 		t.Errorf("Message = %q, want the parameter's name", serverErr.Message())
 	}
@@ -304,7 +310,7 @@ func TestInjectedThrottlingThenSuccess(t *testing.T) {
 
 	for i := 0; i < 2; i++ {
 		_, err := describeMesh(client, mesh.ID)
-		serverErr := wantServerError(t, err, asmfake.CodeThrottlingUser, http.StatusBadRequest)
+		serverErr := serverError(t, err, asmfake.CodeThrottlingUser, http.StatusBadRequest)
 		if serverErr.Message() != "Request was denied due to user flow control." {
 			t.Errorf("Message = %q", serverErr.Message())
 		}
@@ -726,7 +732,7 @@ func TestReusedNonceIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer response.Body.Close()
+	defer func() { _ = response.Body.Close() }() // the body is read in full; a close error cannot change the result
 	var body struct{ RequestId, HostId, Code, Message, Recommend string }
 	if err := json.NewDecoder(response.Body).Decode(&body); err != nil {
 		t.Fatal(err)

@@ -111,7 +111,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	params, result, failure := s.serve(r, requestID)
 
 	status, code := http.StatusOK, ""
-	var body any = result
+	body := result
 	if failure != nil {
 		status, code = failure.status, failure.code
 		body = errorBody{

@@ -144,7 +144,11 @@ func (c *Client) WaitFor(ctx context.Context, r Ref, done func(*unstructured.Uns
 		if len(items) == 0 {
 			return done(nil)
 		}
-		last = items[0].(*unstructured.Unstructured)
+		obj, ok := items[0].(*unstructured.Unstructured)
+		if !ok {
+			return false, fmt.Errorf("unexpected %T in the watch cache", items[0])
+		}
+		last = obj
 		return done(last)
 	}
 	_, err := watchtools.UntilWithSync(ctx, lw, &unstructured.Unstructured{}, precondition, func(ev watch.Event) (bool, error) {

@@ -64,8 +64,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	guard, apiserver, etcd, err := armOrphanGuard(workDir, filepath.Join(assets, "kube-apiserver"), filepath.Join(assets, "etcd"))
 	if err != nil {
-		os.RemoveAll(workDir)
-		return nil, err
+		return nil, errors.Join(err, os.RemoveAll(workDir))
 	}
 	c := &Cluster{guard: guard, workDir: workDir}
 

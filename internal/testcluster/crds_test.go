@@ -2,6 +2,7 @@ package testcluster
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -181,7 +182,11 @@ func remove(path ...string) func(map[string]any) {
 func editFirst(edit func(map[string]any), path ...string) func(map[string]any) {
 	return func(obj map[string]any) {
 		items, _, _ := unstructured.NestedSlice(obj, path...)
-		edit(items[0].(map[string]any))
+		item, ok := items[0].(map[string]any)
+		if !ok {
+			panic(fmt.Sprintf("%s[0] is %T, want an object", strings.Join(path, "."), items[0]))
+		}
+		edit(item)
 		if err := unstructured.SetNestedSlice(obj, items, path...); err != nil {
 			panic(err)
 		}
@@ -359,7 +364,7 @@ func TestInferenceServiceStatusSubresource(t *testing.T) {
 		"states":           map[string]any{"activeModelState": "Pending", "targetModelState": ""},
 		"copies":           map[string]any{"failedCopies": int64(0), "totalCopies": int64(1)},
 	}
-	if got := updated.Object["status"].(map[string]any)["modelStatus"]; !reflect.DeepEqual(got, wantDefaults) {
+	if got, _, _ := unstructured.NestedFieldNoCopy(updated.Object, "status", "modelStatus"); !reflect.DeepEqual(got, wantDefaults) {
 		t.Errorf("status.modelStatus = %v, want upstream defaults %v", got, wantDefaults)
 	}
 
@@ -394,7 +399,7 @@ func TestCRDFixturesPrinterColumnsAndNames(t *testing.T) {
 		}
 		var table metav1.Table
 		err = json.NewDecoder(resp.Body).Decode(&table)
-		resp.Body.Close()
+		_ = resp.Body.Close() // the body is read in full; a close error cannot change the result
 		if resp.StatusCode != http.StatusOK || err != nil {
 			t.Fatalf("GET %s as Table: %s, %v", path, resp.Status, err)
 		}

@@ -54,12 +54,12 @@ exec %s "$@"
 func armOrphanGuard(workDir, apiserverPath, etcdPath string) (g *orphanGuard, apiserverWrapper, etcdWrapper string, err error) {
 	g = &orphanGuard{pidFile: filepath.Join(workDir, "control-plane.pids")}
 	wrappers := map[string]string{}
-	for name, real := range map[string]string{"kube-apiserver": apiserverPath, "etcd": etcdPath} {
+	for name, realPath := range map[string]string{"kube-apiserver": apiserverPath, "etcd": etcdPath} {
 		wrapper := filepath.Join(workDir, "bin", name)
 		if err := os.MkdirAll(filepath.Dir(wrapper), 0o755); err != nil {
 			return nil, "", "", err
 		}
-		script := fmt.Sprintf(wrapperScript, shellQuote(g.pidFile), shellQuote(real))
+		script := fmt.Sprintf(wrapperScript, shellQuote(g.pidFile), shellQuote(realPath))
 		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 			return nil, "", "", err
 		}
@@ -70,14 +70,15 @@ func armOrphanGuard(workDir, apiserverPath, etcdPath string) (g *orphanGuard, ap
 	if err != nil {
 		return nil, "", "", err
 	}
-	defer reader.Close()
+	// Only this process's copy of the read end: the watchdog holds its own, so a close error changes nothing.
+	defer func() { _ = reader.Close() }()
 	g.watchdog = exec.Command("sh", "-c", watchdogScript, "testcluster-watchdog", g.pidFile, workDir)
 	g.watchdog.Stdin = reader
 	// Its own process group keeps a terminal's Ctrl-C (sent to the foreground group) from killing the
 	// watchdog together with the test binary it outlives.
 	g.watchdog.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := g.watchdog.Start(); err != nil {
-		writer.Close()
+		_ = writer.Close() // no watchdog reads the pipe; nothing depends on the close
 		return nil, "", "", fmt.Errorf("start orphan watchdog: %w", err)
 	}
 	g.pipe = writer
@@ -92,10 +93,13 @@ func (g *orphanGuard) release(disarm bool) error {
 			return fmt.Errorf("disarm orphan watchdog: %w", err)
 		}
 	}
-	g.pipe.Close()
+	closeErr := g.pipe.Close()
 	liveGuards.Delete(g)
 	if err := g.watchdog.Wait(); err != nil {
 		return fmt.Errorf("orphan watchdog: %w", err)
+	}
+	if closeErr != nil {
+		return fmt.Errorf("close orphan watchdog pipe: %w", closeErr)
 	}
 	return nil
 }

@@ -212,7 +212,11 @@ func (s *Simulator) sync(ctx context.Context, key string) time.Duration {
 		delete(s.attempts, key)
 		return 0
 	}
-	isvc := obj.(*unstructured.Unstructured)
+	isvc, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		s.opts.Logf("modelmesh simulator: InferenceService %s is a %T, want *unstructured.Unstructured", key, obj)
+		return 0
+	}
 	if isvc.GetAnnotations()[deploymentModeAnnotation] != deploymentModeModelMesh || isvc.GetDeletionTimestamp() != nil {
 		delete(s.attempts, key)
 		return 0
@@ -259,7 +263,11 @@ func (s *Simulator) runtimesIn(namespace string) []servingRuntime {
 	}
 	runtimes := make([]servingRuntime, 0, len(objs))
 	for _, obj := range objs {
-		runtimes = append(runtimes, servingRuntimeFrom(obj.(*unstructured.Unstructured)))
+		rt, ok := obj.(*unstructured.Unstructured)
+		if !ok {
+			continue // not a runtime the dynamic informer decoded: nothing to place models on
+		}
+		runtimes = append(runtimes, servingRuntimeFrom(rt))
 	}
 	// A stable order keeps the chosen runtime, and so the status, from flapping between syncs.
 	slices.SortFunc(runtimes, func(a, b servingRuntime) int { return strings.Compare(a.name, b.name) })

@@ -1,11 +1,13 @@
 package testcluster
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
@@ -68,8 +70,9 @@ func modelState(obj *unstructured.Unstructured) string {
 func readyStatus(obj *unstructured.Unstructured) string {
 	conditions, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
 	for _, c := range conditions {
-		if c := c.(map[string]any); c["type"] == "Ready" {
-			return c["status"].(string)
+		if c, ok := c.(map[string]any); ok && c["type"] == "Ready" {
+			status, _ := c["status"].(string)
+			return status
 		}
 	}
 	return ""
@@ -105,7 +108,10 @@ func watchUntil(t *testing.T, namespace, name string, change func(), done func(*
 			if event.Type != watch.Added && event.Type != watch.Modified {
 				continue
 			}
-			obj := event.Object.(*unstructured.Unstructured)
+			obj, ok := event.Object.(*unstructured.Unstructured)
+			if !ok {
+				t.Fatalf("%s event carries a %T, want an InferenceService", event.Type, event.Object)
+			}
 			if state := modelState(obj); len(states) == 0 || states[len(states)-1] != state {
 				states = append(states, state)
 			}
@@ -220,7 +226,11 @@ func TestSimulatorWaitsForRuntime(t *testing.T) {
 	clusterRuntime.SetName("late-cluster-runtime")
 	set([]any{map[string]any{"name": "late-format", "autoSelect": true}}, "spec", "supportedModelFormats")(clusterRuntime.Object)
 	t.Cleanup(func() {
-		resource(clusterServingRuntimesResource, "").Delete(t.Context(), clusterRuntime.GetName(), metav1.DeleteOptions{})
+		// t.Context is already canceled when cleanups run.
+		err := resource(clusterServingRuntimesResource, "").Delete(context.Background(), clusterRuntime.GetName(), metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete ClusterServingRuntime %s: %v", clusterRuntime.GetName(), err)
+		}
 	})
 	watchUntil(t, namespace, autoSelected.GetName(), func() { mustCreate(t, clusterServingRuntimesResource, "", clusterRuntime) }, loadedAt(1))
 }
