@@ -126,6 +126,18 @@ func jsonObjectOf(v map[string]any) (jsonObjectValue, error) {
 
 func (v jsonObjectValue) Type(context.Context) attr.Type { return jsonObjectType{} }
 
+// String keeps the JSON's content out of anything that prints the value, such as the framework's
+// TRACE log of semantic-equality calls: config_json holds secrets.
+func (v jsonObjectValue) String() string {
+	switch {
+	case v.IsNull():
+		return "<null>"
+	case v.IsUnknown():
+		return "<unknown>"
+	}
+	return "<json object>"
+}
+
 func (v jsonObjectValue) Equal(o attr.Value) bool {
 	other, ok := o.(jsonObjectValue)
 	return ok && v.StringValue.Equal(other.StringValue)
