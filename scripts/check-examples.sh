@@ -8,21 +8,9 @@ work=$(mktemp -d /tmp/asm-examples-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 version=0.0.1
 
-plugin_dir="$work/plugins/registry.terraform.io/asm-modelmesh/asm/$version/$(go env GOOS)_$(go env GOARCH)"
-mkdir -p "$plugin_dir"
-go build -o "$plugin_dir/terraform-provider-asm_v$version" .
-cat >"$work/terraformrc" <<RC
-provider_installation {
-  filesystem_mirror {
-    path    = "$work/plugins"
-    include = ["registry.terraform.io/asm-modelmesh/asm"]
-  }
-  direct {
-    exclude = ["registry.terraform.io/asm-modelmesh/asm"]
-  }
-}
-RC
-export TF_CLI_CONFIG_FILE="$work/terraformrc" TF_IN_AUTOMATION=1
+# shellcheck source=scripts/local-provider.sh
+source scripts/local-provider.sh
+install_local_provider "$work" "$version"
 "$terraform" fmt -check -recursive -diff examples
 cp -r examples "$work/examples"
 

@@ -9,7 +9,6 @@ example=${DEMO_EXAMPLE:-examples/quickstart}
 cache=${CACHE:-$HOME/.cache/terraform-provider-asm}
 terraform=${TERRAFORM:-$cache/terraform-v1.5.7/terraform}
 work=$(mktemp -d /tmp/asm-demo-XXXXXX)
-# A plain release number: Terraform never selects a pre-release without an exact constraint.
 version=0.0.1
 sandbox_pid=
 
@@ -29,9 +28,9 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "building the provider, terraform and the control plane (first run builds from pinned modules: see README)"
 make -s "$terraform" TF_VERSION=v1.5.7 >/dev/null
 assets=$(tools/k8s/build.sh)
-plugin_dir="$work/plugins/registry.terraform.io/asm-modelmesh/asm/$version/$(go env GOOS)_$(go env GOARCH)"
-mkdir -p "$plugin_dir"
-go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$plugin_dir/terraform-provider-asm_v$version" .
+# shellcheck source=scripts/local-provider.sh
+source scripts/local-provider.sh
+install_local_provider "$work" "$version"
 go build -o "$work/asm-sandbox" ./cmd/asm-sandbox
 
 step "starting the sandbox"
@@ -46,18 +45,6 @@ sed -n '/asm-sandbox is up/,/^  Kubernetes/p' "$work/sandbox.log"
 # shellcheck disable=SC1091
 source "$work/sandbox/env.sh"
 
-cat >"$work/terraformrc" <<RC
-provider_installation {
-  filesystem_mirror {
-    path    = "$work/plugins"
-    include = ["registry.terraform.io/asm-modelmesh/asm"]
-  }
-  direct {
-    exclude = ["registry.terraform.io/asm-modelmesh/asm"]
-  }
-}
-RC
-export TF_CLI_CONFIG_FILE="$work/terraformrc" TF_IN_AUTOMATION=1
 cp -r "$root/$example" "$work/config"
 cp -r "$root/examples/modules" "$work/modules" 2>/dev/null || true
 tf() { "$terraform" -chdir="$work/config" "$@"; }

@@ -477,13 +477,7 @@ func (r *inferenceServiceResource) Delete(ctx context.Context, req resource.Dele
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := r.data.kubeClient(&resp.Diagnostics)
-	if client == nil {
-		return
-	}
-	deleteObject(ctx, client, state.ref(), &resp.Diagnostics)
+	r.data.deleteObject(ctx, timeout, state.ref(), &resp.Diagnostics)
 }
 
 func (r *inferenceServiceResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

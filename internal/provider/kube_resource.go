@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -70,9 +71,15 @@ func readObject(ctx context.Context, client *kube.Client, ref kube.Ref, diags *d
 	return nil, false
 }
 
-// deleteObject deletes the object and waits until it is gone. Already gone, or its CRD removed
-// along with every object of that kind, counts as deleted.
-func deleteObject(ctx context.Context, client *kube.Client, ref kube.Ref, diags *diag.Diagnostics) {
+// deleteObject deletes the object and waits until it is gone, within the resource's delete
+// timeout. Already gone, or its CRD removed along with every object of that kind, counts as deleted.
+func (d *providerData) deleteObject(ctx context.Context, timeout time.Duration, ref kube.Ref, diags *diag.Diagnostics) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := d.kubeClient(diags)
+	if client == nil {
+		return
+	}
 	if err := client.Delete(ctx, ref); err != nil {
 		if kube.IsNotInstalled(err) {
 			return

@@ -143,22 +143,7 @@ func (r *runtimeResource) Create(ctx context.Context, req resource.CreateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := r.data.kubeClient(&resp.Diagnostics)
-	if client == nil {
-		return
-	}
-	ref := r.ref(plan, namespace)
-	// Server-side apply would silently adopt an object Terraform did not create.
-	if _, found := readObject(ctx, client, ref, &resp.Diagnostics); found {
-		resp.Diagnostics.AddError(fmt.Sprintf("%s already exists", ref),
-			fmt.Sprintf("Import it to manage it with Terraform: terraform import <address> %s", runtimeID(ref)))
-	}
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	r.apply(ctx, client, ref, &plan, &resp.Diagnostics)
+	r.apply(ctx, timeout, r.ref(plan, namespace), &plan, true, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -175,21 +160,31 @@ func (r *runtimeResource) Update(ctx context.Context, req resource.UpdateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := r.data.kubeClient(&resp.Diagnostics)
-	if client == nil {
-		return
-	}
-	r.apply(ctx, client, r.ref(plan, namespace), &plan, &resp.Diagnostics)
+	r.apply(ctx, timeout, r.ref(plan, namespace), &plan, false, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	r.set(ctx, &resp.State, plan, namespace, &resp.Diagnostics)
 }
 
-// apply server-side-applies the planned object and reads the result back into m.
-func (r *runtimeResource) apply(ctx context.Context, client *kube.Client, ref kube.Ref, m *runtimeModel, diags *diag.Diagnostics) {
+// apply server-side-applies the planned object within timeout and reads the result back into m.
+// On create it first refuses an existing object: server-side apply would silently adopt it.
+func (r *runtimeResource) apply(ctx context.Context, timeout time.Duration, ref kube.Ref, m *runtimeModel, create bool, diags *diag.Diagnostics) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := r.data.kubeClient(diags)
+	if client == nil {
+		return
+	}
+	if create {
+		if _, found := readObject(ctx, client, ref, diags); found {
+			diags.AddError(fmt.Sprintf("%s already exists", ref),
+				fmt.Sprintf("Import it to manage it with Terraform: terraform import <address> %s", runtimeID(ref)))
+		}
+		if diags.HasError() {
+			return
+		}
+	}
 	obj, err := runtimeObject(ctx, r.kind, *m, ref.Namespace)
 	if err != nil {
 		diags.AddError(fmt.Sprintf("Building %s failed", ref), err.Error())
@@ -260,13 +255,7 @@ func (r *runtimeResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := r.data.kubeClient(&resp.Diagnostics)
-	if client == nil {
-		return
-	}
-	deleteObject(ctx, client, r.ref(state, namespace), &resp.Diagnostics)
+	r.data.deleteObject(ctx, timeout, r.ref(state, namespace), &resp.Diagnostics)
 }
 
 // ImportState takes `<namespace>/<name>`, or `<name>` for the provider's default namespace; the
