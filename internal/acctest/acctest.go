@@ -272,3 +272,34 @@ func CreateNamespace(t *testing.T, prefix string) string {
 	}
 	return name
 }
+
+// LocalCluster is the shared local cluster, for tests that need what only it offers (minting
+// service-account tokens with its signing key); it skips the test on a real cluster.
+func LocalCluster(t *testing.T) *testcluster.Cluster {
+	t.Helper()
+	requireStack(t)
+	if env.stack == nil || env.stack.Cluster == nil {
+		t.Skip("needs the local cluster; not available on a real or existing cluster")
+	}
+	return env.stack.Cluster
+}
+
+// DedicatedCluster starts a cluster and a ModelMesh simulator for one test that stops or breaks
+// the apiserver, which the other tests on the shared cluster must not notice. It skips the test
+// on a real cluster, whose apiserver cannot be restarted on demand.
+func DedicatedCluster(t *testing.T, simulator testcluster.SimulatorOptions) *testcluster.Local {
+	t.Helper()
+	LocalCluster(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	local, err := testcluster.StartLocal(ctx, simulator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := local.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return local
+}

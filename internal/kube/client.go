@@ -95,7 +95,9 @@ type ApplyOptions struct {
 
 // Apply server-side-applies obj (which must carry apiVersion, kind and name) and returns the result.
 func (c *Client) Apply(ctx context.Context, r Ref, obj *unstructured.Unstructured, opts ApplyOptions) (*unstructured.Unstructured, error) {
-	out, err := c.resource(r).Apply(ctx, r.Name, obj, metav1.ApplyOptions{FieldManager: opts.FieldManager, Force: opts.Force})
+	out, err := retryTransient(ctx, func() (*unstructured.Unstructured, error) {
+		return c.resource(r).Apply(ctx, r.Name, obj, metav1.ApplyOptions{FieldManager: opts.FieldManager, Force: opts.Force})
+	})
 	if err != nil {
 		return nil, explain(r, "applying", err)
 	}
@@ -104,7 +106,9 @@ func (c *Client) Apply(ctx context.Context, r Ref, obj *unstructured.Unstructure
 
 // Get reads one object. A missing object yields an error for which IsNotFound is true.
 func (c *Client) Get(ctx context.Context, r Ref) (*unstructured.Unstructured, error) {
-	out, err := c.resource(r).Get(ctx, r.Name, metav1.GetOptions{})
+	out, err := retryTransient(ctx, func() (*unstructured.Unstructured, error) {
+		return c.resource(r).Get(ctx, r.Name, metav1.GetOptions{})
+	})
 	if err != nil {
 		return nil, explain(r, "reading", err)
 	}
@@ -115,7 +119,9 @@ func (c *Client) Get(ctx context.Context, r Ref) (*unstructured.Unstructured, er
 // WaitGone waits only for the object's own finalizers. An object already gone counts as deleted.
 func (c *Client) Delete(ctx context.Context, r Ref) error {
 	propagation := metav1.DeletePropagationBackground
-	err := c.resource(r).Delete(ctx, r.Name, metav1.DeleteOptions{PropagationPolicy: &propagation})
+	_, err := retryTransient(ctx, func() (struct{}, error) {
+		return struct{}{}, c.resource(r).Delete(ctx, r.Name, metav1.DeleteOptions{PropagationPolicy: &propagation})
+	})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return explain(r, "deleting", err)
 	}
@@ -206,6 +212,12 @@ func IsNotInstalled(err error) bool {
 func explain(r Ref, verb string, err error) error {
 	var status apierrors.APIStatus
 	if !errors.As(err, &status) {
+		if isConnectionError(err) {
+			return fmt.Errorf("%s %s: the Kubernetes API server could not be reached, even after retrying for a while; "+
+				"it may be down or restarting. Check that kubernetes.host or the kubeconfig's server "+
+				"(kubernetes.config_path, kubernetes.config_context) in the asm provider block points at a running "+
+				"cluster, then run terraform again: %w", verb, r, err)
+		}
 		return fmt.Errorf("%s %s: %w", verb, r, err)
 	}
 	s := status.Status()
@@ -218,8 +230,9 @@ func explain(r Ref, verb string, err error) error {
 			"Remove them from the other tool's configuration, or set force_conflicts = true on this resource "+
 			"to take ownership: %w", r, conflictCauses(s), err)
 	case apierrors.IsUnauthorized(err):
-		return fmt.Errorf("%s %s: the cluster rejected the credentials (401). Check kubernetes.token, "+
-			"kubernetes.client_certificate/client_key or the kubeconfig user in the asm provider block: %w", verb, r, err)
+		return fmt.Errorf("%s %s: the cluster rejected the credentials (401 Unauthorized): the token may have expired "+
+			"or belong to another cluster. Check kubernetes.token, kubernetes.client_certificate/client_key or the "+
+			"kubeconfig user (kubernetes.config_path, kubernetes.config_context) in the asm provider block: %w", verb, r, err)
 	case apierrors.IsForbidden(err):
 		return fmt.Errorf("%s %s: the cluster's RBAC forbids it (403); grant the provider's identity access to %s: %w",
 			verb, r, r.Kind.GVR.GroupResource(), err)

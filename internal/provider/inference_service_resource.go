@@ -422,7 +422,7 @@ func (r *inferenceServiceResource) apply(ctx context.Context, operation string, 
 		waiter := loadWaiter{generation: applied.GetGeneration(), resourceVersion: applied.GetResourceVersion(),
 			specChanged: applied.GetGeneration() != previousGeneration}
 		var seen *unstructured.Unstructured
-		seen, waitErr = client.WaitFor(ctx, ref, waiter.done)
+		seen, waitErr = waiter.wait(ctx, client, ref)
 		if seen != nil {
 			last = seen
 		}
@@ -710,6 +710,35 @@ type loadWaiter struct {
 	resourceVersion string
 	// specChanged: the apply changed the spec, so the status in its response describes the old one.
 	specChanged bool
+	// placementGrace: a placement failure does not end the wait (see placementGrace).
+	placementGrace bool
+}
+
+// placementGrace is how long a placement failure (RuntimeNotRecognized, NoSupportingRuntime) may
+// last before it counts. ModelMesh places a model again whenever runtimes change, and its cache of
+// runtimes can trail one created moments earlier in the same apply, or lag after an apiserver
+// restart; only a failure that outlasts the grace is a real misconfiguration.
+const placementGrace = 30 * time.Second
+
+// wait watches the object until the applied spec is Loaded or has failed, and returns the last
+// version seen.
+func (w loadWaiter) wait(ctx context.Context, client *kube.Client, ref kube.Ref) (*unstructured.Unstructured, error) {
+	last, err := client.WaitFor(ctx, ref, w.done)
+	var failed *loadFailedError
+	if !errors.As(err, &failed) || !placementFailed(failed.status) {
+		return last, err
+	}
+	graceCtx, cancel := context.WithTimeout(ctx, placementGrace)
+	defer cancel()
+	w.placementGrace = true
+	seen, err := client.WaitFor(graceCtx, ref, w.done)
+	if seen != nil {
+		last = seen
+	}
+	if err != nil && ctx.Err() == nil && graceCtx.Err() != nil {
+		return last, &loadFailedError{status: statusOf(last)}
+	}
+	return last, err
 }
 
 var errDeletedWhileWaiting = errors.New("the InferenceService was deleted while waiting for its model to load")
@@ -731,11 +760,13 @@ func (w loadWaiter) done(obj *unstructured.Unstructured) (bool, error) {
 		return false, nil
 	}
 	s := statusOf(obj)
-	if loadFailed(s) {
+	if s.Ready.ValueBool() && s.ActiveModelState.ValueString() == modelStateLoaded && s.TransitionStatus.ValueString() == transitionUpToDate {
+		return true, nil
+	}
+	if loadFailed(s) && !(w.placementGrace && placementFailed(s)) {
 		return false, &loadFailedError{status: s}
 	}
-	return s.Ready.ValueBool() && s.ActiveModelState.ValueString() == modelStateLoaded &&
-		s.TransitionStatus.ValueString() == transitionUpToDate, nil
+	return false, nil
 }
 
 // current reports whether obj's status describes the applied spec. A controller that writes
@@ -755,11 +786,18 @@ func loadFailed(s inferenceServiceStatus) bool {
 	case "BlockedByFailedLoad", "InvalidSpec":
 		return true
 	}
+	return placementFailed(s) || s.ActiveModelState.ValueString() == modelStateFailedToLoad ||
+		s.TargetModelState.ValueString() == modelStateFailedToLoad
+}
+
+// placementFailed reports that ModelMesh found no runtime for the model, which it retries by
+// itself when runtimes change.
+func placementFailed(s inferenceServiceStatus) bool {
 	switch s.LastFailureReason.ValueString() {
 	case "NoSupportingRuntime", "RuntimeNotRecognized":
 		return true
 	}
-	return s.ActiveModelState.ValueString() == modelStateFailedToLoad || s.TargetModelState.ValueString() == modelStateFailedToLoad
+	return false
 }
 
 // waitFailure explains why waiting ended without a Loaded model, and what to check.

@@ -67,8 +67,9 @@ func createServingRuntime(t *testing.T, namespace, name string, formats ...strin
 			"containers": []any{map[string]any{"name": "server", "image": "mlserver:test"}},
 		},
 	}}
+	// Error, not Fatal: it is also called from a goroutine of the test.
 	if _, err := acctest.Dynamic(t).Resource(kube.ServingRuntime.GVR).Namespace(namespace).Create(context.Background(), obj, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+		t.Error(err)
 	}
 }
 
@@ -334,8 +335,35 @@ resource "asm_inference_service" "test" {
 				ExpectError: errorPattern(`RuntimeNotRecognized.*runtime "missing-runtime" exists as a ServingRuntime in namespace "` +
 					tc.namespace + `".*supported_model_formats`),
 			},
+			{
+				// A runtime that turns up while ModelMesh reports it unknown is within the placement
+				// grace: the model loads and the apply succeeds.
+				PreConfig: func() { go createRuntimeOnceUnknown(t, tc, "late-runtime") },
+				Config:    tc.config("sklearn/mnist-svm.joblib", `  runtime = "late-runtime"`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					expectState("ready", knownvalue.Bool(true)),
+					expectState("last_failure_reason", knownvalue.Null()),
+				},
+			},
 		},
 	})
+}
+
+// createRuntimeOnceUnknown creates the runtime as soon as ModelMesh reports the model's runtime
+// not recognized.
+func createRuntimeOnceUnknown(t *testing.T, tc isvcTest, runtime string) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		obj, err := acctest.Kube(t).Get(context.Background(), tc.ref())
+		if err != nil {
+			continue
+		}
+		wants, _, _ := unstructured.NestedString(obj.Object, "spec", "predictor", "model", "runtime")
+		if wants == runtime && statusOf(obj).LastFailureReason.ValueString() == "RuntimeNotRecognized" {
+			createServingRuntime(t, tc.namespace, runtime, "sklearn")
+			return
+		}
+	}
+	t.Errorf("ModelMesh never reported runtime %q unknown", runtime)
 }
 
 func TestAccInferenceService_waitTimeoutTaintsAndRecovers(t *testing.T) {
@@ -611,6 +639,17 @@ func TestLoadWaiter(t *testing.T) {
 			obj: isvcWithStatus(1, "6", modelMeshStatus(false, "Pending", "", "InProgress",
 				map[string]any{"reason": "NoSupportingRuntime", "message": "none"})),
 			failure: "NoSupportingRuntime",
+		},
+		"no runtime yet, within the placement grace": {
+			waiter: loadWaiter{generation: 1, resourceVersion: "5", specChanged: true, placementGrace: true},
+			obj: isvcWithStatus(1, "6", modelMeshStatus(false, "FailedToLoad", "", "BlockedByFailedLoad",
+				map[string]any{"reason": "RuntimeNotRecognized", "message": "not yet"})),
+		},
+		"load failure within the placement grace": {
+			waiter: loadWaiter{generation: 1, resourceVersion: "5", specChanged: true, placementGrace: true},
+			obj: isvcWithStatus(1, "6", modelMeshStatus(false, "FailedToLoad", "", "BlockedByFailedLoad",
+				map[string]any{"reason": "ModelLoadFailed", "message": "boom"})),
+			failure: "ModelLoadFailed",
 		},
 		"invalid spec": {
 			waiter: loadWaiter{generation: 1, resourceVersion: "5", specChanged: true},
