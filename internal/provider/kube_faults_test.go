@@ -234,8 +234,8 @@ func TestAccKubeFaults_apiserverOutages(t *testing.T) {
 			},
 			{
 				// ...as the next plan, with the apiserver back, shows: nothing to do.
-				PreConfig: func() { startAPIServer(t, cluster) },
-				Config:    s.config(provider, "slow/v2/model.joblib"),
+				PreConfig:        func() { startAPIServer(t, cluster) },
+				Config:           s.config(provider, "slow/v2/model.joblib"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
 			{
@@ -314,8 +314,8 @@ func TestAccKubeFaults_apiserverErrorsRetried(t *testing.T) {
 				ExpectError: expectedError(`Internal error occurred: etcdserver: request timed out`),
 			},
 			{
-				PreConfig: func() { proxy.ClearFaults() },
-				Config:    s.config(provider, "sklearn/v1/model.joblib"),
+				PreConfig:        func() { proxy.ClearFaults() },
+				Config:           s.config(provider, "sklearn/v1/model.joblib"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
 		},
