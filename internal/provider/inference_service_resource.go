@@ -121,7 +121,8 @@ func (r *inferenceServiceResource) Schema(ctx context.Context, _ resource.Schema
 	resp.Schema = schema.Schema{
 		Description: "A KServe `InferenceService` served by ModelMesh (annotation `serving.kserve.io/deploymentMode: ModelMesh`, " +
 			"always set by the provider). By default the apply waits, by watching the object, until ModelMesh reports the model " +
-			"Loaded and Ready, and fails at once with ModelMesh's reason when the load fails. An apply that fails or times out " +
+			"Loaded and Ready, and fails at once with ModelMesh's reason when the load fails (a missing runtime, " +
+			"`RuntimeNotRecognized` or `NoSupportingRuntime`, after a 30s grace, as ModelMesh retries when runtimes change). An apply that fails or times out " +
 			"keeps the object in state: after a create it is tainted and replaced by the next apply, after an update the next " +
 			"apply waits again. Default timeouts: create 10m, update 10m, delete 5m. Status attributes are refreshed on every " +
 			"read and never cause a plan by themselves. Import with `<namespace>/<name>`.",
