@@ -9,9 +9,6 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
-	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
-	"github.com/hashicorp/terraform-plugin-testing/plancheck"
-	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -56,28 +53,26 @@ func (s countingServer) ApplyResourceChange(ctx context.Context, req *tfprotov6.
 	return s.ProviderServer.ApplyResourceChange(ctx, req)
 }
 
-const concurrentCount = 25
+const (
+	concurrentCount = 25
+	parallelism     = 20
+)
 
-// TestAccConcurrency_sharedSecretAndManyModels creates, in one apply, a runtime, 25 model storage
-// keys in ONE shared Secret and 25 InferenceServices using them, then checks through the API that
-// no concurrent Secret update was lost, that a re-plan is empty, and that destroy removes every key.
-//
-// terraform-plugin-testing runs `terraform apply -parallelism=10` (terraform-exec's default) and
-// terraform-exec strips TF_CLI_ARGS and TF_CLI_ARGS_* from the CLI's environment, so
-// TF_CLI_ARGS_apply="-parallelism=20" cannot raise it; the test sets it anyway and records the
-// concurrency actually reached.
+// TestAccConcurrency_sharedSecretAndManyModels creates, in one `terraform apply -parallelism=20`, a
+// runtime, 25 model storage keys in ONE shared Secret and 25 InferenceServices using them (51
+// resources), then checks through the API that no concurrent Secret update was lost and that more
+// than terraform's default 10 changes really ran at once, that a re-plan is empty, and that destroy
+// removes every key and model. terraform-plugin-testing always applies with -parallelism=10, so the
+// test drives the CLI itself.
 func TestAccConcurrency_sharedSecretAndManyModels(t *testing.T) {
 	requireSimulator(t)
-	t.Setenv("TF_CLI_ARGS_apply", "-parallelism=20")
 	ns := acctest.CreateNamespace(t, "conc")
 	runtime := acctest.RandomName("rt")
 	calls := &inFlight{}
 	factory := acctest.ProtoV6ProviderFactories["asm"]
-	factories := map[string]func() (tfprotov6.ProviderServer, error){
-		"asm": func() (tfprotov6.ProviderServer, error) {
-			s, err := factory()
-			return countingServer{ProviderServer: s, calls: calls}, err
-		},
+	server, err := factory()
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	config := acctest.ProviderConfig() + fmt.Sprintf(mlserverRuntime, runtime, ns, "seldonio/mlserver:1.3.2", "", "") + fmt.Sprintf(`
@@ -110,6 +105,7 @@ resource "asm_inference_service" "m" {
   }
 }
 `, ns, concurrentCount)
+	cli := acctest.NewTerraformCLI(t, func() tfprotov6.ProviderServer { return countingServer{ProviderServer: server, calls: calls} }, config)
 
 	secrets := acctest.Dynamic(t).Resource(kube.Secret.GVR).Namespace(ns)
 	// ourKeys returns the Secret's keys that this test's resources own, decoded.
@@ -136,76 +132,62 @@ resource "asm_inference_service" "m" {
 		}
 		return out, nil
 	}
+	client := acctest.Kube(t)
+	model := func(i int) kube.Ref {
+		return kube.Ref{Kind: kube.InferenceService, Namespace: ns, Name: fmt.Sprintf("model-%d", i)}
+	}
+	destroyed := false
+	t.Cleanup(func() {
+		if !destroyed { // leave nothing behind when the test stopped half-way
+			_, _ = cli.Run("destroy", "-auto-approve", "-input=false", "-no-color")
+		}
+	})
 
-	checkAll := func(*terraform.State) error {
-		keys, err := ourKeys()
-		if err != nil {
-			return err
+	if out, err := cli.Run("apply", "-auto-approve", "-input=false", "-no-color", fmt.Sprintf("-parallelism=%d", parallelism)); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	keys, err := ourKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range concurrentCount {
+		key := fmt.Sprintf("key-%d", i)
+		want := map[string]any{"type": "s3", "access_key_id": fmt.Sprintf("AKIA%d", i),
+			"secret_access_key": fmt.Sprintf("secret-%d", i), "endpoint_url": "http://minio.minio:9000",
+			"bucket": fmt.Sprintf("bucket-%d", i), "region": "us-south"}
+		got, ok := keys[key]
+		if !ok {
+			t.Errorf("key %s is missing from the shared Secret (lost update); keys: %d", key, len(keys))
+		} else if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("key %s = %v, want %v", key, got, want)
 		}
-		for i := range concurrentCount {
-			key := fmt.Sprintf("key-%d", i)
-			want := map[string]any{"type": "s3", "access_key_id": fmt.Sprintf("AKIA%d", i),
-				"secret_access_key": fmt.Sprintf("secret-%d", i), "endpoint_url": "http://minio.minio:9000",
-				"bucket": fmt.Sprintf("bucket-%d", i), "region": "us-south"}
-			got, ok := keys[key]
-			if !ok {
-				return fmt.Errorf("key %s is missing from the shared Secret (lost update); keys: %d", key, len(keys))
-			}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				return fmt.Errorf("key %s = %v, want %v", key, got, want)
-			}
+		if _, err := client.Get(context.Background(), model(i)); err != nil {
+			t.Error(err)
 		}
-		if len(keys) != concurrentCount {
-			return fmt.Errorf("the Secret has %d keys, want %d", len(keys), concurrentCount)
-		}
-		client := acctest.Kube(t)
-		for i := range concurrentCount {
-			ref := kube.Ref{Kind: kube.InferenceService, Namespace: ns, Name: fmt.Sprintf("model-%d", i)}
-			if _, err := client.Get(context.Background(), ref); err != nil {
-				return fmt.Errorf("%s: %w", ref, err)
-			}
-		}
-		t.Logf("peak concurrent ApplyResourceChange calls: %d", calls.peak())
-		if calls.peak() < 2 {
-			return fmt.Errorf("the apply never ran two resource changes at once (peak %d): nothing concurrent was tested", calls.peak())
-		}
-		return nil
+	}
+	if len(keys) != concurrentCount {
+		t.Errorf("the Secret has %d keys, want %d", len(keys), concurrentCount)
+	}
+	t.Logf("peak concurrent ApplyResourceChange calls: %d", calls.peak())
+	if calls.peak() <= 10 {
+		t.Errorf("at most %d resource changes ran at once: -parallelism=%d did not take effect", calls.peak(), parallelism)
 	}
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: factories,
-		CheckDestroy: func(*terraform.State) error {
-			keys, err := ourKeys()
-			if err != nil {
-				return err
-			}
-			if len(keys) != 0 {
-				return fmt.Errorf("destroy left %d keys in the Secret", len(keys))
-			}
-			client := acctest.Kube(t)
-			for i := range concurrentCount {
-				ref := kube.Ref{Kind: kube.InferenceService, Namespace: ns, Name: fmt.Sprintf("model-%d", i)}
-				if _, err := client.Get(context.Background(), ref); err == nil {
-					return fmt.Errorf("%s is left after destroy", ref)
-				} else if !kube.IsNotFound(err) {
-					return err
-				}
-			}
-			return nil
-		},
-		Steps: []resource.TestStep{
-			{
-				Config: config,
-				Check:  checkAll,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-			},
-			{
-				Config:   config,
-				PlanOnly: true,
-			},
-		},
-	})
+	// -detailed-exitcode: 0 is an empty plan, 2 a non-empty one.
+	if out, err := cli.Run("plan", "-detailed-exitcode", "-input=false", "-no-color"); err != nil {
+		t.Errorf("the plan after the apply is not empty (%v):\n%s", err, out)
+	}
+
+	if out, err := cli.Run("destroy", "-auto-approve", "-input=false", "-no-color", fmt.Sprintf("-parallelism=%d", parallelism)); err != nil {
+		t.Fatalf("destroy: %v\n%s", err, out)
+	}
+	destroyed = true
+	if keys, err := ourKeys(); err != nil || len(keys) != 0 {
+		t.Errorf("destroy left %d keys in the Secret (err %v)", len(keys), err)
+	}
+	for i := range concurrentCount {
+		if _, err := client.Get(context.Background(), model(i)); !kube.IsNotFound(err) {
+			t.Errorf("%s after destroy: %v", model(i), err)
+		}
+	}
 }

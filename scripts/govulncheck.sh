@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs govulncheck offline: vuln.go.dev is unreachable from our machines, so the vulnerability
+# database is built from the golang.org/x/vulndb module pinned in tools/vuln/go.mod (fetched through
+# the Go module proxy and checked against tools/vuln/go.sum), and govulncheck is built from the
+# golang.org/x/vuln version pinned there. Both land in a cache outside git, keyed by version in
+# the path, so they are built once per version.
+#
+# Usage: scripts/govulncheck.sh [govulncheck flags and patterns]   (default: ./...)
+# Exits 3 when the code calls a vulnerable symbol, 0 when it does not (see govulncheck -h).
+# To refresh the data: cd tools/vuln && go get golang.org/x/vulndb@latest && go mod tidy
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tools="$root/tools/vuln"
+cache="${TFASM_CACHE:-$HOME/.cache/terraform-provider-asm}"
+
+vuln_version="$(sed -n 's/^[[:space:]]*golang.org\/x\/vuln \(v[^ ]*\).*/\1/p' "$tools/go.mod")"
+vulndb_version="$(sed -n 's/^[[:space:]]*golang.org\/x\/vulndb \(v[^ ]*\).*/\1/p' "$tools/go.mod")"
+[[ -n "$vuln_version" && -n "$vulndb_version" ]] || { echo "cannot read x/vuln or x/vulndb from $tools/go.mod" >&2; exit 2; }
+
+bin="$cache/govulncheck-$vuln_version/govulncheck"
+db="$cache/vulndb-$vulndb_version"
+
+if [[ ! -x "$bin" ]]; then
+	echo ">> building govulncheck $vuln_version (first run only)" >&2
+	(cd "$tools" && go build -trimpath -ldflags "-s -w" -o "$bin" golang.org/x/vuln/cmd/govulncheck)
+fi
+
+# modules.json is what govulncheck probes to recognise the v1 layout; the folder is only renamed
+# into place once complete, so an interrupted build is redone rather than half used.
+if [[ ! -f "$db/index/modules.json" ]]; then
+	echo ">> building the vulnerability database from golang.org/x/vulndb $vulndb_version (first run only, a few minutes)" >&2
+	mkdir -p "$cache"
+	tmp="$(mktemp -d "$cache/.vulndb-build.XXXXXX")"
+	trap 'rm -rf "$tmp"' EXIT
+	(
+		cd "$tools"
+		go mod download golang.org/x/vulndb
+		info="$(go list -m -f '{{.Dir}} {{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' golang.org/x/vulndb)"
+		read -r src modified <<<"$info"
+		# indexdb is x/vulndb's own converter from its OSV files to the v1 database layout.
+		go build -trimpath -o "$tmp/indexdb" golang.org/x/vulndb/cmd/indexdb
+		"$tmp/indexdb" -vulns "$src/data/osv" -out "$tmp/db"
+		# The OSV files in the repo carry zero timestamps (vuln.go.dev fills them in from git history);
+		# stamp the index with the module's commit time so the report shows how fresh the data is.
+		[[ -z "$modified" ]] || printf '{"modified":"%s"}' "$modified" >"$tmp/db/index/db.json"
+		# The .gz copies are only served over HTTP; a file:// database reads the plain .json files.
+		find "$tmp/db" -name '*.gz' -delete
+	)
+	# -T: never nest into a folder that a concurrent run finished first (then keep that one).
+	mv -T "$tmp/db" "$db" || [[ -f "$db/index/modules.json" ]]
+fi
+
+cd "$root"
+[[ $# -gt 0 ]] || set -- ./...
+rc=0
+"$bin" -db "file://$db" "$@" || rc=$?
+if [[ $rc -eq 3 ]]; then
+	echo "govulncheck: the code above calls vulnerable symbols; bump the listed modules (or the Go toolchain for the standard library) to the 'Fixed in' versions" >&2
+fi
+exit "$rc"
