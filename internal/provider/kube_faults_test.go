@@ -29,6 +29,7 @@ import (
 // faultStack is a runtime and a model in a cluster of the test's own, whose apiserver the test
 // stops, restarts or makes fail without disturbing the tests on the shared cluster.
 type faultStack struct {
+	local      *testcluster.Local // nil on the shared cluster
 	cluster    *testcluster.Cluster
 	kubeconfig string
 	namespace  string
@@ -39,7 +40,7 @@ func newFaultStack(t *testing.T) faultStack {
 	acctest.PreCheck(t)
 	// Slow loads keep an update waiting long enough to restart the apiserver underneath it.
 	local := acctest.DedicatedCluster(t, testcluster.SimulatorOptions{SlowLoadDelay: 10 * time.Second})
-	return faultStack{cluster: local.Cluster, kubeconfig: local.KubeconfigPath, namespace: testcluster.ServingNamespace}
+	return faultStack{local: local, cluster: local.Cluster, kubeconfig: local.KubeconfigPath, namespace: testcluster.ServingNamespace}
 }
 
 func (s faultStack) viaKubeconfig() string {
@@ -207,6 +208,10 @@ func TestAccKubeFaults_apiserverOutages(t *testing.T) {
 				// Back up, then down again for a few seconds just as the apply starts: retried.
 				PreConfig: func() {
 					startAPIServer(t, cluster)
+					// After so long an outage the ModelMesh controller restarts (its leader lease expired).
+					if err := s.local.RestartSimulator(context.Background()); err != nil {
+						t.Fatal(err)
+					}
 					current = restartWhen(cluster, 3*time.Second, always)
 				},
 				Config: s.config(provider, "sklearn/v1/model.joblib"),

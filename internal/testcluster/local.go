@@ -17,6 +17,8 @@ type Local struct {
 	// KubeconfigPath is a kubeconfig for the cluster, current context KubeconfigContext; it is removed
 	// by Stop.
 	KubeconfigPath string
+
+	simulatorOptions SimulatorOptions
 }
 
 // StartLocal starts a cluster from AssetsDir, the simulator with the given options, and the
@@ -30,7 +32,7 @@ func StartLocal(ctx context.Context, simulator SimulatorOptions) (*Local, error)
 	if err != nil {
 		return nil, err
 	}
-	local := &Local{Cluster: cluster, KubeconfigPath: filepath.Join(cluster.workDir, "kubeconfig")}
+	local := &Local{Cluster: cluster, KubeconfigPath: filepath.Join(cluster.workDir, "kubeconfig"), simulatorOptions: simulator}
 	if err := cluster.CreateNamespace(ctx, ServingNamespace, map[string]string{"modelmesh-enabled": "true"}); err != nil {
 		return nil, errors.Join(err, local.Stop())
 	}
@@ -42,6 +44,16 @@ func StartLocal(ctx context.Context, simulator SimulatorOptions) (*Local, error)
 		return nil, errors.Join(err, local.Stop())
 	}
 	return local, nil
+}
+
+// RestartSimulator stops the simulator and starts a new one, as the ModelMesh controller restarts
+// when it loses its leader lease during a long apiserver outage: the new one lists everything afresh
+// instead of waiting out its watches' growing backoff.
+func (l *Local) RestartSimulator(ctx context.Context) error {
+	l.Simulator.Stop()
+	var err error
+	l.Simulator, err = StartModelMeshSimulator(ctx, l.Cluster.RESTConfig(), l.simulatorOptions)
+	return err
 }
 
 // Stop stops the simulator, then the cluster.
