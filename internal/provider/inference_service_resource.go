@@ -460,11 +460,14 @@ func (r *inferenceServiceResource) Read(ctx context.Context, req resource.ReadRe
 		resp.State.RemoveResource(ctx)
 		return
 	}
+	prior := state
 	resp.Diagnostics.Append(state.readFrom(obj, r.data.fieldManager)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	if !unchanged(state, prior) {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	}
 }
 
 func (r *inferenceServiceResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -764,7 +767,7 @@ func (w loadWaiter) done(obj *unstructured.Unstructured) (bool, error) {
 	if s.Ready.ValueBool() && s.ActiveModelState.ValueString() == modelStateLoaded && s.TransitionStatus.ValueString() == transitionUpToDate {
 		return true, nil
 	}
-	if loadFailed(s) && !(w.placementGrace && placementFailed(s)) {
+	if loadFailed(s) && (!w.placementGrace || !placementFailed(s)) {
 		return false, &loadFailedError{status: s}
 	}
 	return false, nil

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -69,6 +70,13 @@ func readObject(ctx context.Context, client *kube.Client, ref kube.Ref, diags *d
 	}
 	diags.AddError(fmt.Sprintf("Reading %s failed", ref), err.Error())
 	return nil, false
+}
+
+// unchanged reports whether a refresh left the model read from state as it was. A read response
+// starts as the prior state, so Read then skips writing the model back: that conversion, through
+// the framework's reflection, was a quarter to a third of the CPU time of a refresh.
+func unchanged[M any](refreshed, prior M) bool {
+	return reflect.DeepEqual(refreshed, prior)
 }
 
 // deleteObject deletes the object and waits until it is gone, within the resource's delete

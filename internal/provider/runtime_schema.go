@@ -516,7 +516,7 @@ func runtimeAttributes() map[string]schema.Attribute {
 }
 
 func runtimeSchema(ctx context.Context, kind kube.Kind) schema.Schema {
-	attrs := runtimeAttributes()
+	attrs := withTypes(runtimeAttributes())
 	description := "A KServe ClusterServingRuntime (`serving.kserve.io/v1alpha1`): a model server usable by ModelMesh " +
 		"from every namespace."
 	if kind.Namespaced {
@@ -537,6 +537,37 @@ func runtimeSchema(ctx context.Context, kind kube.Kind) schema.Schema {
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
+}
+
+// withTypes gives every nested attribute its type, the one the framework would derive. Left to
+// itself, the framework derives a nested attribute's type from its attributes, recursively, each
+// time it resolves a path through it, which it does for every value of every state, plan and config
+// it converts: with the runtime's containers, env and probes that was half of every RPC's CPU time.
+func withTypes(attrs map[string]schema.Attribute) map[string]schema.Attribute {
+	objectType := func(attrs map[string]schema.Attribute) types.ObjectType {
+		t := types.ObjectType{AttrTypes: make(map[string]attr.Type, len(attrs))}
+		for name, a := range attrs {
+			t.AttrTypes[name] = a.GetType()
+		}
+		return t
+	}
+	out := make(map[string]schema.Attribute, len(attrs))
+	for name, a := range attrs {
+		switch a := a.(type) {
+		case schema.SingleNestedAttribute:
+			a.Attributes = withTypes(a.Attributes)
+			a.CustomType = objectType(a.Attributes)
+			out[name] = a
+		case schema.ListNestedAttribute:
+			a.NestedObject.Attributes = withTypes(a.NestedObject.Attributes)
+			a.NestedObject.CustomType = objectType(a.NestedObject.Attributes)
+			a.CustomType = types.ListType{ElemType: a.NestedObject.CustomType}
+			out[name] = a
+		default:
+			out[name] = a
+		}
+	}
+	return out
 }
 
 // Types of the nested attributes, from the schema itself.

@@ -237,12 +237,15 @@ func (r *runtimeResource) Read(ctx context.Context, req resource.ReadRequest, re
 		resp.State.RemoveResource(ctx)
 		return
 	}
+	prior := state
 	state.ID = types.StringValue(runtimeID(ref))
 	r.read(ctx, &state, obj, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.set(ctx, &resp.State, state, namespace, &resp.Diagnostics)
+	if !unchanged(state, prior) {
+		r.set(ctx, &resp.State, state, namespace, &resp.Diagnostics)
+	}
 }
 
 func (r *runtimeResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
