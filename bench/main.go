@@ -553,7 +553,7 @@ type countingProxy struct {
 	url     string
 	forward *testcluster.Proxy
 	mu      sync.Mutex
-	counts map[string]int
+	counts  map[string]int
 	// gets are the apiserver's response times to object GETs; first and last bound them, so the
 	// span over the sum shows how many were in flight at once.
 	gets        []time.Duration
