@@ -56,8 +56,15 @@ func quantity() validator.String {
 }
 
 func checkQuantity(s string) []string {
-	if _, err := resource.ParseQuantity(s); err != nil {
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
 		return []string{err.Error()}
+	}
+	// Kubernetes stores a quantity in its canonical form. A few spellings (huge numbers written with
+	// leading zeros) come out as a different amount, which would show as a diff on every plan.
+	canonical := q.String()
+	if back, err := resource.ParseQuantity(canonical); err != nil || back.Cmp(q) != 0 {
+		return []string{fmt.Sprintf("Kubernetes would store it as %q, a different amount; write it without leading zeros", canonical)}
 	}
 	return nil
 }
