@@ -26,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -108,7 +109,47 @@ type sample struct {
 	planNoRefreshCPU, planNoRefreshProviderCPU                      time.Duration
 	applyCPU, applyProviderCPU                                      time.Duration
 	applyPeakRSS                                                    int64
-	apiserverIsvcGets                                               int // apiserver_request_total delta, GET inferenceservices, during the refreshing plan
+	apiserverIsvcGets                                               int             // apiserver_request_total delta, GET inferenceservices, during the refreshing plan
+	readyLatency                                                    []time.Duration // per InferenceService: simulator wrote Loaded → terraform recorded the create complete
+}
+
+// readyLatencies pairs each InferenceService's apply_complete in `terraform apply -json` output
+// (emitted as soon as the provider returns from the create) with the moment the simulator wrote its
+// Loaded status.
+func readyLatencies(output []byte, sim *testcluster.Simulator, namespace string, n int) ([]time.Duration, error) {
+	var latencies []time.Duration
+	for _, line := range bytes.Split(output, []byte("\n")) {
+		var msg struct {
+			Timestamp string `json:"@timestamp"`
+			Type      string `json:"type"`
+			Hook      struct {
+				Resource struct {
+					Addr string `json:"addr"`
+				} `json:"resource"`
+			} `json:"hook"`
+		}
+		if json.Unmarshal(line, &msg) != nil || msg.Type != "apply_complete" {
+			continue
+		}
+		index, ok := strings.CutPrefix(msg.Hook.Resource.Addr, "asm_inference_service.m[")
+		if !ok {
+			continue
+		}
+		name := "bench-m-" + strings.TrimSuffix(index, "]")
+		completed, err := time.Parse(time.RFC3339Nano, msg.Timestamp)
+		if err != nil {
+			return nil, fmt.Errorf("apply_complete of %s: %w", name, err)
+		}
+		loaded, ok := sim.LoadedAt(namespace, name)
+		if !ok {
+			return nil, fmt.Errorf("the simulator never loaded %s/%s", namespace, name)
+		}
+		latencies = append(latencies, completed.Sub(loaded))
+	}
+	if len(latencies) != n {
+		return nil, fmt.Errorf("found %d InferenceService creates in the apply's JSON output, want %d", len(latencies), n)
+	}
+	return latencies, nil
 }
 
 func run(sizes []int, runsOf map[int]int, out, terraform string, loadDelay time.Duration, noWait bool) error {
@@ -345,7 +386,11 @@ func benchOnce(ctx context.Context, stack *localstack.Stack, admin *rest.Config,
 
 	var err error
 	var ph phase
-	if ph, err = tf.run(ctx, dir, "apply", "-auto-approve", "-input=false"); err != nil {
+	// -json: each resource's apply_complete carries a microsecond timestamp, for the READY latency.
+	if ph, err = tf.run(ctx, dir, "apply", "-auto-approve", "-input=false", "-json"); err != nil {
+		return s, err
+	}
+	if s.readyLatency, err = readyLatencies(ph.output, stack.Simulator, namespace, n); err != nil {
 		return s, err
 	}
 	s.apply, s.peakRSS = ph.wall, ph.peakRSS
@@ -458,6 +503,7 @@ type phase struct {
 	// cpu is terraform's CPU time including the provider it waited for; providerCPU the provider's
 	// alone, both user+system. Their split says on which side of the plugin protocol time goes.
 	cpu, providerCPU time.Duration
+	output           []byte // stdout and stderr
 }
 
 func (t *tfRunner) run(ctx context.Context, dir string, args ...string) (phase, error) {
@@ -481,7 +527,7 @@ func (t *tfRunner) run(ctx context.Context, dir string, args ...string) (phase, 
 	wall := time.Since(start)
 	close(stop)
 	ph := <-done
-	ph.wall, ph.cpu = wall, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime()
+	ph.wall, ph.cpu, ph.output = wall, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime(), output.Bytes()
 	if err != nil {
 		tail := output.String()
 		if len(tail) > 4000 {
@@ -769,14 +815,20 @@ func report(sizes []int, results map[int][]sample, binSize int64, schemaRPC, loa
 			float64(last.planRequests.getP50.Microseconds())/1000, sec(last.planRequests.getSpan), last.planRequests.concurrency)
 	}
 	fmt.Fprintf(&b, "\nCPU times are user+system, medians of the runs. The refresh columns are each run's refreshing plan minus its plan -refresh=false, on either side of the plugin protocol: what refreshing N + N/10 objects costs terraform itself and the provider (the apiserver's own CPU is in neither). The GET columns are the last run's.\n")
-	fmt.Fprintf(&b, "\n## Where the apply's time goes\n\n| N | apply (wait READY) wall | CPU: terraform + provider | of which provider | provider peak RSS in the apply |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "\n## Where the apply's time goes\n\n| N | apply (wait READY) wall | CPU: terraform + provider | of which provider | provider peak RSS in the apply | READY latency p50 / p95 / max |\n|---|---|---|---|---|---|\n")
 	for _, n := range sizes {
 		ss := results[n]
 		get := func(f func(sample) time.Duration) time.Duration { return median(mapSlice(ss, f)) }
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.0f MB |\n", n, sec(get(func(s sample) time.Duration { return s.apply })),
+		var latencies []time.Duration
+		for _, smp := range ss {
+			latencies = append(latencies, smp.readyLatency...)
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.0f MB | %s / %s / %s |\n", n, sec(get(func(s sample) time.Duration { return s.apply })),
 			sec(get(func(s sample) time.Duration { return s.applyCPU })), sec(get(func(s sample) time.Duration { return s.applyProviderCPU })),
-			mb(medianInt(mapSlice(ss, func(s sample) int64 { return s.applyPeakRSS }))))
+			mb(medianInt(mapSlice(ss, func(s sample) int64 { return s.applyPeakRSS }))),
+			ms(percentile(latencies, 0.5)), ms(percentile(latencies, 0.95)), ms(percentile(latencies, 1)))
 	}
+	fmt.Fprintf(&b, "\nREADY latency: from the simulator writing an InferenceService's Loaded status to terraform's `apply_complete` for it (`apply -json`, microsecond timestamps), over every create of every run.\n")
 	fmt.Fprintf(&b, "\n`terraform version` alone (CLI start, no provider, no config): %s.\n\n", ms(m.tfStart))
 	fmt.Fprintf(&b, "## Targets\n\n| target | figure | |\n|---|---|---|\n")
 	target := func(name, figure string, met bool) {
@@ -809,6 +861,14 @@ func report(sizes []int, results map[int][]sample, binSize int64, schemaRPC, loa
 			r := float64(get(func(s sample) time.Duration { return s.apply })) / float64(nw)
 			target("apply of 200 with READY wait ≤ 1.3× without", fmt.Sprintf("%.2f×", r), r <= 1.3)
 		}
+		var latencies []time.Duration
+		for _, smp := range ss {
+			latencies = append(latencies, smp.readyLatency...)
+		}
+		p95 := percentile(latencies, 0.95)
+		target("READY latency p95 ≤ 1 s (N=200, all runs: simulator writes Loaded → terraform records the create done)",
+			fmt.Sprintf("p95 %s (p50 %s, max %s, %d creates)", ms(p95), ms(percentile(latencies, 0.5)), ms(percentile(latencies, 1)), len(latencies)),
+			p95 <= time.Second)
 		rss := medianInt(mapSlice(ss, func(s sample) int64 { return s.peakRSS }))
 		target("provider peak RSS at N=200 ≤ 100 MB", fmt.Sprintf("%.0f MB", mb(rss)), rss <= 100<<20)
 		if ss8, ok := results[800]; ok {
@@ -855,6 +915,15 @@ func mapSlice[T, U any](s []T, f func(T) U) []U {
 }
 
 func median(d []time.Duration) time.Duration { return medianInt(d) }
+
+// percentile is the nearest-rank percentile (q in (0, 1]) of d.
+func percentile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	sorted := slices.Sorted(slices.Values(d))
+	return sorted[max(int(math.Ceil(q*float64(len(sorted))))-1, 0)]
+}
 
 func medianInt[T int64 | time.Duration](v []T) T {
 	s := slices.Clone(v)

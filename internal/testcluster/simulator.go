@@ -105,6 +105,9 @@ type Simulator struct {
 	worker          sync.WaitGroup
 	// attempts is owned by the single worker goroutine.
 	attempts map[string]*loadAttempt
+
+	loadedMu sync.Mutex
+	loadedAt map[string]time.Time // namespace/name → when the status first showing it Loaded was written
 }
 
 // StartModelMeshSimulator starts the simulator against the cluster at cfg, whose KServe CRDs must be
@@ -127,6 +130,7 @@ func StartModelMeshSimulator(ctx context.Context, cfg *rest.Config, opts Simulat
 		factory:  dynamicinformer.NewDynamicSharedInformerFactory(client, 0),
 		queue:    workqueue.NewTypedDelayingQueue[string](),
 		attempts: map[string]*loadAttempt{},
+		loadedAt: map[string]time.Time{},
 	}
 	isvcInformer := s.factory.ForResource(inferenceServicesResource)
 	runtimeInformer := s.factory.ForResource(servingRuntimesResource)
@@ -178,6 +182,15 @@ func StartModelMeshSimulator(ctx context.Context, cfg *rest.Config, opts Simulat
 		}
 	}()
 	return s, nil
+}
+
+// LoadedAt reports when the simulator last wrote a status that turned namespace/name Loaded: the
+// moment from which a client waiting for READY can know, for measuring how soon it does.
+func (s *Simulator) LoadedAt(namespace, name string) (time.Time, bool) {
+	s.loadedMu.Lock()
+	defer s.loadedMu.Unlock()
+	at, ok := s.loadedAt[namespace+"/"+name]
+	return at, ok
 }
 
 // Stop stops watching and writing; statuses stay as last written.
@@ -241,6 +254,11 @@ func (s *Simulator) sync(ctx context.Context, key string) time.Duration {
 	_, err = s.client.Resource(inferenceServicesResource).Namespace(namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
 	switch {
 	case err == nil:
+		if activeModelState(updated) == stateLoaded && activeModelState(isvc) != stateLoaded {
+			s.loadedMu.Lock()
+			s.loadedAt[key] = time.Now()
+			s.loadedMu.Unlock()
+		}
 		return next
 	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
 		// The informer brings the newer object (or the deletion) shortly.
