@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -81,22 +82,31 @@ func (s faultStack) dynamic(t *testing.T) dynamic.Interface {
 	return client
 }
 
+// names lists the runtimes and models in the namespace, by kind.
+func (s faultStack) names(t *testing.T) (map[kube.Kind][]string, error) {
+	out := map[kube.Kind][]string{}
+	for _, kind := range []kube.Kind{kube.ServingRuntime, kube.InferenceService} {
+		list, err := s.dynamic(t).Resource(kind.GVR).Namespace(s.namespace).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for _, item := range list.Items {
+			out[kind] = append(out[kind], item.GetName())
+		}
+	}
+	return out, nil
+}
+
 // checkExactlyOne proves an interrupted or retried create left no duplicate and no orphan: the
 // namespace holds exactly the two objects in state, by their names.
 func (s faultStack) checkExactlyOne(t *testing.T) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		for _, kind := range []kube.Kind{kube.ServingRuntime, kube.InferenceService} {
-			list, err := s.dynamic(t).Resource(kind.GVR).Namespace(s.namespace).List(context.Background(), metav1.ListOptions{})
-			if err != nil {
-				return err
-			}
-			var names []string
-			for _, item := range list.Items {
-				names = append(names, item.GetName())
-			}
-			if want := map[kube.Kind]string{kube.ServingRuntime: "mlserver-faults", kube.InferenceService: "model"}[kind]; len(names) != 1 || names[0] != want {
-				return fmt.Errorf("%ss in the namespace: %q, want only %q", kind.Kind, names, want)
-			}
+		names, err := s.names(t)
+		if err != nil {
+			return err
+		}
+		if want := map[kube.Kind][]string{kube.ServingRuntime: {"mlserver-faults"}, kube.InferenceService: {"model"}}; !reflect.DeepEqual(names, want) {
+			return fmt.Errorf("objects in the namespace: %v, want only %v", names, want)
 		}
 		return nil
 	}
@@ -104,14 +114,12 @@ func (s faultStack) checkExactlyOne(t *testing.T) resource.TestCheckFunc {
 
 func (s faultStack) checkGone(t *testing.T) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		for _, kind := range []kube.Kind{kube.ServingRuntime, kube.InferenceService} {
-			list, err := s.dynamic(t).Resource(kind.GVR).Namespace(s.namespace).List(context.Background(), metav1.ListOptions{})
-			if err != nil {
-				return err
-			}
-			if len(list.Items) > 0 {
-				return fmt.Errorf("%d %s(s) left after destroy", len(list.Items), kind.Kind)
-			}
+		names, err := s.names(t)
+		if err != nil {
+			return err
+		}
+		if len(names) > 0 {
+			return fmt.Errorf("left after destroy: %v", names)
 		}
 		return nil
 	}
