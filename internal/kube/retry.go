@@ -11,28 +11,32 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 )
 
-// transientBackoff spaces retries over about 20 s: long enough to ride out an apiserver restart or
-// a burst of 429/5xx answers, short enough that a cluster that is really down fails the run
-// instead of hanging it. Every call retried (get, server-side apply, delete, merge patch) is
-// idempotent, so a retry after a lost answer cannot do anything twice.
-var transientBackoff = wait.Backoff{Duration: 250 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 8, Cap: 5 * time.Second}
+// transientRetry spaces retries over about 18 s (0.25 s doubling up to 5 s, 8 attempts): long enough
+// to ride out an apiserver restart or a burst of 429/5xx answers, short enough that a cluster that is
+// really down fails the run instead of hanging it. Every call retried (get, server-side apply,
+// delete, merge patch) is idempotent, so a retry after a lost answer cannot do anything twice.
+var transientRetry = struct {
+	first, max time.Duration
+	attempts   int
+}{first: 250 * time.Millisecond, max: 5 * time.Second, attempts: 8}
 
 // retryTransient calls call until it succeeds, fails for a reason that retrying cannot change,
-// the backoff runs out or ctx ends; it returns the last result.
+// the attempts run out or ctx ends; it returns the last result.
 func retryTransient[T any](ctx context.Context, call func() (T, error)) (T, error) {
-	backoff := transientBackoff
-	for {
+	delay := transientRetry.first
+	for attempt := 1; ; attempt++ {
 		out, err := call()
-		if err == nil || !isTransient(err) || backoff.Steps <= 1 {
+		if err == nil || !isTransient(err) || attempt >= transientRetry.attempts {
 			return out, err
 		}
-		timer := time.NewTimer(backoff.Step())
+		timer := time.NewTimer(wait.Jitter(delay, 0.1))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return out, err
 		case <-timer.C:
 		}
+		delay = min(2*delay, transientRetry.max)
 	}
 }
 
