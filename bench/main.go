@@ -819,10 +819,7 @@ func report(sizes []int, results map[int][]sample, binSize int64, schemaRPC, loa
 	for _, n := range sizes {
 		ss := results[n]
 		get := func(f func(sample) time.Duration) time.Duration { return median(mapSlice(ss, f)) }
-		var latencies []time.Duration
-		for _, smp := range ss {
-			latencies = append(latencies, smp.readyLatency...)
-		}
+		latencies := pooledReadyLatencies(ss)
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.0f MB | %s / %s / %s |\n", n, sec(get(func(s sample) time.Duration { return s.apply })),
 			sec(get(func(s sample) time.Duration { return s.applyCPU })), sec(get(func(s sample) time.Duration { return s.applyProviderCPU })),
 			mb(medianInt(mapSlice(ss, func(s sample) int64 { return s.applyPeakRSS }))),
@@ -861,10 +858,7 @@ func report(sizes []int, results map[int][]sample, binSize int64, schemaRPC, loa
 			r := float64(get(func(s sample) time.Duration { return s.apply })) / float64(nw)
 			target("apply of 200 with READY wait ≤ 1.3× without", fmt.Sprintf("%.2f×", r), r <= 1.3)
 		}
-		var latencies []time.Duration
-		for _, smp := range ss {
-			latencies = append(latencies, smp.readyLatency...)
-		}
+		latencies := pooledReadyLatencies(ss)
 		p95 := percentile(latencies, 0.95)
 		target("READY latency p95 ≤ 1 s (N=200, all runs: simulator writes Loaded → terraform records the create done)",
 			fmt.Sprintf("p95 %s (p50 %s, max %s, %d creates)", ms(p95), ms(percentile(latencies, 0.5)), ms(percentile(latencies, 1)), len(latencies)),
@@ -915,6 +909,15 @@ func mapSlice[T, U any](s []T, f func(T) U) []U {
 }
 
 func median(d []time.Duration) time.Duration { return medianInt(d) }
+
+// pooledReadyLatencies gathers the READY latencies of every create of every run.
+func pooledReadyLatencies(ss []sample) []time.Duration {
+	var all []time.Duration
+	for _, s := range ss {
+		all = append(all, s.readyLatency...)
+	}
+	return all
+}
 
 // percentile is the nearest-rank percentile (q in (0, 1]) of d.
 func percentile(d []time.Duration, q float64) time.Duration {
