@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,8 +53,13 @@ func TestAPIServerRestart(t *testing.T) {
 
 func TestProxyInjectsAPIServerErrors(t *testing.T) {
 	ctx := t.Context()
-	var forwarded []string
+	var (
+		mu        sync.Mutex // the proxy observes on its own goroutines
+		forwarded []string
+	)
 	proxy, err := StartProxy(local.Cluster.RESTConfig(), func(r *http.Request, _ time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
 		forwarded = append(forwarded, r.Method+" "+r.URL.Path)
 	})
 	if err != nil {
@@ -99,6 +105,9 @@ func TestProxyInjectsAPIServerErrors(t *testing.T) {
 	if proxy.Served(throttled) != 2 {
 		t.Errorf("429 served %d times, want 2", proxy.Served(throttled))
 	}
+	// No wait: the proxy observes a request before the client gets its answer.
+	mu.Lock()
+	defer mu.Unlock()
 	if len(forwarded) != 4 || !strings.HasSuffix(forwarded[0], "/namespaces/"+ServingNamespace) {
 		t.Errorf("forwarded requests = %q, want the 4 GETs that were not failed", forwarded)
 	}

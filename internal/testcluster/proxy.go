@@ -21,9 +21,8 @@ import (
 // pointed at URL (kubernetes.host in the provider) can be made to get apiserver errors on demand,
 // and its requests observed.
 type Proxy struct {
-	URL     string
-	server  *http.Server
-	observe func(r *http.Request, took time.Duration)
+	URL    string
+	server *http.Server
 
 	mu     sync.Mutex
 	faults []*Fault
@@ -41,7 +40,9 @@ type Fault struct {
 }
 
 // StartProxy starts a proxy to the apiserver cfg points at, authenticating with cfg's credentials;
-// observe, if not nil, is called after each forwarded request.
+// observe, if not nil, is called for each forwarded request once the apiserver has answered (or
+// failed to), before any of the answer reaches the client: a client holding its answer can count
+// on its request having been observed.
 func StartProxy(cfg *rest.Config, observe func(r *http.Request, took time.Duration)) (*Proxy, error) {
 	transport, err := rest.TransportFor(cfg)
 	if err != nil {
@@ -55,7 +56,10 @@ func StartProxy(cfg *rest.Config, observe func(r *http.Request, took time.Durati
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{URL: "http://" + ln.Addr().String(), observe: observe}
+	p := &Proxy{URL: "http://" + ln.Addr().String()}
+	if observe != nil {
+		transport = observedTransport{next: transport, observe: observe}
+	}
 	forward := &httputil.ReverseProxy{
 		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
 		Transport:     transport,
@@ -66,14 +70,24 @@ func StartProxy(cfg *rest.Config, observe func(r *http.Request, took time.Durati
 			writeStatus(w, f.Code)
 			return
 		}
-		start := time.Now()
 		forward.ServeHTTP(w, r)
-		if p.observe != nil {
-			p.observe(r, time.Since(start))
-		}
 	})}
 	go func() { _ = p.server.Serve(ln) }()
 	return p, nil
+}
+
+// observedTransport reports each round trip to the apiserver when its response headers arrive,
+// which is before the reverse proxy copies anything to the client.
+type observedTransport struct {
+	next    http.RoundTripper
+	observe func(r *http.Request, took time.Duration)
+}
+
+func (t observedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.next.RoundTrip(r)
+	t.observe(r, time.Since(start))
+	return resp, err
 }
 
 // Inject adds a fault; faults are tried in the order added.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver and etcd from the pinned modules in this folder, once per
-# (go.mod, go.sum, go version), into a cache outside git. Prints the folder holding both binaries,
-# which is what envtest expects in KUBEBUILDER_ASSETS.
+# Builds the control plane (kube-apiserver, kube-controller-manager, kube-scheduler, etcd) from the
+# pinned modules in this folder, once per (go.mod, go.sum, go version), into a cache outside git.
+# Prints the folder holding the binaries, which is what envtest expects in KUBEBUILDER_ASSETS.
 set -euo pipefail
 cd "$(dirname "$0")"
 # Test-only binaries: built with the machine's own Go, so the toolchain the Makefile pins for the
@@ -9,7 +9,9 @@ cd "$(dirname "$0")"
 export GOTOOLCHAIN=local
 key=$( (cat go.mod go.sum; go version) | sha256sum | cut -c1-16)
 dir="${TFASM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/terraform-provider-asm}/k8s-$key"
-if [ -x "$dir/kube-apiserver" ] && [ -x "$dir/etcd" ]; then
+binaries="kube-apiserver kube-controller-manager kube-scheduler"
+built() { for b in $binaries etcd; do [ -x "$dir/$b" ] || return 1; done; }
+if built; then
   echo "$dir"
   exit 0
 fi
@@ -22,9 +24,11 @@ done
 tmp="$dir.partial.$$"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-echo ">> building kube-apiserver $k8s_version and etcd (first run only: ~11 min, ~2.5 GB RAM)" >&2
+echo ">> building $binaries $k8s_version and etcd (first run only: ~15 min, ~2.5 GB RAM)" >&2
 start=$(date +%s)
-CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver >&2
+for b in $binaries; do
+  CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$tmp/$b" "k8s.io/kubernetes/cmd/$b" >&2
+done
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3 >&2
 rm -rf "$dir" && mv "$tmp" "$dir"
 echo ">> built in $(( $(date +%s) - start ))s into $dir" >&2

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates go.mod for the pinned kube-apiserver + etcd build. k8s.io/kubernetes replaces its
+# Regenerates go.mod for the pinned control-plane build (kube-apiserver, kube-controller-manager,
+# kube-scheduler, etcd). k8s.io/kubernetes replaces its
 # staging modules with local paths, so `go install k8s.io/kubernetes/...@vX` is refused; this module
 # requires it and points each staging module at its published v0 version instead.
 set -euo pipefail
@@ -35,6 +36,8 @@ package tools
 import (
 	_ "go.etcd.io/etcd/server/v3"
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 )
 GO
 go mod tidy
