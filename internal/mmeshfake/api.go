@@ -191,8 +191,11 @@ func (a *api) SetVModel(_ context.Context, req *mmesh.SetVModelRequest) (*mmesh.
 			activeStatus = c.status(target)
 		}
 	} else {
-		if err := c.processTransitions(); err != nil {
-			return nil, internalErr(err)
+		// The leader's PendingTransition starts on the vmodel's update (VModelManager.processVModel).
+		if !vmr.Failed {
+			if err := c.advanceTransition(vmid, vmr); err != nil {
+				return nil, internalErr(err)
+			}
 		}
 		if vmr, err = c.getVModel(vmid); err != nil || vmr == nil {
 			return nil, internalErr(err)

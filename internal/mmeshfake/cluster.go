@@ -353,15 +353,16 @@ func (c *cluster) loadFinished(id, inst string, start int64) error {
 			return err
 		}
 	}
-	return c.processTransitions()
+	return c.processTransitions(id)
 }
 
 // processTransitions is VModelManager's PendingTransition for every vmodel whose target differs
 // from its active model: while the active model has copies, the target is loaded and the vmodel
 // switches once it is LOADED, or is marked failed once its load has failed everywhere it may
 // run; an active model without copies is replaced at once. The replaced model loses a reference
-// and is deleted when it has none left and was registered for auto-deletion.
-func (c *cluster) processTransitions() error {
+// and is deleted when it has none left and was registered for auto-deletion. With targets given,
+// only vmodels moving to one of them are looked at.
+func (c *cluster) processTransitions(targets ...string) error {
 	ctx, cancel := etcdCtx()
 	defer cancel()
 	resp, err := c.etcd.Get(ctx, c.prefix+"vmodels/", clientv3.WithPrefix())
@@ -371,7 +372,8 @@ func (c *cluster) processTransitions() error {
 	for _, kv := range resp.Kvs {
 		vmid := strings.TrimPrefix(string(kv.Key), c.prefix+"vmodels/")
 		var vmr vmodelRecord
-		if err := json.Unmarshal(kv.Value, &vmr); err != nil || !vmr.inTransition() || vmr.Failed {
+		if err := json.Unmarshal(kv.Value, &vmr); err != nil || !vmr.inTransition() || vmr.Failed ||
+			len(targets) > 0 && !slices.Contains(targets, vmr.TargetModel) {
 			continue
 		}
 		if err := c.advanceTransition(vmid, &vmr); err != nil {
@@ -489,10 +491,10 @@ func (c *cluster) removeInstance(id string, graceful bool) error {
 	for _, kv := range resp.Kvs {
 		modelID := strings.TrimPrefix(string(kv.Key), c.prefix+"registry/")
 		var mr modelRecord
-		if err := json.Unmarshal(kv.Value, &mr); err != nil || !c.copyLive(id, mr.InstanceIDs[id]) {
+		if err := json.Unmarshal(kv.Value, &mr); err != nil {
 			continue
 		}
-		if _, held := mr.InstanceIDs[id]; !held {
+		if start, held := mr.InstanceIDs[id]; !held || !c.copyLive(id, start) {
 			continue
 		}
 		si, err := c.ensureLoaded(modelID, &mr, []string{id})
