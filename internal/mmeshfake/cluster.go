@@ -67,6 +67,9 @@ type cluster struct {
 	instances    map[string]*instance
 	timers       map[string]*time.Timer
 	closed       bool
+	// downStart records, for instances that went down while this process watched, when their
+	// container had started; a different start on their return means the container restarted.
+	downStart map[string]int64
 	// placed counts copies this process placed per instance, standing in for the free-space
 	// ranking of model-mesh's CacheMissForwardingLB.
 	placed map[string]int
@@ -78,6 +81,7 @@ func newCluster(namespace, service, prefix, defaultOwner string, etcd *clientv3.
 		namespace: namespace, service: service, prefix: prefix, defaultOwner: defaultOwner,
 		etcd: etcd, opts: opts, constraints: constraints,
 		instances: map[string]*instance{}, timers: map[string]*time.Timer{}, placed: map[string]int{},
+		downStart: map[string]int64{},
 	}
 }
 
@@ -432,8 +436,15 @@ func (c *cluster) releaseModel(id string, mr *modelRecord) []clientv3.Op {
 // addInstance makes in a member of the cluster. Registry entries it holds from an earlier run of
 // its container are dropped, as model-mesh's janitor prunes registrations that the instance's
 // cache does not hold; entries from its current run (this process restarted) are picked up again.
+// Container start times have a resolution of seconds, so a restart seen by this process drops
+// every older entry rather than relying on them.
 func (c *cluster) addInstance(in *instance) error {
 	c.instances[in.id] = in
+	cutoff := in.startedMs
+	if prev, seen := c.downStart[in.id]; seen && prev != in.startedMs {
+		cutoff = nowMs()
+	}
+	delete(c.downStart, in.id)
 	ctx, cancel := etcdCtx()
 	defer cancel()
 	resp, err := c.etcd.Get(ctx, c.prefix+"registry/", clientv3.WithPrefix())
@@ -449,7 +460,7 @@ func (c *cluster) addInstance(in *instance) error {
 		start, ok := mr.InstanceIDs[in.id]
 		switch {
 		case !ok:
-		case start < in.startedMs:
+		case start < cutoff:
 			delete(mr.InstanceIDs, in.id)
 			if err := c.commit(c.putModel(id, &mr)); err != nil {
 				return err
@@ -477,6 +488,7 @@ func (c *cluster) removeInstance(id string, graceful bool) error {
 		in.server = nil
 	}
 	if !graceful {
+		c.downStart[id] = in.startedMs
 		delete(c.instances, id)
 		return nil
 	}

@@ -278,7 +278,7 @@ func TestUnreadyPodLeavesItsModelsStandby(t *testing.T) {
 
 	// It restarts: the new container holds nothing, its stale registration goes, the model stays
 	// Standby until something asks for a load.
-	sk = s.setReady(t, sk, true, time.Now().Add(time.Second))
+	sk = s.setReady(t, sk, true, time.Now())
 	client(t, sk)
 	eventually(t, "stale registration pruned", func(ctx context.Context) (bool, error) {
 		resp, err := c.GetModelStatus(ctx, &mmesh.GetStatusRequest{ModelId: "m__isvc-0123456789"})
