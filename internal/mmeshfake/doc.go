@@ -23,5 +23,13 @@
 // requests, the instances table and leader election, failure expiry, the reaper's pruning and
 // proactive loading, scale-up of copies, TLS.
 //
-// API: Start(ctx, Options) (*Server, error) and (*Server).Stop(), as agreed for issue 13.
+// API: Start(ctx, Options) (*Server, error) and (*Server).Stop(), as agreed for issue 13; Stop may
+// be called more than once.
+//
+// Wiring: a pod is served when it is Ready, has a pod IP in 127.0.0.0/8, a container "mm" whose
+// env sets MM_SERVICE_NAME and MM_SVC_GRPC_PORT (8033 by default), a Secret volume "etcd-config"
+// naming an existing Secret with key etcd_connection (JSON; root_prefix is used), and a ConfigMap
+// volume "tc-config" naming an existing ConfigMap (key type_constraints). Its instance id, the
+// "location" of its copies, is the last 12 characters of the pod name; when its mm container
+// restarts (containerStatuses[mm].state.running.startedAt changes) the copies it held are gone.
 package mmeshfake
