@@ -365,6 +365,7 @@ func TestDeletedPodHandsItsModelsOver(t *testing.T) {
 	ns, _ := s.namespace(t, sklearnAndOnnx)
 	a := s.runtimePod(t, ns, "sk", sklearnLabels)
 	b := s.runtimePod(t, ns, "sk", sklearnLabels)
+	ox := s.runtimePod(t, ns, "ox", onnxLabels)
 	s.startServer(t, Options{})
 	cb := client(t, b)
 	client(t, a)
@@ -375,7 +376,7 @@ func TestDeletedPodHandsItsModelsOver(t *testing.T) {
 	if slices.Equal(holder, []string{instanceID(b.Name)}) {
 		gone, stays = b, a
 	}
-	c := client(t, stays)
+	c := client(t, ox)
 	if err := s.kube.CoreV1().Pods(ns).Delete(context.Background(), gone.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -384,6 +385,20 @@ func TestDeletedPodHandsItsModelsOver(t *testing.T) {
 		return err == nil && st.GetActiveModelStatus().GetStatus() == mmesh.ModelStatusInfo_LOADED &&
 			slices.Equal(locations(st.GetActiveModelStatus(), mmesh.ModelStatusInfo_UNKNOWN), []string{instanceID(stays.Name)}), err
 	})
+
+	// The last pod that can hold the model goes: nowhere to hand it to, its registration is
+	// removed and the model is Standby (NOT_LOADED).
+	if err := s.kube.CoreV1().Pods(ns).Delete(context.Background(), stays.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "model standby", func(ctx context.Context) (bool, error) {
+		st, err := vmodelStatusOf(ctx, c, "m")
+		return err == nil && st.GetActiveModelStatus().GetStatus() == mmesh.ModelStatusInfo_NOT_LOADED, err
+	})
+	mr, err := c.GetModelStatus(context.Background(), &mmesh.GetStatusRequest{ModelId: "m__isvc-0123456789"})
+	if err != nil || len(mr.GetModelCopyInfos()) != 0 {
+		t.Errorf("after both pods were deleted: %v, %v; want no copies", mr, err)
+	}
 }
 
 func TestModelMeshPodReadsTheControllersDeployment(t *testing.T) {
