@@ -1,6 +1,7 @@
 package mmeshfake
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,6 +33,15 @@ const (
 	noHomeMessage = "There are no running instances that meet the label requirements of type "
 	// etcdTimeout bounds each registry operation.
 	etcdTimeout = 10 * time.Second
+)
+
+// The leader's reaper (ModelMesh.leaderChange): first run 2 minutes after taking the lead, then
+// every REGISTRY_REAPER_FREQ_MINS (7); it prunes registrations of instances missing for more than
+// ASSUME_INSTANCE_GONE_AFTER_MS (10 minutes). Variables so that tests can shorten them.
+var (
+	reaperFirst       = 2 * time.Minute
+	reaperPeriod      = 7 * time.Minute
+	instanceGoneAfter = int64(600_000)
 )
 
 // instance is one model-mesh container: a ready runtime pod.
@@ -70,6 +80,8 @@ type cluster struct {
 	// downStart records, for instances that went down while this process watched, when their
 	// container had started; a different start on their return means the container restarted.
 	downStart map[string]int64
+	// missingSince is the reaper's map of instances found missing, and since when.
+	missingSince map[string]int64
 	// placed counts copies this process placed per instance, standing in for the free-space
 	// ranking of model-mesh's CacheMissForwardingLB.
 	placed map[string]int
@@ -81,8 +93,101 @@ func newCluster(namespace, service, prefix, defaultOwner string, etcd *clientv3.
 		namespace: namespace, service: service, prefix: prefix, defaultOwner: defaultOwner,
 		etcd: etcd, opts: opts, constraints: constraints,
 		instances: map[string]*instance{}, timers: map[string]*time.Timer{}, placed: map[string]int{},
-		downStart: map[string]int64{},
+		downStart: map[string]int64{}, missingSince: map[string]int64{},
 	}
+}
+
+// startReaper schedules the leader's reaper for this cluster.
+func (c *cluster) startReaper(after time.Duration) {
+	const key = "\x00reaper"
+	c.timers[key] = time.AfterFunc(after, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.closed {
+			return
+		}
+		if err := c.reap(); err != nil {
+			c.opts.Logf("mmeshfake: %s/%s: reaper: %v", c.namespace, c.service, err)
+		}
+		c.startReaper(reaperPeriod)
+	})
+}
+
+// reap is the reaper's pruneModelRegistry and proactive loading (ModelMesh.java, reaperTask):
+// copies and failures of instances missing for longer than instanceGoneAfter are removed, then
+// models without copies and with fewer than two failures are loaded where they may run. The
+// stand-in has no memory limit, so the cluster always has room for them.
+func (c *cluster) reap() error {
+	if len(c.instances) == 0 {
+		return nil
+	}
+	now := nowMs()
+	ctx, cancel := etcdCtx()
+	defer cancel()
+	resp, err := c.etcd.Get(ctx, c.prefix+"registry/", clientv3.WithPrefix())
+	if err != nil {
+		return err
+	}
+	gone := func(entries map[string]int64) []string {
+		var out []string
+		for _, id := range sortedKeys(entries) {
+			if now-entries[id] < instanceGoneAfter {
+				continue // recently loaded or failed
+			}
+			if _, present := c.instances[id]; present {
+				continue
+			}
+			since, known := c.missingSince[id]
+			if !known {
+				c.missingSince[id] = now
+			} else if now-since > instanceGoneAfter {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	type candidate struct {
+		id string
+		mr modelRecord
+	}
+	var load []candidate
+	for _, kv := range resp.Kvs {
+		id := strings.TrimPrefix(string(kv.Key), c.prefix+"registry/")
+		var mr modelRecord
+		if err := json.Unmarshal(kv.Value, &mr); err != nil {
+			continue
+		}
+		pruned := 0
+		for _, inst := range gone(mr.InstanceIDs) {
+			delete(mr.InstanceIDs, inst)
+			pruned++
+		}
+		for _, inst := range gone(mr.FailedIn) {
+			mr.removeLoadFailure(inst)
+			pruned++
+		}
+		if pruned > 0 {
+			if err := c.commit(c.putModel(id, &mr)); err != nil {
+				return err
+			}
+		}
+		if len(mr.InstanceIDs) == 0 && len(mr.FailedIn) < 2 {
+			load = append(load, candidate{id, mr})
+		}
+	}
+	for inst, since := range c.missingSince {
+		if _, present := c.instances[inst]; present || now-since > instanceGoneAfter {
+			delete(c.missingSince, inst)
+		}
+	}
+	// Most recently used first (ModelToLoad ordering).
+	slices.SortStableFunc(load, func(a, b candidate) int { return cmp.Compare(b.mr.LastUsed, a.mr.LastUsed) })
+	for i := range load {
+		if _, err := c.ensureLoaded(load[i].id, &load[i].mr, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func nowMs() int64 { return time.Now().UnixMilli() }

@@ -20,8 +20,8 @@
 //     SlowPathMarker) and fail with the storage puller's error for paths with FailPathMarker.
 //
 // Each imitated behaviour names its model-mesh source in a comment. Not imitated: inference
-// requests, the instances table and leader election, failure expiry, the reaper's pruning and
-// proactive loading, scale-up of copies, TLS.
+// requests, the instances table and leader election, expiry of load failures, memory limits and
+// eviction, scale-up to more copies, TLS.
 //
 // API: Start(ctx, Options) (*Server, error) and (*Server).Stop(), as agreed for issue 13; Stop may
 // be called more than once.

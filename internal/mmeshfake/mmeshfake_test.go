@@ -291,6 +291,34 @@ func TestUnreadyPodLeavesItsModelsStandby(t *testing.T) {
 	waitActive(t, c, "m", mmesh.ModelStatusInfo_LOADED)
 }
 
+func TestReaperPrunesGoneInstancesAndReloadsStandbyModels(t *testing.T) {
+	s := needStack(t)
+	first, period, gone := reaperFirst, reaperPeriod, instanceGoneAfter
+	reaperFirst, reaperPeriod, instanceGoneAfter = 50*time.Millisecond, 100*time.Millisecond, 300
+	t.Cleanup(func() { reaperFirst, reaperPeriod, instanceGoneAfter = first, period, gone })
+	ns, _ := s.namespace(t, sklearnAndOnnx)
+	sk := s.runtimePod(t, ns, "sk", sklearnLabels)
+	ox := s.runtimePod(t, ns, "ox", onnxLabels)
+	s.startServer(t, Options{})
+	c := client(t, ox)
+	setVModel(t, c, "m", "m__isvc-0123456789", "mt:sklearn", "bucket/m", true)
+	waitActive(t, c, "m", mmesh.ModelStatusInfo_LOADED)
+
+	// The only sklearn pod goes down and stays down: its registration is pruned once the instance
+	// has been missing long enough, and there is nowhere to load the model.
+	sk = s.setReady(t, sk, false, sk.Status.ContainerStatuses[0].State.Running.StartedAt.Time)
+	eventually(t, "registration of the missing instance pruned", func(ctx context.Context) (bool, error) {
+		st, err := c.GetModelStatus(ctx, &mmesh.GetStatusRequest{ModelId: "m__isvc-0123456789"})
+		return err == nil && st.GetStatus() == mmesh.ModelStatusInfo_NOT_LOADED && len(st.GetModelCopyInfos()) == 0, err
+	})
+	// It comes back: the reaper loads the Standby model without being asked.
+	sk = s.setReady(t, sk, true, time.Now())
+	st := waitActive(t, c, "m", mmesh.ModelStatusInfo_LOADED)
+	if got := locations(st.GetActiveModelStatus(), mmesh.ModelStatusInfo_UNKNOWN); !slices.Equal(got, []string{instanceID(sk.Name)}) {
+		t.Errorf("reloaded copy at %v, want %s", got, sk.Name)
+	}
+}
+
 func TestRestartKeepsState(t *testing.T) {
 	s := needStack(t)
 	ns, _ := s.namespace(t, sklearnAndOnnx)

@@ -366,6 +366,9 @@ func (s *Server) startInstance(ckey string, pod *corev1.Pod, spec podSpec, addr 
 			return s.typeConstraints(ns, cmName)
 		})
 		s.clusters[ckey] = c
+		c.mu.Lock()
+		c.startReaper(reaperFirst)
+		c.mu.Unlock()
 	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
