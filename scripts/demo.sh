@@ -28,15 +28,16 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "building the provider, terraform and the control plane (first run builds from pinned modules: see README)"
 make -s "$terraform" TF_VERSION=v1.5.7 >/dev/null
 assets=$(tools/k8s/build.sh)
+modelmesh_assets=$(tools/modelmesh/build.sh)
 # shellcheck source=scripts/local-provider.sh
 source scripts/local-provider.sh
 install_local_provider "$work" "$version"
 go build -o "$work/asm-sandbox" ./cmd/asm-sandbox
 
 step "starting the sandbox"
-KUBEBUILDER_ASSETS=$assets "$work/asm-sandbox" -dir "$work/sandbox" >"$work/sandbox.log" 2>&1 &
+KUBEBUILDER_ASSETS=$assets MODELMESH_ASSETS=$modelmesh_assets "$work/asm-sandbox" -dir "$work/sandbox" >"$work/sandbox.log" 2>&1 &
 sandbox_pid=$!
-for _ in $(seq 1 120); do
+for _ in $(seq 1 360); do
   [ -f "$work/sandbox/env.sh" ] && break
   kill -0 "$sandbox_pid" 2>/dev/null || { cat "$work/sandbox.log"; exit 1; }
   sleep 0.5
@@ -59,7 +60,7 @@ tf apply -auto-approve -input=false
 step "outputs"
 tf output
 
-step "kubectl get inferenceservice my-model-sample -n modelmesh-serving"
+step "kubectl get inferenceservice my-model-sample -n modelmesh-serving (status as the ModelMesh controller wrote it)"
 "$work/asm-sandbox" get-isvc -n modelmesh-serving my-model-sample
 
 step "terraform plan -detailed-exitcode (infra CI relies on an empty plan after apply)"

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -32,7 +34,11 @@ func installCRDs() error {
 	if err != nil {
 		return err
 	}
-	return testcluster.InstallCRDs(cfg)
+	assets, err := testcluster.ModelMeshAssetsDir()
+	if err != nil {
+		return err
+	}
+	return testcluster.InstallCRDs(cfg, assets)
 }
 
 // getInferenceService prints one InferenceService the way `kubectl get inferenceservice` does, so
@@ -67,7 +73,26 @@ func getInferenceService(args []string) error {
 		duration.HumanDuration(time.Since(obj.GetCreationTimestamp().Time))); err != nil {
 		return err
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	// Who wrote the status, from managedFields: the ModelMesh controller, in the sandbox as in a cluster.
+	active, _, _ := unstructured.NestedString(obj.Object, "status", "modelStatus", "states", "activeModelState")
+	_, err = fmt.Printf("activeModelState %s, status written by: %s\n", active, strings.Join(statusManagers(obj), ", "))
+	return err
+}
+
+func statusManagers(obj *unstructured.Unstructured) []string {
+	var managers []string
+	for _, entry := range obj.GetManagedFields() {
+		if entry.Subresource == "status" && !slices.Contains(managers, entry.Manager) {
+			managers = append(managers, entry.Manager)
+		}
+	}
+	if len(managers) == 0 {
+		return []string{"nobody"}
+	}
+	return managers
 }
 
 func readyCondition(obj *unstructured.Unstructured) string {

@@ -1,9 +1,10 @@
-// Command asm-sandbox runs the local stack (ASM API fake, kube-apiserver with the KServe CRDs and
-// the ModelMesh status simulator) on 127.0.0.1 until interrupted, for demos and manual testing.
+// Command asm-sandbox runs the local stack (ASM API fake; a local cluster with the KServe CRDs, KWOK
+// nodes, the real ModelMesh Serving controller and model-mesh's stand-in) on 127.0.0.1 until
+// interrupted, for demos and manual testing.
 //
 //	asm-sandbox [-dir DIR]                          start, print the environment, wait for Ctrl-C
 //	asm-sandbox get-isvc [-n NAMESPACE] NAME        print an InferenceService like kubectl get
-//	asm-sandbox install-crds                        install the KServe CRD fixtures on $KUBECONFIG's cluster
+//	asm-sandbox install-crds                        install the KServe CRDs on $KUBECONFIG's cluster
 package main
 
 import (
@@ -20,7 +21,7 @@ import (
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/asmfake"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/localstack"
-	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/mmeshfake"
 )
 
 func main() {
@@ -60,11 +61,11 @@ func run() error {
 	} else if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return err
 	}
-	fmt.Fprintln(os.Stderr, ">> starting the ASM API fake, kube-apiserver + etcd and the ModelMesh simulator...")
-	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	fmt.Fprintln(os.Stderr, ">> starting the ASM API fake, the local cluster (control plane, KWOK, ModelMesh controller)...")
+	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	stack, err := localstack.Start(startCtx, localstack.Options{
 		ASM:       asmfake.DefaultOptions(),
-		Simulator: testcluster.SimulatorOptions{LoadDelay: 2 * time.Second},
+		ModelMesh: mmeshfake.Options{LoadDelay: 2 * time.Second},
 	})
 	cancel()
 	if err != nil {
@@ -83,7 +84,7 @@ func run() error {
 
   ASM API fake    http://%s   meshes: %s (current), %s (%s, too old for ModelMesh)
                                 attachable ACK cluster: %s
-  Kubernetes      %s   namespace %s, KServe CRDs, ModelMesh status simulator
+  Kubernetes      %s   namespace %s, KServe CRDs, ModelMesh controller
 
 Point Terraform at it:
 

@@ -24,6 +24,7 @@ import (
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/asmfake"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/localstack"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/mmeshfake"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
 )
 
@@ -70,7 +71,7 @@ func start() (func(), error) {
 	if os.Getenv(EnvReal) != "" {
 		return loadExistingCluster()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if os.Getenv(EnvKube) == "existing" {
 		if _, err := loadExistingCluster(); err != nil {
@@ -83,15 +84,29 @@ func start() (func(), error) {
 		stack.Kubeconfig, env.stack = env.kubeconfig, stack
 		return func() { _ = stack.Stop() }, nil
 	}
-	stack, err := localstack.Start(ctx, localstack.Options{
-		ASM:       asmOptions(),
-		Simulator: testcluster.SimulatorOptions{LoadDelay: 200 * time.Millisecond, SlowLoadDelay: 5 * time.Minute},
-	})
+	stack, err := localstack.Start(ctx, localstack.Options{ASM: asmOptions(), ModelMesh: ModelMeshOptions()})
 	if err != nil {
 		return nil, err
 	}
 	env.stack, env.restConfig, env.kubeconfig = stack, stack.RESTConfig(), stack.Kubeconfig
 	return func() { _ = stack.Stop() }, nil
+}
+
+// Storage paths that make model-mesh's stand-in fail a load, or take SlowLoadDelay over it.
+const (
+	FailPathMarker = "fail/"
+	SlowPathMarker = "slow/"
+)
+
+// ModelMeshOptions are the stand-in's settings for acceptance tests: loads short enough to keep the
+// suite quick, slow ones longer than any wait a test sets.
+func ModelMeshOptions() mmeshfake.Options {
+	return mmeshfake.Options{
+		LoadDelay:      200 * time.Millisecond,
+		SlowLoadDelay:  5 * time.Minute,
+		FailPathMarker: FailPathMarker,
+		SlowPathMarker: SlowPathMarker,
+	}
 }
 
 // asmOptions keeps transitions observable but short, so waits are exercised without slowing the suite.
@@ -183,12 +198,13 @@ func SkipWithoutFake(t *testing.T) *asmfake.Server {
 	return fake
 }
 
-// Simulator is the ModelMesh status simulator, or nil on a real cluster.
-func Simulator() *testcluster.Simulator {
+// LocalModelMesh is the local stack's ModelMesh (the real controller, model-mesh's stand-in), or
+// nil on a real or existing cluster.
+func LocalModelMesh() *testcluster.Local {
 	if env.stack == nil {
 		return nil
 	}
-	return env.stack.Simulator
+	return env.stack.Local
 }
 
 // MeshID is a mesh at a version that supports ModelMesh custom runtimes.
@@ -256,8 +272,8 @@ func RandomName(prefix string) string {
 	return strings.ToLower(prefix + "-" + acctest.RandString(8))
 }
 
-// CreateNamespace creates a fresh namespace. It is not deleted afterwards: the local control plane
-// has no namespace controller, so deletion would never finish.
+// CreateNamespace creates a fresh namespace labelled modelmesh-enabled=true, so that the ModelMesh
+// controller serves it. It is left in place: deleting it would only add work while the suite runs.
 func CreateNamespace(t *testing.T, prefix string) string {
 	t.Helper()
 	requireStack(t)
@@ -284,15 +300,15 @@ func LocalCluster(t *testing.T) *testcluster.Cluster {
 	return env.stack.Cluster
 }
 
-// DedicatedCluster starts a cluster and a ModelMesh simulator for one test that stops or breaks
+// DedicatedCluster starts a cluster with ModelMesh for one test that stops or breaks
 // the apiserver, which the other tests on the shared cluster must not notice. It skips the test
 // on a real cluster, whose apiserver cannot be restarted on demand.
-func DedicatedCluster(t *testing.T, simulator testcluster.SimulatorOptions) *testcluster.Local {
+func DedicatedCluster(t *testing.T, modelMesh mmeshfake.Options) *testcluster.Local {
 	t.Helper()
 	LocalCluster(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	local, err := testcluster.StartLocal(ctx, simulator)
+	local, err := testcluster.StartLocal(ctx, modelMesh)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,6 @@
-// Package localstack runs the whole stack a user's Terraform talks to, locally: the ASM API fake,
-// a real kube-apiserver with the KServe CRDs, and the ModelMesh status simulator.
+// Package localstack runs the whole stack a user's Terraform talks to, locally: the ASM API fake and
+// a test cluster (internal/testcluster) with the KServe CRDs, the real ModelMesh Serving controller
+// and model-mesh's stand-in.
 package localstack
 
 import (
@@ -12,6 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/asmfake"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/mmeshfake"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
 )
 
@@ -33,18 +35,18 @@ const (
 
 // Options tunes how quickly things happen.
 type Options struct {
-	ASM       asmfake.Options
-	Simulator testcluster.SimulatorOptions
+	ASM asmfake.Options
+	// ModelMesh tunes model-mesh's stand-in (load delays, failing and slow paths).
+	ModelMesh mmeshfake.Options
 }
 
 // Stack is a running local stack.
 type Stack struct {
 	ASM        *asmfake.Server
 	Cluster    *testcluster.Cluster
-	Simulator  *testcluster.Simulator
+	Local      *testcluster.Local
 	Kubeconfig string
 
-	local    *testcluster.Local
 	clusters atomic.Int64
 }
 
@@ -59,11 +61,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			_ = s.Stop()
 		}
 	}()
-	local, err := testcluster.StartLocal(ctx, opts.Simulator)
+	local, err := testcluster.StartLocal(ctx, opts.ModelMesh)
 	if err != nil {
 		return nil, err
 	}
-	s.local, s.Cluster, s.Simulator, s.Kubeconfig = local, local.Cluster, local.Simulator, local.KubeconfigPath
+	s.Local, s.Cluster, s.Kubeconfig = local, local.Cluster, local.KubeconfigPath
 	return s, nil
 }
 
@@ -87,8 +89,8 @@ func StartASMOnly(opts Options) (*Stack, error) {
 // Stop stops everything that was started; it is safe on a partly started stack.
 func (s *Stack) Stop() error {
 	var errs []error
-	if s.local != nil {
-		errs = append(errs, s.local.Stop())
+	if s.Local != nil {
+		errs = append(errs, s.Local.Stop())
 	}
 	if s.ASM != nil {
 		errs = append(errs, s.ASM.Close())

@@ -65,7 +65,7 @@ const (
 // removes every key and model. terraform-plugin-testing always applies with -parallelism=10, so the
 // test drives the CLI itself.
 func TestAccConcurrency_sharedSecretAndManyModels(t *testing.T) {
-	requireSimulator(t)
+	requireLocalModelMesh(t)
 	ns := acctest.CreateNamespace(t, "conc")
 	runtime := acctest.RandomName("rt")
 	calls := &inFlight{}

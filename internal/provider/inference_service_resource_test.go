@@ -24,7 +24,6 @@ import (
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
-	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
 )
 
 const isvcAddr = "asm_inference_service.test"
@@ -42,13 +41,14 @@ func newISVCTest(t *testing.T) isvcTest {
 	return tc
 }
 
-// requireSimulator skips tests whose models only load, fail or stall on purpose in the simulator:
-// a real ModelMesh needs real model files, and cannot be made to fail or stall on demand.
-func requireSimulator(t *testing.T) {
+// requireLocalModelMesh skips tests whose models only load, fail or stall on purpose on the local
+// stack, where model-mesh's stand-in loads any path and fails or stalls the marked ones
+// (acctest.FailPathMarker, acctest.SlowPathMarker): a real model-mesh needs real model files.
+func requireLocalModelMesh(t *testing.T) {
 	t.Helper()
 	acctest.PreCheck(t)
-	if acctest.Simulator() == nil {
-		t.Skip("needs the ModelMesh status simulator")
+	if acctest.LocalModelMesh() == nil {
+		t.Skip("needs the local stack's ModelMesh")
 	}
 }
 
@@ -114,17 +114,15 @@ func (tc isvcTest) checkLive(t *testing.T, check func(*unstructured.Unstructured
 	return func(*terraform.State) error { return check(tc.live(t)) }
 }
 
-// loadedForGeneration proves the wait was for the applied spec: the status is Loaded and describes
-// the object's current generation.
-func loadedForGeneration(path string) func(*unstructured.Unstructured) error {
+// loadedWithPath proves the wait was for the applied spec: the live object has the path and its
+// status, written by the ModelMesh controller (which writes no observedGeneration), is Loaded.
+func loadedWithPath(path string) func(*unstructured.Unstructured) error {
 	return func(obj *unstructured.Unstructured) error {
 		gotPath, _, _ := unstructured.NestedString(obj.Object, "spec", "predictor", "model", "storage", "path")
-		observed, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration")
 		s := statusOf(obj)
-		if gotPath != path || observed != obj.GetGeneration() || s.ActiveModelState.ValueString() != "Loaded" ||
-			s.TransitionStatus.ValueString() != "UpToDate" {
-			return fmt.Errorf("live object: path %q (want %q), observedGeneration %d of %d, active %s, transition %s",
-				gotPath, path, observed, obj.GetGeneration(), s.ActiveModelState, s.TransitionStatus)
+		if gotPath != path || s.ActiveModelState.ValueString() != "Loaded" || s.TransitionStatus.ValueString() != "UpToDate" {
+			return fmt.Errorf("live object: path %q (want %q), active %s, transition %s",
+				gotPath, path, s.ActiveModelState, s.TransitionStatus)
 		}
 		return nil
 	}
@@ -165,7 +163,7 @@ func expectUnknown(attribute string) plancheck.PlanCheck {
 }
 
 func TestAccInferenceService_basic(t *testing.T) {
-	requireSimulator(t)
+	requireLocalModelMesh(t)
 	tc := newISVCTest(t)
 	url := fmt.Sprintf("grpc://modelmesh-serving.%s:8033", tc.namespace)
 	runtime := fmt.Sprintf("  runtime = %q\n", tc.runtime)
@@ -201,7 +199,7 @@ func TestAccInferenceService_basic(t *testing.T) {
 					if mode := obj.GetAnnotations()[deploymentModeAnnotation]; mode != deploymentModeModelMesh {
 						return fmt.Errorf("deploymentMode annotation is %q", mode)
 					}
-					return loadedForGeneration("sklearn/mnist-svm.joblib")(obj)
+					return loadedWithPath("sklearn/mnist-svm.joblib")(obj)
 				}),
 			},
 			{
@@ -228,7 +226,7 @@ func TestAccInferenceService_basic(t *testing.T) {
 					expectState("ready", knownvalue.Bool(true)),
 					expectState("storage", knownvalue.ObjectPartial(map[string]knownvalue.Check{"path": knownvalue.StringExact("sklearn/v2/model.joblib")})),
 				},
-				Check: tc.checkLive(t, loadedForGeneration("sklearn/v2/model.joblib")),
+				Check: tc.checkLive(t, loadedWithPath("sklearn/v2/model.joblib")),
 			},
 			{
 				ResourceName:      isvcAddr,
@@ -258,7 +256,7 @@ func TestAccInferenceService_basic(t *testing.T) {
 }
 
 func TestAccInferenceService_loadFailureTaintsAndRecovers(t *testing.T) {
-	requireSimulator(t)
+	requireLocalModelMesh(t)
 	tc := newISVCTest(t)
 	runtime := fmt.Sprintf("  runtime = %q\n", tc.runtime)
 	var started time.Time
@@ -270,7 +268,7 @@ func TestAccInferenceService_loadFailureTaintsAndRecovers(t *testing.T) {
 			{
 				PreConfig: func() { started = time.Now() },
 				Config:    tc.config("fail/model.joblib", runtime),
-				ExpectError: errorPattern(`failed to load its model.*BlockedByFailedLoad.*ModelLoadFailed: simulated load failure` +
+				ExpectError: errorPattern(`failed to load its model.*BlockedByFailedLoad.*ModelLoadFailed: Failed to pull model from storage due to error: no objects found` +
 					`.*storage key "localMinIO", path "fail/model.joblib".*tainted`),
 			},
 			{
@@ -292,7 +290,7 @@ func TestAccInferenceService_loadFailureTaintsAndRecovers(t *testing.T) {
 				// A failed update is kept too, with ModelMesh's words; the old model keeps serving.
 				Config: tc.config("fail/v2.joblib", runtime),
 				ExpectError: errorPattern(`failed to load its model.*targetModelState="FailedToLoad".*` +
-					`ModelLoadFailed: simulated load failure`),
+					`ModelLoadFailed: Failed to pull model from storage due to error: no objects found`),
 			},
 			{
 				Config:             tc.config("fail/v2.joblib", runtime),
@@ -302,14 +300,14 @@ func TestAccInferenceService_loadFailureTaintsAndRecovers(t *testing.T) {
 			{
 				Config:            tc.config("sklearn/v3.joblib", runtime),
 				ConfigStateChecks: []statecheck.StateCheck{expectState("ready", knownvalue.Bool(true)), expectState("last_failure_reason", knownvalue.Null())},
-				Check:             tc.checkLive(t, loadedForGeneration("sklearn/v3.joblib")),
+				Check:             tc.checkLive(t, loadedWithPath("sklearn/v3.joblib")),
 			},
 		},
 	})
 }
 
 func TestAccInferenceService_noSupportingRuntime(t *testing.T) {
-	requireSimulator(t)
+	requireLocalModelMesh(t)
 	tc := newISVCTest(t)
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
@@ -367,10 +365,9 @@ func createRuntimeOnceUnknown(t *testing.T, tc isvcTest, runtime string) {
 }
 
 func TestAccInferenceService_waitTimeoutTaintsAndRecovers(t *testing.T) {
-	requireSimulator(t)
+	requireLocalModelMesh(t)
 	tc := newISVCTest(t)
 	runtime := fmt.Sprintf("  runtime = %q\n", tc.runtime)
-	hold := fmt.Sprintf("  annotations = { %q = \"true\" }\n", testcluster.HoldLoadingAnnotation)
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
@@ -388,12 +385,12 @@ func TestAccInferenceService_waitTimeoutTaintsAndRecovers(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{expectState("ready", knownvalue.Bool(true))},
 			},
 			{
-				Config:      tc.config("sklearn/v2.joblib", runtime+hold+`  timeouts { update = "3s" }`),
+				Config:      tc.config("slow/v2.joblib", runtime+`  timeouts { update = "3s" }`),
 				ExpectError: errorPattern(`Timed out waiting.*within 3s \(timeouts.update\).*targetModelState="Loading".*next apply waits again`),
 			},
 			{
 				// The update is in state, but its wait did not finish: the next plan waits again.
-				Config:             tc.config("sklearn/v2.joblib", runtime+hold+`  timeouts { update = "3s" }`),
+				Config:             tc.config("slow/v2.joblib", runtime+`  timeouts { update = "3s" }`),
 				PlanOnly:           true,
 				ExpectNonEmptyPlan: true,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
@@ -402,17 +399,17 @@ func TestAccInferenceService_waitTimeoutTaintsAndRecovers(t *testing.T) {
 				}},
 			},
 			{
-				// Releasing the hold (a metadata-only change) lets the load finish; this apply waits for it.
+				// A model that loads replaces the one still loading; this apply waits for it.
 				Config:            tc.config("sklearn/v2.joblib", runtime),
 				ConfigStateChecks: []statecheck.StateCheck{expectState("ready", knownvalue.Bool(true))},
-				Check:             tc.checkLive(t, loadedForGeneration("sklearn/v2.joblib")),
+				Check:             tc.checkLive(t, loadedWithPath("sklearn/v2.joblib")),
 			},
 		},
 	})
 }
 
 func TestAccInferenceService_outOfBandChanges(t *testing.T) {
-	requireSimulator(t)
+	requireLocalModelMesh(t)
 	tc := newISVCTest(t)
 	runtime := fmt.Sprintf("  runtime = %q\n", tc.runtime)
 	resource.Test(t, resource.TestCase{
@@ -444,7 +441,7 @@ func TestAccInferenceService_outOfBandChanges(t *testing.T) {
 			},
 			{
 				Config: tc.config("sklearn/mnist-svm.joblib", runtime+"  force_conflicts = true\n"),
-				Check:  tc.checkLive(t, loadedForGeneration("sklearn/mnist-svm.joblib")),
+				Check:  tc.checkLive(t, loadedWithPath("sklearn/mnist-svm.joblib")),
 			},
 			{
 				// Deleted out of band: planned for creation again, not an error.
@@ -749,7 +746,7 @@ resource "asm_inference_service" "test" {
 }
 
 func TestAccInferenceService_seedScenario(t *testing.T) {
-	requireSimulator(t)
+	requireLocalModelMesh(t)
 	namespace := acctest.CreateNamespace(t, "seed")
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
@@ -778,7 +775,7 @@ func TestAccInferenceService_seedScenario(t *testing.T) {
 // (the provider server's context ends) while the model is still loading: Create must return at once
 // with the object in its new state, so that Terraform records and taints it instead of orphaning it.
 func TestAccInferenceService_interruptKeepsState(t *testing.T) {
-	requireSimulator(t)
+	requireLocalModelMesh(t)
 	tc := newISVCTest(t)
 	ctx := context.Background()
 	server, err := acctest.ProtoV6ProviderFactories["asm"]()

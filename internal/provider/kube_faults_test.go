@@ -40,7 +40,9 @@ func newFaultStack(t *testing.T) faultStack {
 	t.Helper()
 	acctest.PreCheck(t)
 	// Slow loads keep an update waiting long enough to restart the apiserver underneath it.
-	local := acctest.DedicatedCluster(t, testcluster.SimulatorOptions{SlowLoadDelay: 10 * time.Second})
+	opts := acctest.ModelMeshOptions()
+	opts.SlowLoadDelay = 10 * time.Second
+	local := acctest.DedicatedCluster(t, opts)
 	return faultStack{local: local, cluster: local.Cluster, kubeconfig: local.KubeconfigPath, namespace: testcluster.ServingNamespace}
 }
 
@@ -217,7 +219,7 @@ func TestAccKubeFaults_apiserverOutages(t *testing.T) {
 				PreConfig: func() {
 					startAPIServer(t, cluster)
 					// After so long an outage the ModelMesh controller restarts (its leader lease expired).
-					if err := s.local.RestartSimulator(context.Background()); err != nil {
+					if err := s.local.RestartController(context.Background()); err != nil {
 						t.Fatal(err)
 					}
 					current = restartWhen(cluster, 3*time.Second, always)

@@ -18,7 +18,7 @@ import (
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/localstack"
-	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/mmeshfake"
 )
 
 // BenchmarkRefresh measures what the provider adds to a refresh (issue 9): per object, the RPCs
@@ -38,7 +38,7 @@ func BenchmarkRefresh(b *testing.B) {
 		b.Skip("needs kube-apiserver and etcd: set KUBEBUILDER_ASSETS=$(tools/k8s/build.sh)")
 	}
 	ctx := context.Background()
-	stack, err := localstack.Start(ctx, localstack.Options{Simulator: testcluster.SimulatorOptions{LoadDelay: 10 * time.Millisecond}})
+	stack, err := localstack.Start(ctx, localstack.Options{ModelMesh: mmeshfake.Options{LoadDelay: 10 * time.Millisecond}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,11 +7,13 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -24,21 +26,35 @@ const KubeconfigContext = "testcluster"
 
 // Options configures Start.
 type Options struct {
-	// AssetsDir holds the kube-apiserver and etcd binaries. Empty means $KUBEBUILDER_ASSETS.
+	// AssetsDir holds kube-apiserver, etcd, kube-controller-manager and kube-scheduler. Empty means
+	// $KUBEBUILDER_ASSETS.
 	AssetsDir string
+	// ModelMeshAssetsDir holds the ModelMesh Serving controller, KWOK and the KServe CRDs (see
+	// tools/modelmesh/build.sh). Empty means ModelMeshAssetsDir().
+	ModelMeshAssetsDir string
 }
 
-// Cluster is a running kube-apiserver and etcd with the KServe CRDs installed. There is no
-// controller-manager: deleted namespaces stay Terminating and nothing is garbage-collected.
+// Cluster is a running control plane (etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler) with the KServe CRDs of the pinned ModelMesh Serving installed, and KWOK playing
+// the kubelet of a few fake Nodes: Deployments become Pods that are scheduled, get an IP in the
+// cluster's own 127.x.0.0/16 and turn Ready (or do not, see ImageNeverPulls), Services get
+// Endpoints, deleted namespaces and owned objects are cleaned up as in a real cluster.
 type Cluster struct {
-	env     *envtest.Environment
-	guard   *orphanGuard
-	workDir string
-	config  *rest.Config
+	env             *envtest.Environment
+	guard           *orphanGuard
+	workDir         string
+	config          *rest.Config
+	lo              *loopbackNet
+	assets          string
+	modelMeshAssets string
+	// adminKubeconfig is what the cluster's own processes connect with.
+	adminKubeconfig string
+	processes       []*process // started in order, stopped in reverse
 }
 
-// Start runs a control plane and installs the KServe CRDs. A ctx deadline bounds the start of each
-// component. Call Stop when done; if the test binary dies first, the processes are killed anyway.
+// Start runs a control plane, installs the KServe CRDs and starts KWOK with its Nodes. A ctx
+// deadline bounds the start of each component. Call Stop when done; if the test binary dies first,
+// the processes are killed anyway.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -53,7 +69,16 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := checkAssets(assets); err != nil {
 		return nil, err
 	}
-	crds, err := crdObjects()
+	modelMeshAssets := opts.ModelMeshAssetsDir
+	if modelMeshAssets == "" {
+		var err error
+		if modelMeshAssets, err = ModelMeshAssetsDir(); err != nil {
+			return nil, err
+		}
+	} else if err := checkModelMeshAssets(modelMeshAssets); err != nil {
+		return nil, err
+	}
+	crds, err := crdObjects(modelMeshAssets)
 	if err != nil {
 		return nil, err
 	}
@@ -62,11 +87,19 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	guard, apiserver, etcd, err := armOrphanGuard(workDir, filepath.Join(assets, "kube-apiserver"), filepath.Join(assets, "etcd"))
+	guard, err := armOrphanGuard(workDir)
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(workDir))
 	}
-	c := &Cluster{guard: guard, workDir: workDir}
+	c := &Cluster{guard: guard, workDir: workDir, assets: assets, modelMeshAssets: modelMeshAssets}
+	apiserver, err := guard.wrap(filepath.Join(assets, "kube-apiserver"))
+	if err != nil {
+		return nil, errors.Join(err, c.Stop())
+	}
+	etcd, err := guard.wrap(filepath.Join(assets, "etcd"))
+	if err != nil {
+		return nil, errors.Join(err, c.Stop())
+	}
 
 	useExisting := false // ignore USE_EXISTING_CLUSTER: these tests must never touch a real cluster
 	c.env = &envtest.Environment{
@@ -93,20 +126,117 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, errors.Join(fmt.Errorf("start control plane: %w", err), c.Stop())
 	}
 	c.config = cfg
+	if err := c.startNodes(ctx); err != nil {
+		return nil, errors.Join(err, c.Stop())
+	}
 	return c, nil
 }
 
-// Stop stops the control plane and removes its files.
+// startNodes starts kube-controller-manager, kube-scheduler and KWOK, and registers the fake Nodes.
+func (c *Cluster) startNodes(ctx context.Context) error {
+	var err error
+	if c.lo, err = claimLoopbackNet(); err != nil {
+		return err
+	}
+	c.adminKubeconfig = filepath.Join(c.workDir, "admin.kubeconfig")
+	if err := c.WriteKubeconfig(c.adminKubeconfig); err != nil {
+		return err
+	}
+	caFile := filepath.Join(c.workDir, "ca.crt")
+	if err := os.WriteFile(caFile, c.config.CAData, 0o600); err != nil {
+		return err
+	}
+	kwokConfig := filepath.Join(c.workDir, "kwok.yaml")
+	if err := writeKwokConfig(kwokConfig, filepath.Join(c.modelMeshAssets, "kwok-stages"), c.lo); err != nil {
+		return err
+	}
+	// Only the controllers these tests need, of those a cluster runs by default: no node lifecycle
+	// (KWOK's Nodes send no heartbeats, and their Pods would be evicted), no node IPAM (each fake
+	// Node gets its pod CIDR at creation).
+	controllers := []string{
+		"deployment-controller", "replicaset-controller", "endpoints-controller", "endpointslice-controller",
+		"namespace-controller", "garbage-collector-controller", "serviceaccount-controller", "serviceaccount-token-controller",
+	}
+	for _, p := range []struct {
+		binary, dir string
+		args        []string
+	}{
+		{"kube-controller-manager", c.assets, []string{
+			"--kubeconfig=" + c.adminKubeconfig, "--leader-elect=false", "--secure-port=0",
+			"--controllers=" + strings.Join(controllers, ","),
+			"--service-account-private-key-file=" + filepath.Join(c.env.ControlPlane.APIServer.CertDir, "sa-signer.key"),
+			"--root-ca-file=" + caFile,
+		}},
+		{"kube-scheduler", c.assets, []string{"--kubeconfig=" + c.adminKubeconfig, "--leader-elect=false", "--secure-port=0"}},
+		{"kwok", c.modelMeshAssets, []string{"--kubeconfig=" + c.adminKubeconfig, "--config=" + kwokConfig, "--manage-all-nodes=true"}},
+	} {
+		if _, err := c.startProcess(p.binary, filepath.Join(p.dir, p.binary), p.args, nil, c.workDir); err != nil {
+			return err
+		}
+	}
+	clientset, err := kubernetes.NewForConfig(c.config)
+	if err != nil {
+		return err
+	}
+	if err := createFakeNodes(ctx, clientset, c.lo); err != nil {
+		return fmt.Errorf("%w\nKWOK log:\n%s", err, c.processes[2].logTail())
+	}
+	// The service-account controller makes a namespace's default ServiceAccount: proof that
+	// kube-controller-manager runs its controllers.
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := clientset.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("kube-controller-manager made no default ServiceAccount: %w\nlog:\n%s", err, c.processes[0].logTail())
+	}
+	return nil
+}
+
+// startProcess starts binary through the orphan guard and adds it to the processes Stop stops.
+func (c *Cluster) startProcess(name, binary string, args, env []string, dir string) (*process, error) {
+	wrapper, err := c.guard.wrap(binary)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(c.workDir, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+	p := &process{name: name, path: wrapper, args: args, env: env, dir: dir, logPath: filepath.Join(c.workDir, "logs", name+".log")}
+	if err := p.start(); err != nil {
+		return nil, err
+	}
+	c.processes = append(c.processes, p)
+	return p, nil
+}
+
+// Stop stops every process of the cluster and removes its files. It is safe on a partly started
+// cluster.
 func (c *Cluster) Stop() error {
-	stopErr := c.env.Stop()
+	var errs []error
+	for i := len(c.processes) - 1; i >= 0; i-- {
+		errs = append(errs, c.processes[i].stop())
+	}
+	var stopErr error
+	if c.env != nil {
+		stopErr = c.env.Stop()
+	}
+	errs = append(errs, stopErr)
 	// After a failed stop the watchdog kills whatever is left and removes the files itself.
-	if err := c.guard.release(stopErr == nil); err != nil {
-		return errors.Join(stopErr, err)
+	clean := errors.Join(errs...) == nil
+	if err := c.guard.release(clean); err != nil {
+		errs = append(errs, err)
 	}
-	if stopErr != nil {
-		return fmt.Errorf("stop control plane: %w", stopErr)
+	if c.lo != nil {
+		errs = append(errs, c.lo.release())
 	}
-	return os.RemoveAll(c.workDir)
+	if clean {
+		errs = append(errs, os.RemoveAll(c.workDir))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("stop cluster: %w", err)
+	}
+	return nil
 }
 
 // RESTConfig returns a copy of an admin (system:masters) client configuration.

@@ -1,9 +1,9 @@
 package testcluster
 
 import (
-	"embed"
 	"fmt"
-	"io/fs"
+	"os"
+	"path/filepath"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/client-go/rest"
@@ -11,37 +11,38 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// crdFiles are the project's own KServe CRDs: structural schemas that follow upstream kserve for
-// every field the provider manages, and keep the deep Kubernetes sub-objects (probes, affinity,
-// volume sources...) as preserved objects.
-//
-//go:embed crds/*.yaml
-var crdFiles embed.FS
+// crdDir holds the KServe CRDs (InferenceService, ServingRuntime, ClusterServingRuntime, and
+// ModelMesh's own Predictor) of the pinned github.com/kserve/modelmesh-serving: its config/crd/bases,
+// copied by tools/modelmesh/build.sh. The controller built from the same module expects exactly these.
+const crdDir = "serving/config/crd/bases"
 
-func crdObjects() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	paths, err := fs.Glob(crdFiles, "crds/*.yaml")
+func crdObjects(modelMeshAssets string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	paths, err := filepath.Glob(filepath.Join(modelMeshAssets, crdDir, "*.yaml"))
 	if err != nil {
 		return nil, err
 	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("no CRDs in %s", filepath.Join(modelMeshAssets, crdDir))
+	}
 	crds := make([]*apiextensionsv1.CustomResourceDefinition, 0, len(paths))
 	for _, path := range paths {
-		data, err := crdFiles.ReadFile(path)
+		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, err
 		}
 		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := yaml.UnmarshalStrict(data, crd); err != nil {
-			return nil, fmt.Errorf("CRD fixture %s: %w", path, err)
+		if err := yaml.Unmarshal(data, crd); err != nil {
+			return nil, fmt.Errorf("CRD %s: %w", path, err)
 		}
 		crds = append(crds, crd)
 	}
 	return crds, nil
 }
 
-// InstallCRDs installs the project's CRD fixtures on an existing cluster (kind, for the acceptance
-// suite run against it) and waits until they are served.
-func InstallCRDs(cfg *rest.Config) error {
-	crds, err := crdObjects()
+// InstallCRDs installs the KServe CRDs from modelMeshAssets (ModelMeshAssetsDir) on an existing
+// cluster (kind, for the acceptance suite run against it) and waits until they are served.
+func InstallCRDs(cfg *rest.Config, modelMeshAssets string) error {
+	crds, err := crdObjects(modelMeshAssets)
 	if err != nil {
 		return err
 	}

@@ -300,7 +300,7 @@ func checkFixtureCases(t *testing.T, cfg *rest.Config) {
 	}
 }
 
-func TestCRDFixturesMatchUpstreamValidation(t *testing.T) {
+func TestCRDsValidate(t *testing.T) {
 	checkFixtureCases(t, local.Cluster.RESTConfig())
 }
 
@@ -319,7 +319,7 @@ func normalized(t *testing.T, v any) any {
 	return obj.Object["v"]
 }
 
-func TestCRDFixturesPruneUnknownSpecFields(t *testing.T) {
+func TestCRDsPruneUnknownSpecFields(t *testing.T) {
 	cfg := local.Cluster.RESTConfig()
 	cfg.WarningHandler = rest.NoWarnings{} // the unknown-field warnings are expected
 	client := dynamic.NewForConfigOrDie(cfg)
@@ -342,7 +342,7 @@ func TestInferenceServiceStatusSubresource(t *testing.T) {
 	client := dynamic.NewForConfigOrDie(local.Cluster.RESTConfig()).Resource(inferenceServicesResource).Namespace("default")
 	obj := decode(t, storageURIInferenceService)
 	obj.SetName("status-subresource")
-	obj.SetAnnotations(nil) // not ModelMesh: the simulator leaves it alone
+	obj.SetAnnotations(nil) // not ModelMesh: the controller leaves it alone
 	obj.Object["status"] = map[string]any{"url": "ignored-on-create"}
 	created, err := client.Create(ctx, obj, metav1.CreateOptions{})
 	if err != nil {
@@ -377,7 +377,7 @@ func TestInferenceServiceStatusSubresource(t *testing.T) {
 	}
 }
 
-func TestCRDFixturesPrinterColumnsAndNames(t *testing.T) {
+func TestCRDsPrinterColumnsAndNames(t *testing.T) {
 	cfg := local.Cluster.RESTConfig()
 	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {

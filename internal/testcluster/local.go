@@ -3,27 +3,33 @@ package testcluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/mmeshfake"
 )
 
-// ServingNamespace is where ModelMesh Serving lives, created by StartLocal.
+// ServingNamespace is where ModelMesh Serving lives (the controller's namespace), created by
+// StartLocal with the modelmesh-enabled=true label; InferenceServices may live there too.
 const ServingNamespace = "modelmesh-serving"
 
-// Local is everything an acceptance test needs: a cluster, the ModelMesh simulator, the serving
-// namespace and a kubeconfig file.
+// Local is everything an acceptance test needs: a cluster running the ModelMesh Serving controller,
+// model-mesh's stand-in serving the runtimes' Pods, and a kubeconfig file.
 type Local struct {
-	Cluster   *Cluster
-	Simulator *Simulator
+	Cluster *Cluster
+	// ModelMesh is model-mesh's stand-in.
+	ModelMesh *mmeshfake.Server
 	// KubeconfigPath is a kubeconfig for the cluster, current context KubeconfigContext; it is removed
 	// by Stop.
 	KubeconfigPath string
 
-	simulatorOptions SimulatorOptions
+	controller *process
 }
 
-// StartLocal starts a cluster from AssetsDir, the simulator with the given options, and the
-// ServingNamespace labelled modelmesh-enabled=true, then writes a kubeconfig.
-func StartLocal(ctx context.Context, simulator SimulatorOptions) (*Local, error) {
+// StartLocal starts a cluster from AssetsDir and ModelMeshAssetsDir, the ServingNamespace, the
+// ModelMesh Serving controller and model-mesh's stand-in with the given options (Kube and
+// EtcdEndpoints are filled in), then writes a kubeconfig.
+func StartLocal(ctx context.Context, modelMesh mmeshfake.Options) (*Local, error) {
 	assets, err := AssetsDir()
 	if err != nil {
 		return nil, err
@@ -32,34 +38,44 @@ func StartLocal(ctx context.Context, simulator SimulatorOptions) (*Local, error)
 	if err != nil {
 		return nil, err
 	}
-	local := &Local{Cluster: cluster, KubeconfigPath: filepath.Join(cluster.workDir, "kubeconfig"), simulatorOptions: simulator}
+	local := &Local{Cluster: cluster, KubeconfigPath: filepath.Join(cluster.workDir, "kubeconfig")}
 	if err := cluster.CreateNamespace(ctx, ServingNamespace, map[string]string{"modelmesh-enabled": "true"}); err != nil {
 		return nil, errors.Join(err, local.Stop())
 	}
 	if err := cluster.WriteKubeconfig(local.KubeconfigPath); err != nil {
 		return nil, errors.Join(err, local.Stop())
 	}
-	local.Simulator, err = StartModelMeshSimulator(ctx, cluster.RESTConfig(), simulator)
-	if err != nil {
+	if err := cluster.installServing(ctx); err != nil {
+		return nil, errors.Join(err, local.Stop())
+	}
+	modelMesh.Kube = cluster.RESTConfig()
+	modelMesh.EtcdEndpoints = []string{cluster.env.ControlPlane.Etcd.URL.String()}
+	if local.ModelMesh, err = mmeshfake.Start(ctx, modelMesh); err != nil {
+		return nil, errors.Join(fmt.Errorf("start model-mesh's stand-in: %w", err), local.Stop())
+	}
+	if local.controller, err = cluster.startServingController(ctx); err != nil {
 		return nil, errors.Join(err, local.Stop())
 	}
 	return local, nil
 }
 
-// RestartSimulator stops the simulator and starts a new one, as the ModelMesh controller restarts
-// when it loses its leader lease during a long apiserver outage: the new one lists everything afresh
-// instead of waiting out its watches' growing backoff.
-func (l *Local) RestartSimulator(ctx context.Context) error {
-	l.Simulator.Stop()
-	var err error
-	l.Simulator, err = StartModelMeshSimulator(ctx, l.Cluster.RESTConfig(), l.simulatorOptions)
-	return err
+// RestartController stops the ModelMesh Serving controller as a Pod deletion would (SIGTERM) and
+// starts it again; it returns once the new one is ready. Its state lives in the cluster and in
+// model-mesh's etcd records, so the new one carries on from there.
+func (l *Local) RestartController(ctx context.Context) error {
+	if err := l.controller.stop(); err != nil {
+		return err
+	}
+	if err := l.controller.start(); err != nil {
+		return err
+	}
+	return waitServingController(ctx, l.controller, l.Cluster.controllerProbeAddr())
 }
 
-// Stop stops the simulator, then the cluster.
+// Stop stops model-mesh's stand-in, then the cluster with the controller.
 func (l *Local) Stop() error {
-	if l.Simulator != nil {
-		l.Simulator.Stop()
+	if l.ModelMesh != nil {
+		l.ModelMesh.Stop()
 	}
 	return l.Cluster.Stop()
 }

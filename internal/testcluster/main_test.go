@@ -6,13 +6,21 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/mmeshfake"
 )
 
-// local is the package's shared cluster and simulator, started once by TestMain.
+// local is the package's shared cluster with the ModelMesh controller, started once by TestMain.
 var (
 	local        *Local
 	startupTime  time.Duration
 	sharedAssets string
+)
+
+// Paths that make model-mesh's stand-in load slowly or fail (mmeshfake.Options).
+const (
+	slowMarker = "slow/"
+	failMarker = "fail/"
 )
 
 func TestMain(m *testing.M) {
@@ -29,15 +37,31 @@ func runWithLocalCluster(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Children of TestControlPlaneDiesWithTestBinary find the ModelMesh assets without the script.
+	modelMeshAssets, err := ModelMeshAssetsDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := os.Setenv(ModelMeshAssetsEnv, modelMeshAssets); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	start := time.Now()
-	if local, err = StartLocal(ctx, SimulatorOptions{}); err != nil {
+	local, err = StartLocal(ctx, mmeshfake.Options{
+		LoadDelay:      500 * time.Millisecond,
+		SlowLoadDelay:  10 * time.Minute, // "slow" models stay Loading for the whole test
+		SlowPathMarker: slowMarker,
+		FailPathMarker: failMarker,
+	})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "start local cluster:", err)
 		return 1
 	}
 	startupTime = time.Since(start)
-	fmt.Fprintf(os.Stderr, "testcluster: cluster, CRDs and simulator up in %s\n", startupTime.Round(10*time.Millisecond))
+	fmt.Fprintf(os.Stderr, "testcluster: cluster, KWOK, ModelMesh controller and model-mesh stand-in up in %s\n", startupTime.Round(10*time.Millisecond))
 	code := m.Run()
 	if err := local.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stop local cluster:", err)

@@ -10,17 +10,19 @@ import (
 	"syscall"
 )
 
-// orphanGuard makes sure kube-apiserver and etcd die with the test binary, however it ends: Stop, a
+// orphanGuard makes sure every process of the stack (kube-apiserver, etcd, kube-controller-manager,
+// kube-scheduler, KWOK, the ModelMesh controller) dies with the test binary, however it ends: Stop, a
 // failed test, a panic, `go test -timeout`, or SIGKILL.
 //
 // envtest starts the binaries itself with exec.Cmd and keeps the Cmd private, so Pdeathsig cannot be
-// set. Instead envtest is pointed at tiny wrapper scripts that append their own pid to a file and then
+// set. Instead every binary is started through a tiny wrapper script that append their own pid to a file and then
 // exec the real binary (exec keeps the pid). A watchdog `sh` started beforehand reads its stdin, a pipe
 // whose only writer is this process: when the process dies for any reason the kernel closes the pipe,
 // the read returns, and the watchdog kills every recorded pid and removes the work folder. A clean
 // Stop writes "disarm" first, so the watchdog exits without touching anything.
 type orphanGuard struct {
 	pidFile  string
+	binDir   string
 	watchdog *exec.Cmd
 	pipe     *os.File
 }
@@ -49,26 +51,16 @@ if [ "$1" != --help ]; then echo $$ >> %s; fi
 exec %s "$@"
 `
 
-// armOrphanGuard starts the watchdog for workDir and returns wrapper paths to give envtest in place of
-// the real binaries.
-func armOrphanGuard(workDir, apiserverPath, etcdPath string) (g *orphanGuard, apiserverWrapper, etcdWrapper string, err error) {
-	g = &orphanGuard{pidFile: filepath.Join(workDir, "control-plane.pids")}
-	wrappers := map[string]string{}
-	for name, realPath := range map[string]string{"kube-apiserver": apiserverPath, "etcd": etcdPath} {
-		wrapper := filepath.Join(workDir, "bin", name)
-		if err := os.MkdirAll(filepath.Dir(wrapper), 0o755); err != nil {
-			return nil, "", "", err
-		}
-		script := fmt.Sprintf(wrapperScript, shellQuote(g.pidFile), shellQuote(realPath))
-		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-			return nil, "", "", err
-		}
-		wrappers[name] = wrapper
+// armOrphanGuard starts the watchdog for workDir; wrap then gives the paths to start in place of the
+// real binaries.
+func armOrphanGuard(workDir string) (*orphanGuard, error) {
+	g := &orphanGuard{pidFile: filepath.Join(workDir, "control-plane.pids"), binDir: filepath.Join(workDir, "bin")}
+	if err := os.MkdirAll(g.binDir, 0o755); err != nil {
+		return nil, err
 	}
-
 	reader, writer, err := os.Pipe()
 	if err != nil {
-		return nil, "", "", err
+		return nil, err
 	}
 	// Only this process's copy of the read end: the watchdog holds its own, so a close error changes nothing.
 	defer func() { _ = reader.Close() }()
@@ -79,11 +71,21 @@ func armOrphanGuard(workDir, apiserverPath, etcdPath string) (g *orphanGuard, ap
 	g.watchdog.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := g.watchdog.Start(); err != nil {
 		_ = writer.Close() // no watchdog reads the pipe; nothing depends on the close
-		return nil, "", "", fmt.Errorf("start orphan watchdog: %w", err)
+		return nil, fmt.Errorf("start orphan watchdog: %w", err)
 	}
 	g.pipe = writer
 	liveGuards.Store(g, struct{}{})
-	return g, wrappers["kube-apiserver"], wrappers["etcd"], nil
+	return g, nil
+}
+
+// wrap writes the wrapper script that records the pid of realPath's runs, and returns its path.
+func (g *orphanGuard) wrap(realPath string) (string, error) {
+	wrapper := filepath.Join(g.binDir, filepath.Base(realPath))
+	script := fmt.Sprintf(wrapperScript, shellQuote(g.pidFile), shellQuote(realPath))
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		return "", err
+	}
+	return wrapper, nil
 }
 
 // release ends the watchdog: disarmed after a clean stop, or triggered to kill whatever is left.

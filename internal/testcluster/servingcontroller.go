@@ -1,0 +1,171 @@
+package testcluster
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+)
+
+// The ModelMesh Serving install as its own manifests make it (modelmesh-serving config/manager and
+// docs/install): the controller's Deployment in its namespace, the etcd connection Secret. The
+// controller owns the namespace's modelmesh-serving Service through that Deployment, and finds
+// etcd through that Secret (pkg/mmesh/etcdrangewatcher.go: key etcd_connection).
+const (
+	// ControllerDeployment is the Deployment the controller runs as; its Pods are KWOK's, the
+	// controller itself runs as a process of the test.
+	ControllerDeployment = "modelmesh-controller"
+	// EtcdSecret names the Secret with the controller's (and model-mesh's) etcd connection.
+	EtcdSecret = "model-serving-etcd"
+	// EtcdRootPrefix is the root_prefix of that connection: ModelMesh's keys in the cluster's etcd.
+	EtcdRootPrefix = "modelmesh-serving"
+	// ControllerManager is the field manager of the controller's writes (its user agent's program
+	// name), as shown in managedFields.
+	ControllerManager = "modelmesh-controller"
+
+	controllerImage = "kserve/modelmesh-controller:v0.12.0"
+	probePort       = 8081
+)
+
+// installServing creates what the controller needs in ServingNamespace.
+func (c *Cluster) installServing(ctx context.Context) error {
+	clientset, err := kubernetes.NewForConfig(c.config)
+	if err != nil {
+		return err
+	}
+	etcdConnection, err := json.Marshal(map[string]string{
+		"endpoints":   c.env.ControlPlane.Etcd.URL.String(),
+		"root_prefix": EtcdRootPrefix,
+	})
+	if err != nil {
+		return err
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: EtcdSecret, Namespace: ServingNamespace},
+		Data:       map[string][]byte{"etcd_connection": etcdConnection},
+	}
+	if _, err := clientset.CoreV1().Secrets(ServingNamespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create the etcd Secret: %w", err)
+	}
+	labels := map[string]string{"control-plane": ControllerDeployment}
+	replicas := int32(1)
+	deployment := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: ControllerDeployment, Namespace: ServingNamespace, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "manager", Image: controllerImage}}},
+			},
+		},
+	}
+	if _, err := clientset.AppsV1().Deployments(ServingNamespace).Create(ctx, deployment, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create the controller Deployment: %w", err)
+	}
+	return nil
+}
+
+// startServingController starts the controller and waits until it is ready.
+func (c *Cluster) startServingController(ctx context.Context) (*process, error) {
+	// The webhook server (a validating webhook for ServingRuntimes that nothing registers here)
+	// starts only with a certificate, read from $TMPDIR/k8s-webhook-server/serving-certs.
+	tmpDir := filepath.Join(c.workDir, "modelmesh-controller")
+	if err := writeServingCert(filepath.Join(tmpDir, "k8s-webhook-server", "serving-certs"), c.lo.host()); err != nil {
+		return nil, err
+	}
+	probeAddr := c.controllerProbeAddr()
+	p, err := c.startProcess(ControllerManager, filepath.Join(c.modelMeshAssets, "modelmesh-controller"),
+		[]string{"--metrics-addr=0", "--health-probe-bind-address=" + probeAddr},
+		[]string{
+			"NAMESPACE=" + ServingNamespace,
+			"KUBECONFIG=" + c.adminKubeconfig,
+			"TMPDIR=" + tmpDir,
+			"TESTCLUSTER_WEBHOOK_HOST=" + c.lo.host(),
+		},
+		filepath.Join(c.modelMeshAssets, "serving"))
+	if err != nil {
+		return nil, err
+	}
+	return p, waitServingController(ctx, p, probeAddr)
+}
+
+func (c *Cluster) controllerProbeAddr() string {
+	return net.JoinHostPort(c.lo.host(), fmt.Sprint(probePort))
+}
+
+// waitServingController waits until the controller's manager answers its readiness probe, which it
+// does once its caches and controllers started.
+func waitServingController(ctx context.Context, p *process, probeAddr string) error {
+	client := &http.Client{Timeout: time.Second}
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		if !p.running() {
+			return false, errors.New("the ModelMesh controller exited")
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+probeAddr+"/readyz", nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false, nil //nolint:nilerr // not listening yet; the poll bounds the wait
+		}
+		_ = resp.Body.Close() // only the status matters
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		return fmt.Errorf("start the ModelMesh controller: %w\nlog:\n%s", err, p.logTail())
+	}
+	return nil
+}
+
+// writeServingCert writes a self-signed certificate for host as tls.crt and tls.key in dir.
+func writeServingCert(dir, host string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	template := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: host},
+		IPAddresses:  []net.IP{net.ParseIP(host)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	cert, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tls.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert}), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "tls.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+}

@@ -1,0 +1,420 @@
+package testcluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+)
+
+// Tests of the stack itself: given a situation, the status that appears on the InferenceService is
+// the one the real ModelMesh Serving controller (v0.12.0) writes. Each names the controller code
+// that decides it.
+
+var (
+	inferenceServicesResource      = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}
+	servingRuntimesResource        = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1alpha1", Resource: "servingruntimes"}
+	clusterServingRuntimesResource = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1alpha1", Resource: "clusterservingruntimes"}
+)
+
+// statusTimeout bounds each wait for the controller: a runtime scaled up from zero, its Pods
+// scheduled and made ready, the controller's resolver and a load.
+const statusTimeout = 2 * time.Minute
+
+// servingRuntimeYAML is a multi-model runtime after the upstream mlserver-1.x sample
+// (modelmesh-serving config/runtimes/mlserver-1.x.yaml), with the given container image.
+func servingRuntimeYAML(name, image string) string {
+	return fmt.Sprintf(`
+apiVersion: serving.kserve.io/v1alpha1
+kind: ServingRuntime
+metadata:
+  name: %s
+spec:
+  supportedModelFormats:
+    - {name: sklearn, version: "0", autoSelect: true}
+  protocolVersions: [grpc-v2]
+  multiModel: true
+  grpcEndpoint: "port:8085"
+  grpcDataEndpoint: "port:8001"
+  containers:
+    - name: mlserver
+      image: %s
+      resources:
+        requests: {cpu: 500m, memory: 1Gi}
+        limits: {cpu: "5", memory: 1Gi}
+  builtInAdapter:
+    serverType: mlserver
+    runtimeManagementPort: 8001
+    memBufferBytes: 134217728
+    modelLoadingTimeoutMillis: 90000
+`, name, image)
+}
+
+// inferenceServiceYAML is a ModelMesh InferenceService of an sklearn model at storageUri, with
+// extra lines under spec.predictor.model (e.g. "runtime: x").
+func inferenceServiceYAML(name, storageURI, extra string) string {
+	return fmt.Sprintf(`
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: %s
+  annotations:
+    serving.kserve.io/deploymentMode: ModelMesh
+spec:
+  predictor:
+    model:
+      modelFormat: {name: sklearn}
+      storageUri: %s
+%s`, name, storageURI, indent(extra, "      "))
+}
+
+func indent(s, prefix string) string {
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := range lines {
+		lines[i] = prefix + lines[i]
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+func dynamicClient(t *testing.T) dynamic.Interface {
+	t.Helper()
+	return dynamic.NewForConfigOrDie(local.Cluster.RESTConfig())
+}
+
+// newNamespace creates a fresh namespace, labelled modelmesh-enabled=true when enabled.
+func newNamespace(t *testing.T, enabled bool) string {
+	t.Helper()
+	name := "stack-" + rand.String(6)
+	labels := map[string]string{}
+	if enabled {
+		labels["modelmesh-enabled"] = "true"
+	}
+	if err := local.Cluster.CreateNamespace(t.Context(), name, labels); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func create(t *testing.T, gvr schema.GroupVersionResource, namespace, manifest string) {
+	t.Helper()
+	obj := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(manifest), &obj.Object); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dynamicClient(t).Resource(gvr).Namespace(namespace).Create(t.Context(), obj, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create %s %s/%s: %v", gvr.Resource, namespace, obj.GetName(), err)
+	}
+}
+
+func getISVC(ctx context.Context, t *testing.T, namespace, name string) (*unstructured.Unstructured, error) {
+	return dynamicClient(t).Resource(inferenceServicesResource).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+}
+
+// waitForStatus waits until the InferenceService's status satisfies ok, and returns the object.
+func waitForStatus(t *testing.T, namespace, name, want string, ok func(status map[string]any) bool) *unstructured.Unstructured {
+	t.Helper()
+	var last *unstructured.Unstructured
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, statusTimeout, true, func(ctx context.Context) (bool, error) {
+		isvc, err := getISVC(ctx, t, namespace, name)
+		if err != nil {
+			return false, nil //nolint:nilerr // a failed read is retried until the bound
+		}
+		last = isvc
+		status, _, _ := unstructured.NestedMap(isvc.Object, "status")
+		return ok(status), nil
+	})
+	if err != nil {
+		var status any
+		if last != nil {
+			status = last.Object["status"]
+		}
+		t.Fatalf("InferenceService %s/%s: waiting for %s: %v; last status: %v", namespace, name, want, err, status)
+	}
+	return last
+}
+
+func str(status map[string]any, fields ...string) string {
+	s, _, _ := unstructured.NestedString(status, fields...)
+	return s
+}
+
+// condition returns the condition of the given type, or nil.
+func condition(status map[string]any, conditionType string) map[string]any {
+	conditions, _, _ := unstructured.NestedSlice(status, "conditions")
+	for _, c := range conditions {
+		if m, _ := c.(map[string]any); m["type"] == conditionType {
+			return m
+		}
+	}
+	return nil
+}
+
+func activeState(status map[string]any) string {
+	return str(status, "modelStatus", "states", "activeModelState")
+}
+
+func failureReason(status map[string]any) string {
+	return str(status, "modelStatus", "lastFailureInfo", "reason")
+}
+
+// TestModelLoading: while a model loads, Ready and PredictorReady are already True, with neither
+// reason nor message, and nothing writes status.observedGeneration (predictor_controller.go
+// updatePredictorStatusFromVModel: Available = active state not empty, not FailedToLoad, not waiting
+// for the runtime; inferenceservice_registry.go UpdateStatus marks PredictorReady and nothing else).
+// The status is the controller's own write.
+func TestModelLoading(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t, true)
+	create(t, servingRuntimesResource, ns, servingRuntimeYAML("mlserver-1.x", "seldonio/mlserver:1.3.2"))
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("loading", "s3://models/"+slowMarker+"model.joblib", ""))
+
+	isvc := waitForStatus(t, ns, "loading", "activeModelState Loading", func(s map[string]any) bool { return activeState(s) == "Loading" })
+	status, _, _ := unstructured.NestedMap(isvc.Object, "status")
+	for _, conditionType := range []string{"Ready", "PredictorReady"} {
+		c := condition(status, conditionType)
+		if c == nil || c["status"] != "True" {
+			t.Errorf("%s while Loading = %v, want True", conditionType, c)
+		}
+		if c["reason"] != nil || c["message"] != nil {
+			t.Errorf("%s carries reason %v, message %v; the controller writes neither", conditionType, c["reason"], c["message"])
+		}
+	}
+	if _, found := status["observedGeneration"]; found {
+		t.Errorf("status.observedGeneration = %v; the controller never writes it", status["observedGeneration"])
+	}
+	if got := str(status, "modelStatus", "transitionStatus"); got != "InProgress" {
+		t.Errorf("transitionStatus = %q, want InProgress", got)
+	}
+	if !managedByController(isvc) {
+		t.Errorf("managedFields %v: no status entry by %s", isvc.GetManagedFields(), ControllerManager)
+	}
+}
+
+// TestModelLoads: a model that loads ends Loaded and UpToDate, with the service's endpoints.
+func TestModelLoads(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t, true)
+	create(t, servingRuntimesResource, ns, servingRuntimeYAML("mlserver-1.x", "seldonio/mlserver:1.3.2"))
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("loads", "s3://models/model.joblib", ""))
+
+	isvc := waitForStatus(t, ns, "loads", "activeModelState Loaded", func(s map[string]any) bool { return activeState(s) == "Loaded" })
+	status, _, _ := unstructured.NestedMap(isvc.Object, "status")
+	if got := str(status, "modelStatus", "transitionStatus"); got != "UpToDate" {
+		t.Errorf("transitionStatus = %q, want UpToDate", got)
+	}
+	if got, want := str(status, "url"), "grpc://modelmesh-serving."+ns+":8033"; got != want {
+		t.Errorf("url = %q, want %q", got, want)
+	}
+}
+
+// TestModelLoadFails: the loader's error ends the load in FailedToLoad, reason ModelLoadFailed,
+// and Ready False (decodeModelState).
+func TestModelLoadFails(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t, true)
+	create(t, servingRuntimesResource, ns, servingRuntimeYAML("mlserver-1.x", "seldonio/mlserver:1.3.2"))
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("fails", "s3://models/"+failMarker+"model.joblib", ""))
+
+	isvc := waitForStatus(t, ns, "fails", "activeModelState FailedToLoad", func(s map[string]any) bool { return activeState(s) == "FailedToLoad" })
+	status, _, _ := unstructured.NestedMap(isvc.Object, "status")
+	if got := failureReason(status); got != "ModelLoadFailed" {
+		t.Errorf("lastFailureInfo.reason = %q, want ModelLoadFailed", got)
+	}
+	if c := condition(status, "Ready"); c == nil || c["status"] != "False" {
+		t.Errorf("Ready = %v, want False", c)
+	}
+}
+
+// TestRuntimeNeverPulls: the runtime's Pods never turn ready, so the controller's resolver has no
+// address and it writes RuntimeUnhealthy, "Waiting for runtime Pod to become available", Ready False
+// (predictor_controller.go, isNoAddresses).
+func TestRuntimeNeverPulls(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t, true)
+	create(t, servingRuntimesResource, ns, servingRuntimeYAML("never-pulls", ImageNeverPulls))
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("waits", "s3://models/model.joblib", ""))
+
+	isvc := waitForStatus(t, ns, "waits", "reason RuntimeUnhealthy", func(s map[string]any) bool { return failureReason(s) == "RuntimeUnhealthy" })
+	status, _, _ := unstructured.NestedMap(isvc.Object, "status")
+	if c := condition(status, "Ready"); c == nil || c["status"] != "False" {
+		t.Errorf("Ready = %v, want False", c)
+	}
+	if got := str(status, "modelStatus", "lastFailureInfo", "message"); !strings.Contains(got, "Waiting for") {
+		t.Errorf("lastFailureInfo.message = %q, want the controller's waiting message", got)
+	}
+	// The Pods really are there and held in ImagePullBackOff, not ready.
+	pods, err := kubernetes.NewForConfigOrDie(local.Cluster.RESTConfig()).CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backoff := 0
+	for _, pod := range pods.Items {
+		for _, cs := range pod.Status.ContainerStatuses {
+			if cs.State.Waiting != nil && cs.State.Waiting.Reason == "ImagePullBackOff" {
+				backoff++
+			}
+		}
+		for _, c := range pod.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				t.Errorf("pod %s is Ready with an image that never pulls", pod.Name)
+			}
+		}
+	}
+	if backoff == 0 {
+		t.Errorf("no runtime container in ImagePullBackOff among %d pods", len(pods.Items))
+	}
+}
+
+// TestNamedRuntime: a model naming its runtime is placed by the rt:<name> label only: with that
+// runtime's Pods never ready it waits (RuntimeUnhealthy), although another ready runtime supports
+// its format; the same model without a runtime loads there. A runtime that does not exist is
+// RuntimeNotRecognized (decodeModelState on model-mesh's "no running instances" message).
+func TestNamedRuntime(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t, true)
+	create(t, servingRuntimesResource, ns, servingRuntimeYAML("healthy", "seldonio/mlserver:1.3.2"))
+	create(t, servingRuntimesResource, ns, servingRuntimeYAML("never-pulls", ImageNeverPulls))
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("named", "s3://models/model.joblib", "runtime: never-pulls"))
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("unnamed", "s3://models/model.joblib", ""))
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("unknown", "s3://models/model.joblib", "runtime: no-such-runtime"))
+
+	waitForStatus(t, ns, "unnamed", "activeModelState Loaded", func(s map[string]any) bool { return activeState(s) == "Loaded" })
+	waitForStatus(t, ns, "named", "reason RuntimeUnhealthy", func(s map[string]any) bool { return failureReason(s) == "RuntimeUnhealthy" })
+	isvc := waitForStatus(t, ns, "unknown", "reason RuntimeNotRecognized", func(s map[string]any) bool { return failureReason(s) == "RuntimeNotRecognized" })
+	if got := activeState(isvc.Object["status"].(map[string]any)); got != "FailedToLoad" {
+		t.Errorf("unknown runtime: activeModelState = %q, want FailedToLoad", got)
+	}
+}
+
+// TestNoStatusWritten: the controller writes no status at all for an InferenceService it cannot
+// turn into a predictor (inferenceservice_registry.go BuildBasePredictorFromInferenceService and
+// processInferenceServiceStorage return an error: a model spec with the runtime annotation, an
+// unsupported storageUri scheme), nor for one in a namespace without modelmesh-enabled=true. A
+// usable InferenceService created after them, in a served namespace, proves the controller ran.
+func TestNoStatusWritten(t *testing.T) {
+	t.Parallel()
+	served, unlabelled := newNamespace(t, true), newNamespace(t, false)
+	create(t, servingRuntimesResource, served, servingRuntimeYAML("mlserver-1.x", "seldonio/mlserver:1.3.2"))
+	create(t, servingRuntimesResource, unlabelled, servingRuntimeYAML("mlserver-1.x", "seldonio/mlserver:1.3.2"))
+	annotated := inferenceServiceYAML("annotated", "s3://models/model.joblib", "")
+	annotated = strings.Replace(annotated, "serving.kserve.io/deploymentMode: ModelMesh",
+		"serving.kserve.io/deploymentMode: ModelMesh\n    serving.kserve.io/servingRuntime: mlserver-1.x", 1)
+	create(t, inferenceServicesResource, served, annotated)
+	create(t, inferenceServicesResource, served, inferenceServiceYAML("bad-scheme", "ftp://models/model.joblib", ""))
+	create(t, inferenceServicesResource, unlabelled, inferenceServiceYAML("unlabelled", "s3://models/model.joblib", ""))
+	create(t, inferenceServicesResource, served, inferenceServiceYAML("usable", "s3://models/model.joblib", ""))
+
+	waitForStatus(t, served, "usable", "activeModelState Loaded", func(s map[string]any) bool { return activeState(s) == "Loaded" })
+	for _, isvc := range []struct{ namespace, name string }{{served, "annotated"}, {served, "bad-scheme"}, {unlabelled, "unlabelled"}} {
+		obj, err := getISVC(t.Context(), t, isvc.namespace, isvc.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, found := obj.Object["status"]; found && len(status.(map[string]any)) > 0 {
+			t.Errorf("%s/%s has status %v; the controller writes none", isvc.namespace, isvc.name, status)
+		}
+	}
+	// Nor does it deploy the unlabelled namespace's runtime.
+	deployments, err := kubernetes.NewForConfigOrDie(local.Cluster.RESTConfig()).AppsV1().Deployments(unlabelled).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(deployments.Items) != 0 {
+		t.Errorf("namespace without modelmesh-enabled has Deployments %v", deployments.Items)
+	}
+}
+
+// TestStandby: a Loaded model whose copies are gone with the runtime's Pods is not loaded again
+// until it is used: model-mesh reports NOT_LOADED, which the controller shows as Standby, still
+// Ready (predictor_controller.go modelStateMap).
+func TestStandby(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t, true)
+	create(t, servingRuntimesResource, ns, servingRuntimeYAML("mlserver-1.x", "seldonio/mlserver:1.3.2"))
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("standby", "s3://models/model.joblib", ""))
+	waitForStatus(t, ns, "standby", "activeModelState Loaded", func(s map[string]any) bool { return activeState(s) == "Loaded" })
+
+	pods := kubernetes.NewForConfigOrDie(local.Cluster.RESTConfig()).CoreV1().Pods(ns)
+	list, err := pods.List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pod := range list.Items {
+		if err := pods.Delete(t.Context(), pod.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	isvc := waitForStatus(t, ns, "standby", "activeModelState Standby", func(s map[string]any) bool { return activeState(s) == "Standby" })
+	if c := condition(isvc.Object["status"].(map[string]any), "Ready"); c == nil || c["status"] != "True" {
+		t.Errorf("Ready in Standby = %v, want True", c)
+	}
+}
+
+// TestControllerRestart: a restarted controller carries on from the cluster and model-mesh's
+// records: a model that was Loaded stays Loaded, and a new one loads.
+func TestControllerRestart(t *testing.T) {
+	ns := newNamespace(t, true)
+	create(t, servingRuntimesResource, ns, servingRuntimeYAML("mlserver-1.x", "seldonio/mlserver:1.3.2"))
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("before", "s3://models/model.joblib", ""))
+	waitForStatus(t, ns, "before", "activeModelState Loaded", func(s map[string]any) bool { return activeState(s) == "Loaded" })
+
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := local.RestartController(ctx); err != nil {
+		t.Fatal(err)
+	}
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("after", "s3://models/model.joblib", ""))
+	waitForStatus(t, ns, "after", "activeModelState Loaded", func(s map[string]any) bool { return activeState(s) == "Loaded" })
+	isvc, err := getISVC(t.Context(), t, ns, "before")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := activeState(isvc.Object["status"].(map[string]any)); got != "Loaded" {
+		t.Errorf("after the restart, activeModelState = %q, want Loaded", got)
+	}
+}
+
+// TestRuntimeCrashLoops: a runtime whose container crashes and restarts makes its Pods flip between
+// ready and not; KWOK counts the restarts as the kubelet does.
+func TestRuntimeCrashLoops(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t, true)
+	create(t, servingRuntimesResource, ns, servingRuntimeYAML("crashes", ImageCrashLoops))
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("crashing", "s3://models/model.joblib", ""))
+	pods := kubernetes.NewForConfigOrDie(local.Cluster.RESTConfig()).CoreV1().Pods(ns)
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, statusTimeout, true, func(ctx context.Context) (bool, error) {
+		list, err := pods.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil //nolint:nilerr // retried until the bound
+		}
+		return slices.ContainsFunc(list.Items, func(pod corev1.Pod) bool {
+			return slices.ContainsFunc(pod.Status.ContainerStatuses, func(cs corev1.ContainerStatus) bool {
+				return cs.Image == ImageCrashLoops && cs.RestartCount >= 2 && cs.LastTerminationState.Terminated != nil
+			})
+		}), nil
+	})
+	if err != nil {
+		t.Fatalf("no runtime container restarted twice: %v", err)
+	}
+}
+
+func managedByController(obj *unstructured.Unstructured) bool {
+	return slices.ContainsFunc(obj.GetManagedFields(), func(f metav1.ManagedFieldsEntry) bool {
+		return f.Manager == ControllerManager && f.Subresource == "status"
+	})
+}
