@@ -376,8 +376,9 @@ func TestClientGivingUpDuringLatencyChangesNothing(t *testing.T) {
 	mesh := srv.AddMesh(asmfake.Mesh{})
 	cluster := srv.AddAvailableCluster(asmfake.Cluster{})
 	client := newClientWithConfig(t, srv, credentials.NewAccessKeyCredential(accessKey, secret),
-		sdk.NewConfig().WithScheme("HTTP").WithAutoRetry(false).WithTimeout(50*time.Millisecond))
-	srv.InjectFault("AddClusterIntoServiceMesh", asmfake.Fault{Latency: 2 * time.Second})
+		// The request must reach the fake before the client gives up, even on a busy machine.
+		sdk.NewConfig().WithScheme("HTTP").WithAutoRetry(false).WithTimeout(time.Second))
+	srv.InjectFault("AddClusterIntoServiceMesh", asmfake.Fault{Latency: 4 * time.Second})
 
 	if err := addCluster(client, mesh.ID, cluster.ID); err == nil {
 		t.Fatal("the client should have timed out")
@@ -391,8 +392,12 @@ func TestClientGivingUpDuringLatencyChangesNothing(t *testing.T) {
 	}
 }
 
+// transitionDelay is how long the fake keeps a transitional state in tests that look at it right
+// after the call that started it: long enough that a busy machine cannot skip past it.
+const transitionDelay = 3 * time.Second
+
 func TestAddClusterStartsThenRuns(t *testing.T) {
-	const delay = 200 * time.Millisecond
+	const delay = transitionDelay
 	srv := startFake(t, asmfake.Options{AttachDelay: delay})
 	mesh := srv.AddMesh(asmfake.Mesh{})
 	cluster := srv.AddAvailableCluster(asmfake.Cluster{Name: "workload", KubernetesVersion: "1.31.1-aliyun.1"})
@@ -485,7 +490,7 @@ func TestAddClusterRefusals(t *testing.T) {
 }
 
 func TestRemoveClusterStopsThenLeaves(t *testing.T) {
-	const delay = 200 * time.Millisecond
+	const delay = transitionDelay
 	srv := startFake(t, asmfake.Options{DetachDelay: delay})
 	mesh := srv.AddMesh(asmfake.Mesh{})
 	cluster := srv.AddAvailableCluster(asmfake.Cluster{})
@@ -526,7 +531,7 @@ func TestRemoveClusterStopsThenLeaves(t *testing.T) {
 }
 
 func TestUpgradeMeshVersion(t *testing.T) {
-	const delay = 150 * time.Millisecond
+	const delay = transitionDelay
 	srv := startFake(t, asmfake.Options{UpgradeDelay: delay})
 	mesh := srv.AddMesh(asmfake.Mesh{Version: "v1.21.6.95-g5f6b8b8c-aliyun", UpgradeVersion: asmfake.DefaultMeshVersion})
 	client := goodClient(t, srv)
