@@ -220,8 +220,9 @@ func (s *Server) SetMeshState(meshID, state, errorMessage string) error {
 	})
 }
 
-// BusyMesh makes a running mesh "updating" for d, as a cluster change made outside Terraform (another
-// team's) would: changes to it are refused meanwhile.
+// BusyMesh makes a running mesh "updating" for d from now, as a cluster change made outside Terraform
+// (another team's) would: changes to it are refused meanwhile. On a mesh already updating it moves
+// the end of the update to d from now.
 func (s *Server) BusyMesh(meshID string, d time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -231,8 +232,8 @@ func (s *Server) BusyMesh(meshID string, d time.Duration) error {
 	if !ok {
 		return fmt.Errorf("asmfake: no mesh %q", meshID)
 	}
-	if m.State != MeshRunning {
-		return fmt.Errorf("asmfake: mesh %q is %s, not running", meshID, m.State)
+	if m.State != MeshRunning && m.State != MeshUpdating {
+		return fmt.Errorf("asmfake: mesh %q is %s, neither running nor updating", meshID, m.State)
 	}
 	m.State, m.UpdateTime, m.updateDoneAt = MeshUpdating, now, now.Add(d)
 	return nil
