@@ -232,9 +232,17 @@ func hint(action, code string, status int, err error) string {
 	case code == "StillInitializing":
 		return "The mesh accepts changes only while its state is running: wait until it is, then apply again."
 	case permissionDenied(code, status):
-		return fmt.Sprintf("The RAM user or role of the provider's credentials may not call %[1]s. Grant it "+
+		// RAM actions are "servicemesh:<API name>", and AliyunASMFullAccess is ASM's system policy for
+		// everything; changing a mesh's clusters needs ACK permissions too
+		// (https://www.alibabacloud.com/help/en/asm/developer-reference/api-servicemesh-2020-01-11-ram,
+		// https://www.alibabacloud.com/help/en/asm/sidecar/grant-permissions-to-ram-users-and-ram-roles).
+		msg := fmt.Sprintf("The RAM user or role of the provider's credentials may not call %[1]s. Grant it "+
 			"the RAM permission servicemesh:%[1]s (for example with a custom policy, or the system policy "+
 			"AliyunASMFullAccess), then try again.", action)
+		if action == "AddClusterIntoServiceMesh" || action == "RemoveClusterFromServiceMesh" {
+			msg += " Adding or removing a cluster also needs permissions on the ACK cluster itself (ACK's RAM authorization)."
+		}
+		return msg
 	case code == "" && isTLSProblem(err):
 		return "The TLS handshake with the servicemesh endpoint failed. If endpoints.servicemesh points at a " +
 			"plain-HTTP server, set protocol = \"HTTP\"; otherwise check the endpoint's certificate."
