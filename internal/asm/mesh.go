@@ -3,22 +3,41 @@ package asm
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/servicemesh"
 )
 
-// Mesh states, as ServiceMeshInfo.State reports them.
+// Mesh states, as ServiceMeshInfo.State reports them (ASM's docs and the alicloud provider name
+// these; see MeshStateFailed for the failure states).
 const (
 	MeshRunning   = "running"
 	MeshInitial   = "initial"
 	MeshUpgrading = "upgrading"
+	// MeshUpdating is a mesh while a cluster joins or leaves it: normal operation, and the mesh
+	// refuses other changes until it is running again.
+	MeshUpdating = "updating"
 )
+
+// MeshStateTransitional reports whether a mesh in this state is busy and will be running again
+// by itself: being created, upgraded, or changed by a cluster joining or leaving it.
+func MeshStateTransitional(state string) bool {
+	return state == MeshInitial || state == MeshUpgrading || state == MeshUpdating
+}
+
+// MeshStateFailed reports whether a mesh in this state needs repair: "failed", "create_timeout" and
+// the "<operation>_failed" states ("upgrading_failed", "updating_failed").
+func MeshStateFailed(state string) bool {
+	return state == "failed" || strings.HasSuffix(state, "_failed") || strings.HasSuffix(state, "_timeout")
+}
 
 // States of a cluster in a mesh, as DescribeClustersInServiceMesh reports them.
 const (
 	ClusterRunning  = "running"
 	ClusterStarting = "starting"
+	ClusterStopping = "stopping"
+	ClusterStopped  = "stopped"
 	ClusterFailed   = "failed"
 )
 

@@ -472,13 +472,13 @@ func TestAddClusterRefusals(t *testing.T) {
 		name, meshID, clusterID, code string
 		status                        int
 	}{
-		{"unknown cluster", mesh.ID, "cdoesnotexist", asmfake.CodeClusterNotFound, http.StatusNotFound},
-		{"already in this mesh", mesh.ID, member.ID, asmfake.CodeClusterAlreadyAdded, http.StatusBadRequest},
-		{"already in another mesh", otherMesh.ID, member.ID, asmfake.CodeClusterAlreadyAdded, http.StatusBadRequest},
-		{"other VPC", mesh.ID, elsewhere.ID, asmfake.CodeVpcNotMatch, http.StatusBadRequest},
+		{"unknown cluster", mesh.ID, "cdoesnotexist", asmfake.CodeNotFound, http.StatusNotFound},
+		{"already in this mesh", mesh.ID, member.ID, srv.UndocumentedCode(asmfake.RefusalClusterInMesh), http.StatusBadRequest},
+		{"already in another mesh", otherMesh.ID, member.ID, srv.UndocumentedCode(asmfake.RefusalClusterInMesh), http.StatusBadRequest},
+		{"other VPC", mesh.ID, elsewhere.ID, srv.UndocumentedCode(asmfake.RefusalVpcMismatch), http.StatusBadRequest},
 		{"unknown mesh", "cnomesh", free.ID, asmfake.CodeServiceMeshNotFound, http.StatusNotFound},
 		{"mesh initializing", initialMesh.ID, free.ID, asmfake.CodeStillInitializing, http.StatusBadRequest},
-		{"mesh upgrading", upgradingMesh.ID, free.ID, asmfake.CodeMeshNotRunning, http.StatusBadRequest},
+		{"mesh upgrading", upgradingMesh.ID, free.ID, srv.UndocumentedCode(asmfake.RefusalMeshBusy), http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			wantServerError(t, addCluster(client, tc.meshID, tc.clusterID), tc.code, tc.status)
@@ -506,9 +506,8 @@ func TestRemoveClusterStopsThenLeaves(t *testing.T) {
 	if got, _ := clusterState(t, client, mesh.ID, cluster.ID); got.State != asmfake.ClusterStopping {
 		t.Fatalf("right after removing: %+v, want stopping", got)
 	}
-	if err := removeCluster(client, mesh.ID, cluster.ID); err != nil {
-		t.Errorf("removing a stopping cluster again: %v", err)
-	}
+	// The mesh is busy with the removal: asking again is refused, with a code ASM does not document.
+	wantServerError(t, removeCluster(client, mesh.ID, cluster.ID), srv.UndocumentedCode(asmfake.RefusalMeshBusy), http.StatusBadRequest)
 	waitFor(t, "cluster to leave the mesh", func() bool {
 		_, present := clusterState(t, client, mesh.ID, cluster.ID)
 		return !present
@@ -523,10 +522,142 @@ func TestRemoveClusterStopsThenLeaves(t *testing.T) {
 	if len(detail.ServiceMesh.Clusters) != 0 {
 		t.Errorf("mesh Clusters = %v after removal", detail.ServiceMesh.Clusters)
 	}
-	wantServerError(t, removeCluster(client, mesh.ID, cluster.ID), asmfake.CodeClusterNotFound, http.StatusNotFound)
+	wantServerError(t, removeCluster(client, mesh.ID, cluster.ID), asmfake.CodeNotFound, http.StatusNotFound)
 	// Once gone, the cluster can join again.
 	if err := addCluster(client, mesh.ID, cluster.ID); err != nil {
 		t.Errorf("re-adding a removed cluster: %v", err)
+	}
+}
+
+func meshState(t *testing.T, client *servicemesh.Client, meshID string) string {
+	t.Helper()
+	detail, err := describeMesh(client, meshID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return detail.ServiceMesh.ServiceMeshInfo.State
+}
+
+// TestMeshIsUpdatingWhileClusterJoins: the mesh stays busy past its cluster's own transition and
+// refuses other changes meanwhile.
+func TestMeshIsUpdatingWhileClusterJoins(t *testing.T) {
+	srv := startFake(t, asmfake.Options{AttachDelay: 20 * time.Millisecond, MeshUpdateDelay: time.Hour})
+	mesh := srv.AddMesh(asmfake.Mesh{})
+	cluster := srv.AddAvailableCluster(asmfake.Cluster{})
+	other := srv.AddAvailableCluster(asmfake.Cluster{})
+	member := srv.AddAvailableCluster(asmfake.Cluster{})
+	if err := srv.AttachClusterOutOfBand(mesh.ID, member.ID); err != nil {
+		t.Fatal(err)
+	}
+	client := goodClient(t, srv)
+
+	if err := addCluster(client, mesh.ID, cluster.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := meshState(t, client, mesh.ID); got != asmfake.MeshUpdating {
+		t.Fatalf("mesh right after adding a cluster is %q, want updating", got)
+	}
+	waitFor(t, "cluster running", func() bool {
+		got, _ := clusterState(t, client, mesh.ID, cluster.ID)
+		return got.State == asmfake.ClusterRunning
+	})
+	if got := meshState(t, client, mesh.ID); got != asmfake.MeshUpdating {
+		t.Errorf("mesh once its new cluster runs is %q, want still updating", got)
+	}
+	busy := srv.UndocumentedCode(asmfake.RefusalMeshBusy)
+	wantServerError(t, addCluster(client, mesh.ID, other.ID), busy, http.StatusBadRequest)
+	wantServerError(t, removeCluster(client, mesh.ID, member.ID), busy, http.StatusBadRequest)
+	if got := srv.ClustersInMesh(mesh.ID); len(got) != 2 || got[0].State != asmfake.ClusterRunning {
+		t.Errorf("refused changes changed the mesh: %+v", got)
+	}
+}
+
+func TestMeshIsRunningAgainAfterClusterChanges(t *testing.T) {
+	srv := startFake(t, asmfake.Options{AttachDelay: 20 * time.Millisecond, DetachDelay: 20 * time.Millisecond,
+		MeshUpdateDelay: 20 * time.Millisecond})
+	mesh := srv.AddMesh(asmfake.Mesh{})
+	cluster := srv.AddAvailableCluster(asmfake.Cluster{})
+	client := goodClient(t, srv)
+	for _, change := range []func(*servicemesh.Client, string, string) error{addCluster, removeCluster} {
+		if err := change(client, mesh.ID, cluster.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := meshState(t, client, mesh.ID); got != asmfake.MeshUpdating {
+			t.Errorf("mesh right after a change is %q, want updating", got)
+		}
+		waitFor(t, "mesh running again", func() bool { return meshState(t, client, mesh.ID) == asmfake.MeshRunning })
+	}
+	if got := srv.ClustersInMesh(mesh.ID); len(got) != 0 {
+		t.Errorf("cluster still in the mesh after add and remove: %+v", got)
+	}
+
+	if err := srv.BusyMesh(mesh.ID, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	wantServerError(t, addCluster(client, mesh.ID, cluster.ID), srv.UndocumentedCode(asmfake.RefusalMeshBusy), http.StatusBadRequest)
+}
+
+func TestLostAnswerCarriesTheActionOut(t *testing.T) {
+	srv := startFake(t, asmfake.Options{})
+	mesh := srv.AddMesh(asmfake.Mesh{})
+	cluster := srv.AddAvailableCluster(asmfake.Cluster{})
+	second := srv.AddAvailableCluster(asmfake.Cluster{})
+	client := goodClient(t, srv)
+
+	srv.InjectFault("AddClusterIntoServiceMesh", asmfake.Fault{LoseAnswer: true, Times: 1})
+	err := addCluster(client, mesh.ID, cluster.ID)
+	if err == nil {
+		t.Fatal("an add whose answer is lost returned no error")
+	}
+	if _, isServerError := err.(*sdkerrors.ServerError); isServerError {
+		t.Errorf("a lost answer came back as a server answer: %v", err)
+	}
+	if got := srv.ClustersInMesh(mesh.ID); len(got) != 1 || got[0].ID != cluster.ID {
+		t.Fatalf("the add was not carried out: %+v", got)
+	}
+	if r := srv.Requests()[0]; r.Status != 0 || !r.AnswerLost {
+		t.Errorf("recorded %+v, want status 0 and AnswerLost", r)
+	}
+	// Repeating it is refused with a code nobody documented: the cluster is already there.
+	waitFor(t, "mesh running", func() bool { return meshState(t, client, mesh.ID) == asmfake.MeshRunning })
+	wantServerError(t, addCluster(client, mesh.ID, cluster.ID), srv.UndocumentedCode(asmfake.RefusalClusterInMesh), http.StatusBadRequest)
+
+	// With a code, the gateway's answer replaces the lost one.
+	srv.InjectFault("AddClusterIntoServiceMesh", asmfake.Fault{LoseAnswer: true, Code: asmfake.CodeServiceUnavailable, Times: 1})
+	wantServerError(t, addCluster(client, mesh.ID, second.ID), asmfake.CodeServiceUnavailable, http.StatusServiceUnavailable)
+	if got := srv.ClustersInMesh(mesh.ID); len(got) != 2 {
+		t.Errorf("the add answered 503 was not carried out: %+v", got)
+	}
+}
+
+func TestUndocumentedCodesDifferBetweenServers(t *testing.T) {
+	a, b := asmfake.New(asmfake.Options{}), asmfake.New(asmfake.Options{})
+	for _, r := range []asmfake.Refusal{asmfake.RefusalClusterInMesh, asmfake.RefusalMeshBusy, asmfake.RefusalVpcMismatch} {
+		if a.UndocumentedCode(r) == "" || a.UndocumentedCode(r) == b.UndocumentedCode(r) {
+			t.Errorf("%s: codes %q and %q, want a fresh code per server", r, a.UndocumentedCode(r), b.UndocumentedCode(r))
+		}
+	}
+	if a.UndocumentedCode(asmfake.RefusalMeshBusy) == a.UndocumentedCode(asmfake.RefusalClusterInMesh) {
+		t.Errorf("two refusals share a code")
+	}
+}
+
+func TestStoppedCluster(t *testing.T) {
+	srv := startFake(t, asmfake.Options{})
+	mesh := srv.AddMesh(asmfake.Mesh{})
+	cluster := srv.AddAvailableCluster(asmfake.Cluster{Stopped: true})
+	client := goodClient(t, srv)
+	if err := addCluster(client, mesh.ID, cluster.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := clusterState(t, client, mesh.ID, cluster.ID); got.State != asmfake.ClusterStopped {
+		t.Errorf("a stopped cluster that joined shows %q, want stopped", got.State)
+	}
+	if err := srv.SetClusterStopped(cluster.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := clusterState(t, client, mesh.ID, cluster.ID); got.State != asmfake.ClusterRunning {
+		t.Errorf("a started cluster shows %q, want running", got.State)
 	}
 }
 
@@ -567,7 +698,7 @@ func TestUpgradeMeshVersion(t *testing.T) {
 	if got := info(); got.State != asmfake.MeshUpgrading || got.Version != "v1.21.6.95-g5f6b8b8c-aliyun" {
 		t.Errorf("right after upgrading: %+v", got)
 	}
-	wantServerError(t, upgrade(mesh.ID), asmfake.CodeMeshNotRunning, http.StatusBadRequest)
+	wantServerError(t, upgrade(mesh.ID), srv.UndocumentedCode(asmfake.RefusalMeshBusy), http.StatusBadRequest)
 	waitFor(t, "upgrade to finish", func() bool { return info().State == asmfake.MeshRunning })
 	if got := info(); got.Version != asmfake.DefaultMeshVersion {
 		t.Errorf("after the upgrade Version = %q", got.Version)
@@ -789,11 +920,14 @@ func TestRecorder(t *testing.T) {
 
 func TestConcurrentCalls(t *testing.T) {
 	srv := startFake(t, asmfake.Options{AttachDelay: 20 * time.Millisecond})
-	mesh := srv.AddMesh(asmfake.Mesh{})
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
-	for i := 0; i < 8; i++ {
+	meshes := make([]string, 8)
+	for i := range meshes {
+		// A mesh each: a mesh refuses a second change while it is updating.
+		mesh := srv.AddMesh(asmfake.Mesh{})
+		meshes[i] = mesh.ID
 		cluster := srv.AddAvailableCluster(asmfake.Cluster{})
 		// One SDK client per goroutine: sdk.Client rewrites its http.Client's timeout and dialer on
 		// every call, so sharing one across goroutines is a data race in the SDK itself.
@@ -817,8 +951,10 @@ func TestConcurrentCalls(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if n := len(srv.ClustersInMesh(mesh.ID)); n != 8 {
-		t.Errorf("%d clusters in the mesh, want 8", n)
+	for _, id := range meshes {
+		if n := len(srv.ClustersInMesh(id)); n != 1 {
+			t.Errorf("%d clusters in mesh %s, want 1", n, id)
+		}
 	}
 	if n := srv.CountRequests("DescribeServiceMeshDetail"); n != 40 {
 		t.Errorf("CountRequests = %d, want 40", n)

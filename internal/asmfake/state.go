@@ -8,19 +8,28 @@ import (
 	"time"
 )
 
-// Mesh states, as ServiceMeshInfo.State reports them.
+// Mesh states, as ServiceMeshInfo.State reports them: the ones named in ASM's docs and in the
+// alicloud provider (shared/reference/asm-openapi.md). The fake moves a mesh through updating and
+// upgrading by itself; SetMeshState sets any other.
 const (
 	MeshInitial         = "initial"
 	MeshRunning         = "running"
 	MeshUpgrading       = "upgrading"
 	MeshUpgradingFailed = "upgrading_failed"
+	// MeshUpdating is a mesh while a cluster joins or leaves it.
+	MeshUpdating       = "updating"
+	MeshUpdatingFailed = "updating_failed"
+	MeshFailed         = "failed"
+	MeshCreateTimeout  = "create_timeout"
 )
 
-// States of a cluster in a mesh, as DescribeClustersInServiceMesh reports them.
+// States of a cluster in a mesh, as DescribeClustersInServiceMesh reports them (its API reference
+// lists these five).
 const (
 	ClusterStarting = "starting"
 	ClusterRunning  = "running"
 	ClusterStopping = "stopping"
+	ClusterStopped  = "stopped"
 	ClusterFailed   = "failed"
 )
 
@@ -85,6 +94,9 @@ type Cluster struct {
 	CreationTime time.Time
 	// AttachError, when set, makes AddClusterIntoServiceMesh end in ClusterFailed with this ErrorMessage.
 	AttachError string
+	// Stopped is an ACK cluster that is not running: in a mesh it shows ClusterStopped once it has
+	// joined. See SetClusterStopped.
+	Stopped bool
 }
 
 // MemberCluster is a cluster as a mesh sees it.
@@ -98,6 +110,7 @@ type MemberCluster struct {
 type meshState struct {
 	Mesh
 	upgradeDoneAt time.Time // zero unless an UpgradeMeshVersion is under way
+	updateDoneAt  time.Time // zero unless a cluster is being added or removed
 	members       []*member // in the order they were added
 }
 
@@ -200,11 +213,44 @@ func (s *Server) SetMeshVersion(meshID, version string) error {
 	return s.changeMesh(meshID, func(m *meshState) { m.Version = version })
 }
 
-// SetMeshState forces a mesh's state and error message, cancelling any upgrade under way.
+// SetMeshState forces a mesh's state and error message, cancelling any upgrade or update under way.
 func (s *Server) SetMeshState(meshID, state, errorMessage string) error {
 	return s.changeMesh(meshID, func(m *meshState) {
-		m.State, m.ErrorMessage, m.upgradeDoneAt = state, errorMessage, time.Time{}
+		m.State, m.ErrorMessage, m.upgradeDoneAt, m.updateDoneAt = state, errorMessage, time.Time{}, time.Time{}
 	})
+}
+
+// BusyMesh makes a running mesh "updating" for d from now, as a cluster change made outside Terraform
+// (another team's) would: changes to it are refused meanwhile. On a mesh already updating it moves
+// the end of the update to d from now.
+func (s *Server) BusyMesh(meshID string, d time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	s.settle(now)
+	m, ok := s.meshes[meshID]
+	if !ok {
+		return fmt.Errorf("asmfake: no mesh %q", meshID)
+	}
+	if m.State != MeshRunning && m.State != MeshUpdating {
+		return fmt.Errorf("asmfake: mesh %q is %s, neither running nor updating", meshID, m.State)
+	}
+	m.State, m.UpdateTime, m.updateDoneAt = MeshUpdating, now, now.Add(d)
+	return nil
+}
+
+// SetClusterStopped marks an available cluster stopped or running again; in a mesh it shows
+// ClusterStopped (the state DescribeClustersInServiceMesh documents) instead of ClusterRunning.
+func (s *Server) SetClusterStopped(clusterID string, stopped bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clusters[clusterID]
+	if !ok {
+		return fmt.Errorf("asmfake: no available cluster %q", clusterID)
+	}
+	c.Stopped = stopped
+	s.clusters[clusterID] = c
+	return nil
 }
 
 // SetKubeconfig sets what DescribeServiceMeshKubeconfig answers for a mesh; empty restores the generated one.
@@ -302,6 +348,10 @@ func (s *Server) settle(now time.Time) {
 			}
 			return false
 		})
+		// The members settle first: the mesh's update lasts at least as long as its cluster's change.
+		if m.State == MeshUpdating && !m.updateDoneAt.IsZero() && !now.Before(m.updateDoneAt) {
+			m.State, m.UpdateTime, m.updateDoneAt = MeshRunning, m.updateDoneAt, time.Time{}
+		}
 	}
 }
 
@@ -316,7 +366,11 @@ func (s *Server) meshOf(clusterID string) string {
 }
 
 func (s *Server) memberCluster(mem *member) MemberCluster {
-	return MemberCluster{Cluster: s.clusters[mem.clusterID], State: mem.state, ErrorMessage: mem.errorMessage, UpdateTime: mem.updateTime}
+	cluster, state := s.clusters[mem.clusterID], mem.state
+	if cluster.Stopped && state == ClusterRunning {
+		state = ClusterStopped
+	}
+	return MemberCluster{Cluster: cluster, State: state, ErrorMessage: mem.errorMessage, UpdateTime: mem.updateTime}
 }
 
 // sortedMeshes returns the meshes oldest first, for stable listings.

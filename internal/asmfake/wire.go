@@ -13,6 +13,13 @@ type requestIDResponse struct {
 	RequestID string `json:"RequestId"`
 }
 
+// changeAnswer is the body of a successful AddClusterIntoServiceMesh or RemoveClusterFromServiceMesh.
+type changeAnswer struct {
+	RequestID string `json:"RequestId"`
+	Code      int    `json:"Code"`
+	Message   string `json:"Message"`
+}
+
 type describeServiceMeshDetailResponse struct {
 	RequestID   string          `json:"RequestId"`
 	ServiceMesh wireServiceMesh `json:"ServiceMesh"`

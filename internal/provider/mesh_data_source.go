@@ -84,7 +84,8 @@ func (d *meshDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 		Description: "Reads an Alibaba Cloud Service Mesh (ASM) instance: its state, version, endpoints and the " +
 			"Kubernetes clusters in it. With `minimum_version` it also guards a configuration against a mesh too " +
 			"old for it: the plan fails before anything is applied. ModelMesh custom serving runtimes need ASM " +
-			modelMeshMinimumVersion + " or later.",
+			modelMeshMinimumVersion + " or later. A mesh is read in any state; the plan fails only for a failure " +
+			"state (see `state`) or an unmet `minimum_version`.",
 		Attributes: map[string]schema.Attribute{
 			"mesh_id": schema.StringAttribute{
 				Required:    true,
@@ -98,9 +99,12 @@ func (d *meshDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 					"(`v1.22.6.71-g7d67a80b-aliyun`) are accepted.",
 				Validators: []validator.String{versionValidator{}},
 			},
-			"name":          computed("Name of the mesh."),
-			"region":        computed("Region of the mesh, e.g. `cn-hangzhou`."),
-			"state":         computed("State of the mesh: `running`, `initial`, `upgrading`, `upgrading_failed`, ..."),
+			"name":   computed("Name of the mesh."),
+			"region": computed("Region of the mesh, e.g. `cn-hangzhou`."),
+			"state": computed("State of the mesh. `running`; transitional, read without error: `updating` while a " +
+				"cluster joins or leaves it, `initial` while it is created, `upgrading` (both with a warning); failure " +
+				"states, which fail the plan: `failed`, `create_timeout`, `upgrading_failed`, `updating_failed`. A " +
+				"mesh refuses cluster changes until it is `running`; `asm_cluster_attachment` waits for that."),
 			"error_message": computed("The service's explanation when the mesh is in a failed state; empty otherwise."),
 			"version":       computed("ASM version as the service reports it, e.g. `v1.22.6.71-g7d67a80b-aliyun`."),
 			"version_number": computed("The four numbers of `version`, e.g. `1.22.6.71`; null when the service " +
@@ -131,7 +135,7 @@ func (d *meshDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 						"name":               computed("Cluster name."),
 						"type":               computed("Cluster type, e.g. `ManagedKubernetes`."),
 						"region":             computed("Region of the cluster."),
-						"state":              computed("State of the cluster in the mesh: `running`, `starting`, `stopping`, `failed`, ..."),
+						"state":              computed("State of the cluster in the mesh: `running`, `starting`, `stopping`, `stopped`, `failed`."),
 						"kubernetes_version": computed("Kubernetes version of the cluster, e.g. `1.30.1-aliyun.1`."),
 						"vpc_id":             computed("VPC of the cluster."),
 					},
@@ -220,8 +224,8 @@ func (d *meshDataSource) Read(ctx context.Context, req datasource.ReadRequest, r
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-// checkMeshVersion reads the mesh and checks that it can take ModelMesh workloads: a mesh that is
-// not running gives a warning while it is initializing or upgrading and an error otherwise, and,
+// checkMeshVersion reads the mesh and checks that it can take ModelMesh workloads: only a mesh in a
+// failure state gives an error (initializing or upgrading gives a warning, updating nothing), and,
 // when minimum is set, a mesh older than minimum (or whose version cannot be parsed) gives an error
 // at minimumPath saying what to do. Problems reading the mesh are reported at mesh_id.
 func checkMeshVersion(ctx context.Context, client *asm.Client, meshID, minimum string, minimumPath path.Path) (*asm.Mesh, diag.Diagnostics) {
@@ -238,18 +242,24 @@ func checkMeshVersion(ctx context.Context, client *asm.Client, meshID, minimum s
 		return nil, diags
 	}
 
-	switch mesh.State {
-	case asm.MeshRunning:
-	case asm.MeshInitial, asm.MeshUpgrading:
-		diags.AddAttributeWarning(meshPath, "Mesh is not running yet",
-			fmt.Sprintf("Mesh %s (%s) is %s. Changes to it are refused until it is running again.", meshID, mesh.Name, mesh.State))
-	default:
+	// A mesh is read in any state: it is "updating" whenever a cluster joins or leaves it, anyone's.
+	switch {
+	case mesh.State == asm.MeshRunning, mesh.State == asm.MeshUpdating:
+	case asm.MeshStateFailed(mesh.State):
 		detail := fmt.Sprintf("Mesh %s (%s) is in state %q", meshID, mesh.Name, mesh.State)
 		if mesh.ErrorMessage != "" {
 			detail += ": " + mesh.ErrorMessage
 		}
 		diags.AddAttributeError(meshPath, "Mesh is not usable",
 			detail+".\nRepair it in the ASM console (or retry the upgrade with UpgradeMeshVersion), then plan again.")
+	case asm.MeshStateTransitional(mesh.State):
+		diags.AddAttributeWarning(meshPath, "Mesh is not running yet",
+			fmt.Sprintf("Mesh %s (%s) is %s. Clusters are added to or removed from it once it is running again.",
+				meshID, mesh.Name, mesh.State))
+	default:
+		diags.AddAttributeWarning(meshPath, "Mesh state not known to this provider",
+			fmt.Sprintf("Mesh %s (%s) reports state %q. It is read as it is; if it is not running, changes to it "+
+				"wait until it is.", meshID, mesh.Name, mesh.State))
 	}
 
 	if minimum == "" {
