@@ -365,7 +365,7 @@ resource "asm_inference_service" "test" {
 func createRuntimeOnceUnknown(t *testing.T, tc isvcTest, runtime string) resource.TestCheckFunc {
 	client := acctest.Dynamic(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var err error
+	var err, lastGetErr error
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })
 	go func() {
@@ -373,7 +373,8 @@ func createRuntimeOnceUnknown(t *testing.T, tc isvcTest, runtime string) resourc
 		err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 			obj, getErr := client.Resource(kube.InferenceService.GVR).Namespace(tc.namespace).Get(ctx, tc.name, metav1.GetOptions{})
 			if getErr != nil {
-				return false, nil // not created yet, or a passing error: poll again
+				lastGetErr = getErr // not created yet, or a passing error: poll again, report it on timeout
+				return false, nil   //nolint:nilerr // see above
 			}
 			wants, _, _ := unstructured.NestedString(obj.Object, "spec", "predictor", "model", "runtime")
 			if wants != runtime || statusOf(obj).LastFailureReason.ValueString() != "RuntimeNotRecognized" {
@@ -385,7 +386,7 @@ func createRuntimeOnceUnknown(t *testing.T, tc isvcTest, runtime string) resourc
 	return func(*terraform.State) error {
 		<-done // bounded by the poll's timeout
 		if err != nil {
-			return fmt.Errorf("creating runtime %q once ModelMesh reported it unknown: %w", runtime, err)
+			return fmt.Errorf("creating runtime %q once ModelMesh reported it unknown: %w (last read of the model: %v)", runtime, err, lastGetErr)
 		}
 		return nil
 	}
