@@ -85,7 +85,7 @@ tf plan -detailed-exitcode -input=false -no-color | tail -1
 
 if [ "${DEMO_KEEP:-}" = 1 ]; then
   step "DEMO_KEEP=1: leaving the sandbox (pid $sandbox_pid) and $work/config in place"
-  echo "source $work/sandbox/env.sh; export TF_CLI_CONFIG_FILE=$work/terraformrc; cd $work/config"
+  echo "source $work/sandbox/env.sh; export TF_CLI_CONFIG_FILE=$work/terraformrc; cd $work/config; $terraform plan"
   trap - EXIT
   exit 0
 fi

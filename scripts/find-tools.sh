@@ -78,11 +78,11 @@ _ft_assets_problem() {
       missing+=" $b"
     elif [[ $b == kube-* ]]; then
       v=$("$dir/$b" --version 2>/dev/null | sed -n 's/^Kubernetes //p')
-      [ "$v" = "$k8s" ] || wrong+=" $b is ${v:-of unknown version};"
+      [ "$v" = "$k8s" ] || wrong+=" $b ${v:-of unknown version}"
     fi
   done
-  [ -z "$missing" ] || printf 'has no%s;' "$missing"
-  [ -z "$wrong" ] || printf '%s' "$wrong"
+  [ -z "$missing" ] || printf 'has no%s; ' "$missing"
+  [ -z "$wrong" ] || printf 'has%s (not %s); ' "$wrong" "$k8s"
 }
 
 # setup-envtest's store: <data dir>/kubebuilder-envtest/k8s/<version without v>-<os>-<arch>, data dir
@@ -110,7 +110,7 @@ find_control_plane() {
       echo "$KUBEBUILDER_ASSETS"
       return
     fi
-    why+="KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS ${problem%;}; "
+    why+="KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS $problem"
   else
     why+="KUBEBUILDER_ASSETS is unset; "
   fi
@@ -122,11 +122,11 @@ find_control_plane() {
       echo "$store"
       return
     fi
-    why+="setup-envtest's $store ${problem%;}"
+    why+="setup-envtest's $store $problem"
   else
     why+="setup-envtest's store has no $k8s ($store)"
   fi
-  _ft_say "Control plane: tools/k8s/build.sh, ${needed[*]} built from tools/k8s's pinned modules (Kubernetes $k8s) once and cached, because ${why%; }"
+  _ft_say "Control plane: tools/k8s/build.sh (${needed[*]}, Kubernetes $k8s, built from tools/k8s's pinned modules on first use, then cached), because ${why%; }"
   "$_ft_root/tools/k8s/build.sh"
 }
 
