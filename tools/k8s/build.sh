@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the control plane (kube-apiserver, kube-controller-manager, kube-scheduler, etcd) from the
 # pinned modules in this folder, once per (go.mod, go.sum, go version), into a cache outside git.
-# Prints the folder holding the binaries, which is what envtest expects in KUBEBUILDER_ASSETS.
+# Prints the folder holding the binaries, which is what envtest expects in KUBEBUILDER_ASSETS;
+# with --list, prints the names of the binaries the stack needs in that folder, and builds nothing.
 set -euo pipefail
 cd "$(dirname "$0")"
 # Test-only binaries: built with the machine's own Go, so the toolchain the Makefile pins for the
@@ -10,7 +11,10 @@ export GOTOOLCHAIN=local
 key=$( (cat go.mod go.sum; go version) | sha256sum | cut -c1-16)
 dir="${TFASM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/terraform-provider-asm}/k8s-$key"
 binaries="kube-apiserver kube-controller-manager kube-scheduler"
-built() { for b in $binaries etcd; do [ -x "$dir/$b" ] || return 1; done; }
+# Everything the stack needs from this folder: the one list, also asked for by scripts/find-tools.sh.
+needed="$binaries etcd"
+if [ "${1:-}" = --list ]; then echo "$needed"; exit 0; fi
+built() { for b in $needed; do [ -x "$dir/$b" ] || return 1; done; }
 if built; then
   echo "$dir"
   exit 0
