@@ -58,7 +58,7 @@ func NewInferenceServiceResource() resource.Resource {
 }
 
 type inferenceServiceResource struct {
-	data *providerData
+	configuredResource
 }
 
 type inferenceServiceModel struct {
@@ -238,10 +238,6 @@ func (r *inferenceServiceResource) ConfigValidators(context.Context) []resource.
 	return []resource.ConfigValidator{
 		resourcevalidator.ExactlyOneOf(path.MatchRoot("storage"), path.MatchRoot("storage_uri")),
 	}
-}
-
-func (r *inferenceServiceResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configureProviderData(req, resp)
 }
 
 func (r *inferenceServiceResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {

@@ -131,15 +131,7 @@ func (d *meshDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 }
 
 func (d *meshDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T; please report this bug", req.ProviderData))
-		return
-	}
-	d.data = data
+	d.data = providerDataOf(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *meshDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {

@@ -50,7 +50,7 @@ func NewModelStorageResource() resource.Resource {
 }
 
 type modelStorageResource struct {
-	data *providerData
+	configuredResource
 }
 
 type modelStorageModel struct {
@@ -201,10 +201,6 @@ func (r *modelStorageResource) ValidateConfig(ctx context.Context, req resource.
 		resp.Diagnostics.AddAttributeError(path.Root("config_json"), "type in config_json",
 			"Set the storage type with the type attribute, not inside config_json.")
 	}
-}
-
-func (r *modelStorageResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configureProviderData(req, resp)
 }
 
 func (r *modelStorageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {

@@ -38,9 +38,9 @@ func NewServingRuntimeResource() resource.Resource {
 
 // runtimeResource implements both runtime resources: they differ only in the namespace.
 type runtimeResource struct {
+	configuredResource
 	kind       kube.Kind
 	typeSuffix string
-	data       *providerData
 }
 
 // modelGetter is tfsdk.Config, Plan or State; modelSetter is Plan or State.
@@ -88,10 +88,6 @@ func (r *runtimeResource) Metadata(_ context.Context, req resource.MetadataReque
 
 func (r *runtimeResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = runtimeSchema(ctx, r.kind)
-}
-
-func (r *runtimeResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configureProviderData(req, resp)
 }
 
 func (r *runtimeResource) ConfigValidators(context.Context) []resource.ConfigValidator {
