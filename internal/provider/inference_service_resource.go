@@ -57,6 +57,13 @@ func NewInferenceServiceResource() resource.Resource {
 	return &inferenceServiceResource{}
 }
 
+// Default timeouts; the schema's description states them.
+const (
+	// inferenceServiceApplyTimeout bounds a create or update with the wait for ModelMesh to load the model.
+	inferenceServiceApplyTimeout  = 10 * time.Minute
+	inferenceServiceDeleteTimeout = 5 * time.Minute
+)
+
 type inferenceServiceResource struct {
 	configuredResource
 }
@@ -338,7 +345,7 @@ func (r *inferenceServiceResource) Create(ctx context.Context, req resource.Crea
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Create(ctx, 10*time.Minute)
+	timeout, diags := plan.Timeouts.Create(ctx, inferenceServiceApplyTimeout)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -355,7 +362,7 @@ func (r *inferenceServiceResource) Update(ctx context.Context, req resource.Upda
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, 10*time.Minute)
+	timeout, diags := plan.Timeouts.Update(ctx, inferenceServiceApplyTimeout)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -472,7 +479,7 @@ func (r *inferenceServiceResource) Delete(ctx context.Context, req resource.Dele
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := state.Timeouts.Delete(ctx, 5*time.Minute)
+	timeout, diags := state.Timeouts.Delete(ctx, inferenceServiceDeleteTimeout)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
