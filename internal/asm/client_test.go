@@ -77,12 +77,14 @@ func asError(t *testing.T, err error) *Error {
 }
 
 func TestNewClientDefaultsToHTTPS(t *testing.T) {
-	c, err := NewClient(Config{Region: "cn-hangzhou", AccessKey: "ak", SecretKey: "sk"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Scheme() != "HTTPS" {
-		t.Errorf("scheme = %q, want HTTPS", c.Scheme())
+	for protocol, want := range map[string]string{"": "HTTPS", "HTTPS": "HTTPS", "HTTP": "HTTP"} {
+		client, err := NewClient(Config{Region: "cn-hangzhou", AccessKey: "ak", SecretKey: "sk", Protocol: protocol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := client.Scheme(); got != want {
+			t.Errorf("protocol %q: requests go out over %s, want %s", protocol, got, want)
+		}
 	}
 }
 
@@ -632,27 +634,6 @@ func TestMeshLockHonorsContext(t *testing.T) {
 	}
 	if got := f.fake.CountRequests("AddClusterIntoServiceMesh"); got != 0 {
 		t.Errorf("add was sent while another change held the mesh")
-	}
-}
-
-func TestKubeconfigAndUpgrade(t *testing.T) {
-	f := newFixture(t, asmfake.Options{UpgradeDelay: time.Minute})
-	ctx := testContext(t)
-	mesh := f.fake.AddMesh(asmfake.Mesh{Version: "v1.17.2.42-gf7619883-aliyun", UpgradeVersion: "v1.22.6.71-g7d67a80b-aliyun"})
-
-	kubeconfig, err := f.client.Kubeconfig(ctx, mesh.ID, true)
-	if err != nil || !strings.Contains(kubeconfig, mesh.Endpoints.IntranetAPIServer) {
-		t.Errorf("private kubeconfig = %q, %v; want the intranet API server", kubeconfig, err)
-	}
-	offered, err := f.client.DescribeUpgradeVersion(ctx, mesh.ID)
-	if err != nil || offered.IstioVersion != "v1.22.6.71-g7d67a80b-aliyun" {
-		t.Errorf("upgrade version = %+v, %v", offered, err)
-	}
-	if err := f.client.UpgradeMeshVersion(ctx, mesh.ID); err != nil {
-		t.Fatal(err)
-	}
-	if m, err := f.client.DescribeMesh(ctx, mesh.ID); err != nil || m.State != MeshUpgrading {
-		t.Errorf("mesh after UpgradeMeshVersion = %+v, %v; want upgrading", m, err)
 	}
 }
 

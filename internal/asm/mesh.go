@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/servicemesh"
 )
 
@@ -74,13 +73,6 @@ type Cluster struct {
 	// KubernetesVersion is the cluster's, e.g. "1.30.1-aliyun.1".
 	KubernetesVersion string
 	VpcID             string
-}
-
-// UpgradeVersion is what DescribeUpgradeVersion offers.
-type UpgradeVersion struct {
-	IstioVersion         string
-	IstioOperatorVersion string
-	KubernetesVersion    string
 }
 
 // DescribeMesh reads a mesh. A mesh that does not exist gives an error for which IsNotFound is true.
@@ -164,42 +156,4 @@ func (c *Client) listClusters(ctx context.Context, meshID string) ([]Cluster, st
 		})
 	}
 	return clusters, resp.RequestId, nil
-}
-
-// Kubeconfig returns a kubeconfig for the mesh's control plane (its Istio API server), with the
-// intranet address when private is set.
-func (c *Client) Kubeconfig(ctx context.Context, meshID string, private bool) (string, error) {
-	req := servicemesh.CreateDescribeServiceMeshKubeconfigRequest()
-	req.ServiceMeshId = meshID
-	req.PrivateIpAddress = requests.NewBoolean(private)
-	resp, err := invoke(ctx, c, "DescribeServiceMeshKubeconfig", (*servicemesh.Client).DescribeServiceMeshKubeconfig, req)
-	if err != nil {
-		return "", err
-	}
-	return resp.Kubeconfig, nil
-}
-
-// DescribeUpgradeVersion returns the versions an upgrade of the mesh would move to; the mesh's own
-// version when there is nothing newer.
-func (c *Client) DescribeUpgradeVersion(ctx context.Context, meshID string) (UpgradeVersion, error) {
-	req := servicemesh.CreateDescribeUpgradeVersionRequest()
-	req.ServiceMeshId = meshID
-	resp, err := invoke(ctx, c, "DescribeUpgradeVersion", (*servicemesh.Client).DescribeUpgradeVersion, req)
-	if err != nil {
-		return UpgradeVersion{}, err
-	}
-	return UpgradeVersion{
-		IstioVersion:         resp.Version.IstioVersion,
-		IstioOperatorVersion: resp.Version.IstioOperatorVersion,
-		KubernetesVersion:    resp.Version.KubernetesVersion,
-	}, nil
-}
-
-// UpgradeMeshVersion starts an upgrade of the mesh to the version DescribeUpgradeVersion offers.
-// It returns once the service accepted it; the mesh is "upgrading" until it is done.
-func (c *Client) UpgradeMeshVersion(ctx context.Context, meshID string) error {
-	req := servicemesh.CreateUpgradeMeshVersionRequest()
-	req.ServiceMeshId = meshID
-	_, err := invoke(ctx, c, "UpgradeMeshVersion", (*servicemesh.Client).UpgradeMeshVersion, req)
-	return err
 }

@@ -23,9 +23,6 @@ var actions = map[string]action{
 	"DescribeClustersInServiceMesh": {[]string{"ServiceMeshId"}, (*Server).describeClustersInServiceMesh},
 	"AddClusterIntoServiceMesh":     {[]string{"ServiceMeshId", "ClusterId"}, (*Server).addClusterIntoServiceMesh},
 	"RemoveClusterFromServiceMesh":  {[]string{"ServiceMeshId", "ClusterId"}, (*Server).removeClusterFromServiceMesh},
-	"DescribeServiceMeshKubeconfig": {[]string{"ServiceMeshId"}, (*Server).describeServiceMeshKubeconfig},
-	"DescribeUpgradeVersion":        {[]string{"ServiceMeshId"}, (*Server).describeUpgradeVersion},
-	"UpgradeMeshVersion":            {[]string{"ServiceMeshId"}, (*Server).upgradeMeshVersion},
 }
 
 func (s *Server) describeServiceMeshDetail(c call) (any, *apiError) {
@@ -120,63 +117,6 @@ func (s *Server) startUpdate(m *meshState, mem *member, now time.Time) {
 // as their API reference shows it.
 func changeResponse(requestID string) changeAnswer {
 	return changeAnswer{RequestID: requestID, Code: 200, Message: "success"}
-}
-
-func (s *Server) describeServiceMeshKubeconfig(c call) (any, *apiError) {
-	m, failure := s.lookupMesh(c.params["ServiceMeshId"])
-	if failure != nil {
-		return nil, failure
-	}
-	private := false
-	switch c.params["PrivateIpAddress"] {
-	case "", "false":
-	case "true":
-		private = true
-	default:
-		return nil, newError(CodeInvalidParameter, "The specified parameter PrivateIpAddress is not valid.")
-	}
-	kubeconfig := m.Kubeconfig
-	if kubeconfig == "" {
-		server := m.Endpoints.PublicAPIServer
-		if private || server == "" {
-			server = m.Endpoints.IntranetAPIServer
-		}
-		kubeconfig = s.generatedKubeconfig(m.ID, server)
-	}
-	return describeServiceMeshKubeconfigResponse{RequestID: c.requestID, Kubeconfig: kubeconfig}, nil
-}
-
-// describeUpgradeVersion offers the version an upgrade moves to, or the current one when there is none.
-func (s *Server) describeUpgradeVersion(c call) (any, *apiError) {
-	m, failure := s.lookupMesh(c.params["ServiceMeshId"])
-	if failure != nil {
-		return nil, failure
-	}
-	target := m.UpgradeVersion
-	if target == "" {
-		target = m.Version
-	}
-	return describeUpgradeVersionResponse{RequestID: c.requestID, Version: wireVersion{
-		IstioVersion:         target,
-		IstioOperatorVersion: target,
-		KubernetesVersion:    m.KubernetesVersion,
-	}}, nil
-}
-
-func (s *Server) upgradeMeshVersion(c call) (any, *apiError) {
-	m, failure := s.lookupMesh(c.params["ServiceMeshId"])
-	if failure != nil {
-		return nil, failure
-	}
-	if failure := s.acceptsChanges(m); failure != nil {
-		return nil, failure
-	}
-	if m.UpgradeVersion == "" {
-		return nil, newError(CodeAlreadyLatestVersion, "ServiceMesh %s is already at the latest version %s.", m.ID, m.Version)
-	}
-	m.State, m.ErrorMessage, m.UpdateTime = MeshUpgrading, "", c.now
-	m.upgradeDoneAt = c.now.Add(s.opts.UpgradeDelay)
-	return requestIDResponse{RequestID: c.requestID}, nil
 }
 
 func (s *Server) lookupMesh(id string) (*meshState, *apiError) {

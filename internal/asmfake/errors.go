@@ -47,8 +47,6 @@ const (
 	// shared/reference/asm-openapi.md). The fake answers it for a cluster the account does not own
 	// (AddClusterIntoServiceMesh) and for one that is not in the mesh (RemoveClusterFromServiceMesh).
 	CodeNotFound = "ERR404"
-	// CodeAlreadyLatestVersion refuses UpgradeMeshVersion when DescribeUpgradeVersion offers nothing newer.
-	CodeAlreadyLatestVersion = "ErrorPermitted.AlreadyLatestVersion"
 )
 
 // Refusal names a refusal whose code ASM does not document; Server.UndocumentedCode gives the code.

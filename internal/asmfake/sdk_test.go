@@ -3,9 +3,6 @@ package asmfake_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -22,7 +19,6 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/servicemesh"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"sigs.k8s.io/yaml"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/asmfake"
 )
@@ -658,131 +654,6 @@ func TestStoppedCluster(t *testing.T) {
 	}
 	if got, _ := clusterState(t, client, mesh.ID, cluster.ID); got.State != asmfake.ClusterRunning {
 		t.Errorf("a started cluster shows %q, want running", got.State)
-	}
-}
-
-func TestUpgradeMeshVersion(t *testing.T) {
-	const delay = transitionDelay
-	srv := startFake(t, asmfake.Options{UpgradeDelay: delay})
-	mesh := srv.AddMesh(asmfake.Mesh{Version: "v1.21.6.95-g5f6b8b8c-aliyun", UpgradeVersion: asmfake.DefaultMeshVersion})
-	client := goodClient(t, srv)
-	offered := func() servicemesh.Version {
-		request := servicemesh.CreateDescribeUpgradeVersionRequest()
-		request.ServiceMeshId = mesh.ID
-		response, err := client.DescribeUpgradeVersion(request)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return response.Version
-	}
-	upgrade := func(meshID string) error {
-		request := servicemesh.CreateUpgradeMeshVersionRequest()
-		request.ServiceMeshId = meshID
-		_, err := client.UpgradeMeshVersion(request)
-		return err
-	}
-	info := func() servicemesh.ServiceMeshInfo {
-		detail, err := describeMesh(client, mesh.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return detail.ServiceMesh.ServiceMeshInfo
-	}
-
-	if v := offered(); v.IstioVersion != asmfake.DefaultMeshVersion || v.KubernetesVersion != asmfake.DefaultKubernetesVersion {
-		t.Errorf("DescribeUpgradeVersion = %+v", v)
-	}
-	if err := upgrade(mesh.ID); err != nil {
-		t.Fatal(err)
-	}
-	if got := info(); got.State != asmfake.MeshUpgrading || got.Version != "v1.21.6.95-g5f6b8b8c-aliyun" {
-		t.Errorf("right after upgrading: %+v", got)
-	}
-	wantServerError(t, upgrade(mesh.ID), srv.UndocumentedCode(asmfake.RefusalMeshBusy), http.StatusBadRequest)
-	waitFor(t, "upgrade to finish", func() bool { return info().State == asmfake.MeshRunning })
-	if got := info(); got.Version != asmfake.DefaultMeshVersion {
-		t.Errorf("after the upgrade Version = %q", got.Version)
-	}
-	if v := offered(); v.IstioVersion != asmfake.DefaultMeshVersion {
-		t.Errorf("DescribeUpgradeVersion at the latest version = %+v", v)
-	}
-	wantServerError(t, upgrade(mesh.ID), asmfake.CodeAlreadyLatestVersion, http.StatusBadRequest)
-
-	failing := srv.AddMesh(asmfake.Mesh{UpgradeVersion: "v1.23.0.1-gabcdef01-aliyun", UpgradeError: "pilot did not become ready"})
-	if err := upgrade(failing.ID); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "failing upgrade to end", func() bool {
-		m, _ := srv.Mesh(failing.ID)
-		return m.State != asmfake.MeshUpgrading
-	})
-	if m, _ := srv.Mesh(failing.ID); m.State != asmfake.MeshUpgradingFailed || m.ErrorMessage != "pilot did not become ready" ||
-		m.Version != asmfake.DefaultMeshVersion {
-		t.Errorf("failed upgrade left %+v", m)
-	}
-}
-
-func TestDescribeServiceMeshKubeconfig(t *testing.T) {
-	srv := startFake(t, asmfake.Options{})
-	mesh := srv.AddMesh(asmfake.Mesh{Endpoints: asmfake.Endpoints{
-		IntranetAPIServer: "https://192.168.7.7:6443", PublicAPIServer: "https://47.7.7.7:6443"}})
-	client := goodClient(t, srv)
-	kubeconfig := func(private bool) string {
-		request := servicemesh.CreateDescribeServiceMeshKubeconfigRequest()
-		request.ServiceMeshId = mesh.ID
-		request.PrivateIpAddress = requests.NewBoolean(private)
-		response, err := client.DescribeServiceMeshKubeconfig(request)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return response.Kubeconfig
-	}
-
-	var parsed struct {
-		Clusters []struct {
-			Cluster struct {
-				Server string `json:"server"`
-				CA     string `json:"certificate-authority-data"`
-			} `json:"cluster"`
-		} `json:"clusters"`
-		Users []struct {
-			User struct {
-				Cert string `json:"client-certificate-data"`
-				Key  string `json:"client-key-data"`
-			} `json:"user"`
-		} `json:"users"`
-	}
-	if err := yaml.Unmarshal([]byte(kubeconfig(true)), &parsed); err != nil {
-		t.Fatal(err)
-	}
-	if len(parsed.Clusters) != 1 || len(parsed.Users) != 1 {
-		t.Fatalf("kubeconfig = %+v", parsed)
-	}
-	if got := parsed.Clusters[0].Cluster.Server; got != "https://192.168.7.7:6443" {
-		t.Errorf("private kubeconfig server = %q", got)
-	}
-	decode := func(s string) []byte {
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	if _, err := tls.X509KeyPair(decode(parsed.Users[0].User.Cert), decode(parsed.Users[0].User.Key)); err != nil {
-		t.Errorf("client certificate does not load: %v", err)
-	}
-	if !x509.NewCertPool().AppendCertsFromPEM(decode(parsed.Clusters[0].Cluster.CA)) {
-		t.Errorf("CA does not load")
-	}
-	if !strings.Contains(kubeconfig(false), "server: https://47.7.7.7:6443") {
-		t.Errorf("public kubeconfig does not point at the public endpoint")
-	}
-
-	if err := srv.SetKubeconfig(mesh.ID, "apiVersion: v1\nkind: Config\n"); err != nil {
-		t.Fatal(err)
-	}
-	if got := kubeconfig(true); got != "apiVersion: v1\nkind: Config\n" {
-		t.Errorf("configured kubeconfig came back as %q", got)
 	}
 }
 

@@ -21,7 +21,8 @@ type Options struct {
 	AttachDelay time.Duration
 	// DetachDelay is how long a removed cluster stays "stopping" before it leaves the mesh.
 	DetachDelay time.Duration
-	// UpgradeDelay is how long a mesh stays "upgrading" after UpgradeMeshVersion.
+	// UpgradeDelay is read by nothing since the fake stopped serving UpgradeMeshVersion (only tests
+	// called it); it stays until internal/acctest no longer sets it.
 	UpgradeDelay time.Duration
 	// MeshUpdateDelay is how long a mesh stays "updating" after the cluster it adds or removes has
 	// settled: the mesh is busy for the whole change, longer than the cluster's own transition.
@@ -30,7 +31,7 @@ type Options struct {
 
 // DefaultOptions returns short but observable delays.
 func DefaultOptions() Options {
-	return Options{AttachDelay: 2 * time.Second, DetachDelay: 2 * time.Second, UpgradeDelay: 2 * time.Second,
+	return Options{AttachDelay: 2 * time.Second, DetachDelay: 2 * time.Second,
 		MeshUpdateDelay: time.Second}
 }
 
@@ -49,7 +50,6 @@ type Server struct {
 	faults      map[string][]*pendingFault
 	nonces      map[string]time.Time
 	requests    []Request
-	kubeCreds   *kubeCredentials
 	// undocumented are this server's codes for the refusals ASM documents no code for.
 	undocumented map[Refusal]string
 

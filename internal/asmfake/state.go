@@ -49,25 +49,15 @@ type Mesh struct {
 	Name     string
 	RegionID string
 	// State defaults to MeshRunning.
-	State        string
-	ErrorMessage string
-	Version      string
-	// UpgradeVersion is what DescribeUpgradeVersion offers and UpgradeMeshVersion moves to; empty
-	// means the mesh is already at the latest version.
-	UpgradeVersion string
-	// UpgradeError, when set, makes UpgradeMeshVersion end in MeshUpgradingFailed with this ErrorMessage.
-	UpgradeError string
-	// KubernetesVersion is the control plane's, reported by DescribeUpgradeVersion.
-	KubernetesVersion string
-	VpcID             string
-	SecurityGroupID   string
-	VSwitches         []string
-	Endpoints         Endpoints
-	// Kubeconfig is what DescribeServiceMeshKubeconfig answers; empty gives a generated one whose
-	// server is the intranet (PrivateIpAddress=true) or public API server endpoint.
-	Kubeconfig   string
-	CreationTime time.Time
-	UpdateTime   time.Time
+	State           string
+	ErrorMessage    string
+	Version         string
+	VpcID           string
+	SecurityGroupID string
+	VSwitches       []string
+	Endpoints       Endpoints
+	CreationTime    time.Time
+	UpdateTime      time.Time
 }
 
 // Endpoints are the mesh's addresses. The public ones are empty unless the mesh has an EIP.
@@ -109,9 +99,8 @@ type MemberCluster struct {
 
 type meshState struct {
 	Mesh
-	upgradeDoneAt time.Time // zero unless an UpgradeMeshVersion is under way
-	updateDoneAt  time.Time // zero unless a cluster is being added or removed
-	members       []*member // in the order they were added
+	updateDoneAt time.Time // zero unless a cluster is being added or removed
+	members      []*member // in the order they were added
 }
 
 type member struct {
@@ -134,7 +123,6 @@ func (s *Server) AddMesh(m Mesh) Mesh {
 	m.RegionID = cmp.Or(m.RegionID, DefaultRegionID)
 	m.State = cmp.Or(m.State, MeshRunning)
 	m.Version = cmp.Or(m.Version, DefaultMeshVersion)
-	m.KubernetesVersion = cmp.Or(m.KubernetesVersion, DefaultKubernetesVersion)
 	m.VpcID = cmp.Or(m.VpcID, DefaultVpcID)
 	m.SecurityGroupID = cmp.Or(m.SecurityGroupID, "sg-"+short)
 	if len(m.VSwitches) == 0 {
@@ -213,10 +201,10 @@ func (s *Server) SetMeshVersion(meshID, version string) error {
 	return s.changeMesh(meshID, func(m *meshState) { m.Version = version })
 }
 
-// SetMeshState forces a mesh's state and error message, cancelling any upgrade or update under way.
+// SetMeshState forces a mesh's state and error message, cancelling any update under way.
 func (s *Server) SetMeshState(meshID, state, errorMessage string) error {
 	return s.changeMesh(meshID, func(m *meshState) {
-		m.State, m.ErrorMessage, m.upgradeDoneAt, m.updateDoneAt = state, errorMessage, time.Time{}, time.Time{}
+		m.State, m.ErrorMessage, m.updateDoneAt = state, errorMessage, time.Time{}
 	})
 }
 
@@ -251,11 +239,6 @@ func (s *Server) SetClusterStopped(clusterID string, stopped bool) error {
 	c.Stopped = stopped
 	s.clusters[clusterID] = c
 	return nil
-}
-
-// SetKubeconfig sets what DescribeServiceMeshKubeconfig answers for a mesh; empty restores the generated one.
-func (s *Server) SetKubeconfig(meshID, kubeconfig string) error {
-	return s.changeMesh(meshID, func(m *meshState) { m.Kubeconfig = kubeconfig })
 }
 
 // DeleteMesh removes a mesh and its clusters, as a deletion made outside Terraform would.
@@ -325,16 +308,6 @@ func (s *Server) changeMesh(meshID string, change func(*meshState)) error {
 // every read keeps the fake free of timers and its answers consistent within one call.
 func (s *Server) settle(now time.Time) {
 	for _, m := range s.meshes {
-		if m.State == MeshUpgrading && !m.upgradeDoneAt.IsZero() && !now.Before(m.upgradeDoneAt) {
-			m.UpdateTime = m.upgradeDoneAt
-			m.upgradeDoneAt = time.Time{}
-			if m.UpgradeError != "" {
-				m.State, m.ErrorMessage = MeshUpgradingFailed, m.UpgradeError
-			} else {
-				m.State, m.ErrorMessage = MeshRunning, ""
-				m.Version, m.UpgradeVersion = m.UpgradeVersion, ""
-			}
-		}
 		m.members = slices.DeleteFunc(m.members, func(mem *member) bool {
 			if mem.settlesAt.IsZero() || now.Before(mem.settlesAt) {
 				return false

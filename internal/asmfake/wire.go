@@ -35,22 +35,6 @@ type describeClustersInServiceMeshResponse struct {
 	Clusters  []wireCluster `json:"Clusters"`
 }
 
-type describeServiceMeshKubeconfigResponse struct {
-	RequestID  string `json:"RequestId"`
-	Kubeconfig string `json:"Kubeconfig"`
-}
-
-type describeUpgradeVersionResponse struct {
-	RequestID string      `json:"RequestId"`
-	Version   wireVersion `json:"Version"`
-}
-
-type wireVersion struct {
-	IstioVersion         string `json:"IstioVersion"`
-	IstioOperatorVersion string `json:"IstioOperatorVersion"`
-	KubernetesVersion    string `json:"KubernetesVersion"`
-}
-
 type wireServiceMesh struct {
 	Clusters        []string      `json:"Clusters"`
 	ServiceMeshInfo wireMeshInfo  `json:"ServiceMeshInfo"`

@@ -35,7 +35,7 @@ const (
 func NewClusterAttachmentResource() resource.Resource { return &clusterAttachmentResource{} }
 
 type clusterAttachmentResource struct {
-	data *providerData
+	configuredResource
 }
 
 type clusterAttachmentModel struct {
@@ -118,10 +118,6 @@ func (r *clusterAttachmentResource) Schema(ctx context.Context, _ resource.Schem
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true}),
 		},
 	}
-}
-
-func (r *clusterAttachmentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configureProviderData(req, resp)
 }
 
 func (r *clusterAttachmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
