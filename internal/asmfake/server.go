@@ -21,9 +21,6 @@ type Options struct {
 	AttachDelay time.Duration
 	// DetachDelay is how long a removed cluster stays "stopping" before it leaves the mesh.
 	DetachDelay time.Duration
-	// UpgradeDelay is read by nothing since the fake stopped serving UpgradeMeshVersion (only tests
-	// called it); it stays until internal/acctest no longer sets it.
-	UpgradeDelay time.Duration
 	// MeshUpdateDelay is how long a mesh stays "updating" after the cluster it adds or removes has
 	// settled: the mesh is busy for the whole change, longer than the cluster's own transition.
 	MeshUpdateDelay time.Duration
