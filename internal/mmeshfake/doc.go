@@ -1,0 +1,35 @@
+// Package mmeshfake is model-mesh's external gRPC API and etcd registry, served at each ready
+// runtime pod of the test cluster.
+//
+// The modelmesh-serving controller (kserve/modelmesh-serving v0.12.0) runs for real in the test
+// stack; model-mesh itself, the Java container "mm" in each runtime pod, cannot. This package
+// stands in for it at its own boundary:
+//
+//   - For every Ready pod with a container "mm" carrying MM_SERVICE_NAME and MM_SVC_GRPC_PORT (the
+//     pods of the Deployments the controller makes per ServingRuntime) and a pod IP in 127.0.0.0/8,
+//     it serves mmesh.ModelMesh (generated from proto/mmesh/model-mesh-external.proto) on
+//     podIP:MM_SVC_GRPC_PORT, which is where the controller's kube:// resolver dials through the
+//     Service's Endpoints. It stops serving when the pod goes away or turns unready.
+//   - The pods of one namespace and service name form one model-mesh cluster with one registry:
+//     model and vmodel records in etcd under <root_prefix>/<MM_KVSTORE_PREFIX>/<service>/registry/
+//     and .../vmodels/, the root prefix taken from the pod's etcd secret (key etcd_connection),
+//     in the JSON model-mesh writes and modelmesh_events.go watches. State lives only there, so it
+//     survives restarts of the controller and of this package.
+//   - Placement follows the type constraints of the ConfigMap the controller mounts (tc-config)
+//     and each instance's MM_LABELS; loads take Options.LoadDelay (SlowLoadDelay for paths with
+//     SlowPathMarker) and fail with the storage puller's error for paths with FailPathMarker.
+//
+// Each imitated behaviour names its model-mesh source in a comment. Not imitated: inference
+// requests, the instances table and leader election, expiry of load failures, memory limits and
+// eviction, scale-up to more copies, TLS.
+//
+// API: Start(ctx, Options) (*Server, error) and (*Server).Stop(), as agreed for issue 13; Stop may
+// be called more than once.
+//
+// Wiring: a pod is served when it is Ready, has a pod IP in 127.0.0.0/8, a container "mm" whose
+// env sets MM_SERVICE_NAME and MM_SVC_GRPC_PORT (8033 by default), a Secret volume "etcd-config"
+// naming an existing Secret with key etcd_connection (JSON; root_prefix is used), and a ConfigMap
+// volume "tc-config" naming an existing ConfigMap (key type_constraints). Its instance id, the
+// "location" of its copies, is the last 12 characters of the pod name; when its mm container
+// restarts (containerStatuses[mm].state.running.startedAt changes) the copies it held are gone.
+package mmeshfake
