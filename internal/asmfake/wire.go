@@ -9,10 +9,6 @@ var wireTimeZone = time.FixedZone("CST", 8*60*60)
 
 func wireTime(t time.Time) string { return t.In(wireTimeZone).Format(time.RFC3339) }
 
-type requestIDResponse struct {
-	RequestID string `json:"RequestId"`
-}
-
 // changeAnswer is the body of a successful AddClusterIntoServiceMesh or RemoveClusterFromServiceMesh.
 type changeAnswer struct {
 	RequestID string `json:"RequestId"`
