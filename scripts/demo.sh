@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # make demo: build the provider, start the sandbox, apply examples/quickstart, show the result,
 # then destroy and stop (DEMO_KEEP=1 leaves everything running). DEMO_EXAMPLE picks another example
-# folder (demo-old-mesh uses examples/old-mesh, which is meant to fail at plan).
+# folder (demo-old-mesh uses examples/old-mesh, which is meant to fail at plan). With --sandbox
+# (make sandbox) it starts the sandbox, says how to use it with the provider built here, and runs
+# until Ctrl-C. The CLI and the control plane are what the machine has, else built once: see
+# scripts/find-tools.sh; the first two lines of output say which and why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+sandbox_only=
+if [ "${1:-}" = --sandbox ]; then sandbox_only=1; fi
 example=${DEMO_EXAMPLE:-examples/quickstart}
-cache=${CACHE:-$HOME/.cache/terraform-provider-asm}
-terraform=${TERRAFORM:-$cache/terraform-v1.5.7/terraform}
-work=$(mktemp -d /tmp/asm-demo-XXXXXX)
 version=0.0.1
 sandbox_pid=
 
+# shellcheck source=scripts/find-tools.sh
+source scripts/find-tools.sh
+terraform=$(find_terraform)
+assets=$(find_control_plane)
+cli=$(basename "$terraform")
+
+work=$(mktemp -d /tmp/asm-demo-XXXXXX)
 cleanup() {
   status=$?
   if [ -n "$sandbox_pid" ] && [ "${DEMO_KEEP:-}" != 1 ]; then
@@ -25,14 +34,23 @@ trap cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "building the provider, terraform and the control plane (first run builds from pinned modules: see README)"
-make -s "$terraform" TF_VERSION=v1.5.7 >/dev/null
-assets=$(tools/k8s/build.sh)
+step "building the provider and the sandbox; the ModelMesh controller and KWOK (built once, cached)"
 modelmesh_assets=$(tools/modelmesh/build.sh)
 # shellcheck source=scripts/local-provider.sh
 source scripts/local-provider.sh
 install_local_provider "$work" "$version"
 go build -o "$work/asm-sandbox" ./cmd/asm-sandbox
+
+if [ -n "$sandbox_only" ]; then
+  step "starting the sandbox (Ctrl-C stops it)"
+  echo "To use the provider built from this checkout with $terraform, also:"
+  echo
+  echo "export TF_CLI_CONFIG_FILE=$work/terraformrc"
+  echo
+  # In the foreground: Ctrl-C reaches it, it stops what it started, and then this script cleans up.
+  KUBEBUILDER_ASSETS=$assets MODELMESH_ASSETS=$modelmesh_assets "$work/asm-sandbox" -dir "$work/sandbox"
+  exit
+fi
 
 step "starting the sandbox"
 KUBEBUILDER_ASSETS=$assets MODELMESH_ASSETS=$modelmesh_assets "$work/asm-sandbox" -dir "$work/sandbox" >"$work/sandbox.log" 2>&1 &
@@ -50,11 +68,11 @@ cp -r "$root/$example" "$work/config"
 cp -r "$root/examples/modules" "$work/modules" 2>/dev/null || true
 tf() { "$terraform" -chdir="$work/config" "$@"; }
 
-step "terraform init"
+step "$cli init"
 tf init -input=false -no-color >"$work/init.log" || { cat "$work/init.log"; exit 1; }
 grep -E "Installed|successfully" "$work/init.log"
 
-step "terraform apply"
+step "$cli apply"
 tf apply -auto-approve -input=false
 
 step "outputs"
@@ -63,15 +81,15 @@ tf output
 step "kubectl get inferenceservice my-model-sample -n modelmesh-serving (status as the ModelMesh controller wrote it)"
 "$work/asm-sandbox" get-isvc -n modelmesh-serving my-model-sample
 
-step "terraform plan -detailed-exitcode (infra CI relies on an empty plan after apply)"
+step "$cli plan -detailed-exitcode (infra CI relies on an empty plan after apply)"
 tf plan -detailed-exitcode -input=false -no-color | tail -1
 
 if [ "${DEMO_KEEP:-}" = 1 ]; then
   step "DEMO_KEEP=1: leaving the sandbox (pid $sandbox_pid) and $work/config in place"
-  echo "source $work/sandbox/env.sh; export TF_CLI_CONFIG_FILE=$work/terraformrc; cd $work/config"
+  echo "source $work/sandbox/env.sh; export TF_CLI_CONFIG_FILE=$work/terraformrc; cd $work/config; $terraform plan"
   trap - EXIT
   exit 0
 fi
 
-step "terraform destroy"
+step "$cli destroy"
 tf destroy -auto-approve -input=false -no-color | grep -E "Destroy complete|Error"

@@ -111,7 +111,8 @@ func ModelMeshOptions() mmeshfake.Options {
 
 // asmOptions keeps transitions observable but short, so waits are exercised without slowing the suite.
 func asmOptions() asmfake.Options {
-	return asmfake.Options{AttachDelay: 500 * time.Millisecond, DetachDelay: 500 * time.Millisecond, UpgradeDelay: time.Second}
+	return asmfake.Options{AttachDelay: 500 * time.Millisecond, DetachDelay: 500 * time.Millisecond,
+		MeshUpdateDelay: 500 * time.Millisecond}
 }
 
 func loadExistingCluster() (func(), error) {

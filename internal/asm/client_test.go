@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -78,12 +77,14 @@ func asError(t *testing.T, err error) *Error {
 }
 
 func TestNewClientDefaultsToHTTPS(t *testing.T) {
-	c, err := NewClient(Config{Region: "cn-hangzhou", AccessKey: "ak", SecretKey: "sk"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Scheme() != "HTTPS" {
-		t.Errorf("scheme = %q, want HTTPS", c.Scheme())
+	for protocol, want := range map[string]string{"": "HTTPS", "HTTPS": "HTTPS", "HTTP": "HTTP"} {
+		client, err := NewClient(Config{Region: "cn-hangzhou", AccessKey: "ak", SecretKey: "sk", Protocol: protocol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := client.Scheme(); got != want {
+			t.Errorf("protocol %q: requests go out over %s, want %s", protocol, got, want)
+		}
 	}
 }
 
@@ -155,13 +156,16 @@ func TestClassification(t *testing.T) {
 		// A transient answer is never taken for not-found, whatever code it carries.
 		{fault: asmfake.Fault{Code: asmfake.CodeServiceMeshNotFound, HTTPStatus: http.StatusServiceUnavailable}, want: Retryable},
 		{fault: asmfake.Fault{Code: asmfake.CodeServiceMeshNotFound}, want: NotFound},
-		{fault: asmfake.Fault{Code: asmfake.CodeClusterNotFound}, want: NotFound},
+		{fault: asmfake.Fault{Code: asmfake.CodeNotFound}, want: NotFound},
 		// 404 and ".NotFound", but about the credentials.
 		{fault: asmfake.Fault{Code: asmfake.CodeAccessKeyNotFound}, want: Permanent, wantHint: "check access_key"},
 		{fault: asmfake.Fault{Code: asmfake.CodeTimestampExpired}, want: Permanent, wantHint: "clock skew"},
 		{fault: asmfake.Fault{Code: asmfake.CodeSecurityTokenExpired}, want: Permanent, wantHint: "security_token"},
-		{fault: asmfake.Fault{Code: asmfake.CodeMeshNotRunning}, want: Permanent, wantHint: "state is running"},
-		{fault: asmfake.Fault{Code: "Forbidden.RAM", HTTPStatus: http.StatusForbidden}, want: Permanent},
+		{fault: asmfake.Fault{Code: asmfake.CodeStillInitializing}, want: Permanent, wantHint: "state is running"},
+		// A missing permission is never taken for not-found: it names the action and the RAM permission.
+		{fault: asmfake.Fault{Code: asmfake.CodeForbiddenRAM}, want: Permanent, wantHint: "RAM permission servicemesh:DescribeServiceMeshDetail"},
+		{fault: asmfake.Fault{Code: "NoPermission", HTTPStatus: http.StatusForbidden}, want: Permanent, wantHint: "servicemesh:DescribeServiceMeshDetail"},
+		{fault: asmfake.Fault{Code: asmfake.CodeServiceMeshNotFound, HTTPStatus: http.StatusForbidden}, want: Permanent, wantHint: "servicemesh:DescribeServiceMeshDetail"},
 	} {
 		t.Run(tc.fault.Code+"/"+http.StatusText(tc.fault.HTTPStatus), func(t *testing.T) {
 			f := newFixture(t, asmfake.Options{})
@@ -362,51 +366,187 @@ func TestAttachFailedClusterIsRemoved(t *testing.T) {
 	}
 }
 
-func TestAttachClusterAlreadyAdded(t *testing.T) {
+func TestAttachClusterAlreadyInMesh(t *testing.T) {
 	f := newFixture(t, asmfake.Options{})
 	if err := f.fake.AttachClusterOutOfBand(f.mesh.ID, f.cluster.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.client.AttachCluster(testContext(t), f.mesh.ID, f.cluster.ID)
-	if !HasCode(err, CodeClusterAlreadyAdded) || IsNotFound(err) || IsRetryable(err) {
-		t.Errorf("got %v, want %s", err, CodeClusterAlreadyAdded)
+	cl, err := f.client.AttachCluster(testContext(t), f.mesh.ID, f.cluster.ID)
+	var inMesh *ClusterInMeshError
+	if !errors.As(err, &inMesh) || inMesh.State != ClusterRunning || cl != nil {
+		t.Errorf("got %+v, %v; want a ClusterInMeshError and no cluster of this call", cl, err)
 	}
-}
-
-// loseAnswers forwards requests but, for the first n calls to action, throws the answer away
-// and reports a broken connection, as when a response is lost on the way back.
-type loseAnswers struct {
-	base   http.RoundTripper
-	action string
-	mu     sync.Mutex
-	n      int
-}
-
-func (l *loseAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
-	action := r.URL.Query().Get("Action")
-	resp, err := l.base.RoundTrip(r)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err == nil && action == l.action && l.n > 0 {
-		l.n--
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-		return nil, io.ErrUnexpectedEOF
+	if got := f.fake.CountRequests("AddClusterIntoServiceMesh"); got != 0 {
+		t.Errorf("add calls = %d for a cluster already in the mesh, want 0", got)
 	}
-	return resp, err
 }
 
 func TestAttachAfterLostAnswer(t *testing.T) {
-	f := newFixture(t, asmfake.Options{})
-	f.client.transport = &loseAnswers{base: f.client.transport, action: "AddClusterIntoServiceMesh", n: 1}
-	f.client.idle = nil // rebuild the SDK clients over the new transport
+	f := newFixture(t, asmfake.Options{AttachDelay: 20 * time.Millisecond})
+	// Carried out, then the connection closes without an answer: the client sends the add again,
+	// and the service refuses the repeat with a code nobody documented.
+	f.fake.InjectFault("AddClusterIntoServiceMesh", asmfake.Fault{LoseAnswer: true, Times: 1})
 
 	cl, err := f.client.AttachCluster(testContext(t), f.mesh.ID, f.cluster.ID)
 	if err != nil || cl.State != ClusterRunning {
-		t.Fatalf("the retried add met its own earlier success: got %+v, %v", cl, err)
+		t.Fatalf("the repeated add met its own earlier success: got %+v, %v", cl, err)
 	}
-	if got := f.fake.CountRequests("AddClusterIntoServiceMesh"); got != 2 {
-		t.Errorf("add calls = %d, want 2", got)
+	var adds []asmfake.Request
+	for _, r := range f.fake.Requests() {
+		if r.Action == "AddClusterIntoServiceMesh" {
+			adds = append(adds, r)
+		}
+	}
+	// Refused because the mesh is busy with the first add, or because the cluster is there: either way
+	// with a code ASM does not document.
+	if len(adds) != 2 || !adds[0].AnswerLost || adds[1].Code == "" {
+		t.Errorf("adds = %+v; want one carried out with its answer lost, then a refused repeat", adds)
+	}
+}
+
+func TestAttachWaitsForTheMeshToRunAgain(t *testing.T) {
+	f := newFixture(t, asmfake.Options{AttachDelay: 20 * time.Millisecond, MeshUpdateDelay: 100 * time.Millisecond})
+	if _, err := f.client.AttachCluster(testContext(t), f.mesh.ID, f.cluster.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The mesh stays updating after the cluster runs: returning earlier would leave the next
+	// change (a second attachment, a destroy) to be refused.
+	if m, _ := f.fake.Mesh(f.mesh.ID); m.State != asmfake.MeshRunning {
+		t.Errorf("mesh is %s when AttachCluster returned, want running", m.State)
+	}
+}
+
+func TestAttachWaitsForABusyMesh(t *testing.T) {
+	f := newFixture(t, asmfake.Options{AttachDelay: 20 * time.Millisecond})
+	if err := f.fake.BusyMesh(f.mesh.ID, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.client.AttachCluster(testContext(t), f.mesh.ID, f.cluster.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range f.fake.Requests() {
+		if r.Action == "AddClusterIntoServiceMesh" && r.Code != "" {
+			t.Errorf("add sent to a busy mesh: %+v", r)
+		}
+	}
+}
+
+// busyOnFirst makes the mesh busy just as the first call to action reaches the fake, as another
+// team's change would between this client's read of the mesh and its change.
+type busyOnFirst struct {
+	base   http.RoundTripper
+	fake   *asmfake.Server
+	meshID string
+	action string
+	once   sync.Once
+}
+
+func (b *busyOnFirst) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Query().Get("Action") == b.action {
+		b.once.Do(func() {
+			if err := b.fake.BusyMesh(b.meshID, 50*time.Millisecond); err != nil {
+				panic(err)
+			}
+		})
+	}
+	return b.base.RoundTrip(r)
+}
+
+func TestChangeRefusedByABusyMeshIsAskedAgain(t *testing.T) {
+	for _, action := range []string{"AddClusterIntoServiceMesh", "RemoveClusterFromServiceMesh"} {
+		t.Run(action, func(t *testing.T) {
+			f := newFixture(t, asmfake.Options{AttachDelay: 20 * time.Millisecond, DetachDelay: 20 * time.Millisecond})
+			ctx := testContext(t)
+			f.client.transport = &busyOnFirst{base: f.client.transport, fake: f.fake, meshID: f.mesh.ID, action: action}
+			f.client.idle = nil // rebuild the SDK clients over the new transport
+
+			if _, err := f.client.AttachCluster(ctx, f.mesh.ID, f.cluster.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.client.DetachCluster(ctx, f.mesh.ID, f.cluster.ID); err != nil {
+				t.Fatal(err)
+			}
+			var codes []string
+			for _, r := range f.fake.Requests() {
+				if r.Action == action {
+					codes = append(codes, r.Code)
+				}
+			}
+			if busy := f.fake.UndocumentedCode(asmfake.RefusalMeshBusy); len(codes) != 2 || codes[0] != busy || codes[1] != "" {
+				t.Errorf("%s answered %q; want refused as busy (%s), then accepted", action, codes, busy)
+			}
+			if got := f.fake.ClustersInMesh(f.mesh.ID); len(got) != 0 {
+				t.Errorf("cluster left in the mesh: %+v", got)
+			}
+		})
+	}
+}
+
+func TestDetachRepeatedAfterLostAnswer(t *testing.T) {
+	f := newFixture(t, asmfake.Options{AttachDelay: 20 * time.Millisecond, DetachDelay: 50 * time.Millisecond})
+	ctx := testContext(t)
+	if _, err := f.client.AttachCluster(ctx, f.mesh.ID, f.cluster.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.fake.InjectFault("RemoveClusterFromServiceMesh", asmfake.Fault{LoseAnswer: true, Times: 1})
+	if err := f.client.DetachCluster(ctx, f.mesh.ID, f.cluster.ID); err != nil {
+		t.Fatalf("the cluster left the mesh, so the removal succeeded whatever the repeat answered: %v", err)
+	}
+	var removes []asmfake.Request
+	for _, r := range f.fake.Requests() {
+		if r.Action == "RemoveClusterFromServiceMesh" {
+			removes = append(removes, r)
+		}
+	}
+	if len(removes) != 2 || !removes[0].AnswerLost || removes[1].Code == "" {
+		t.Errorf("removes = %+v; want one carried out with its answer lost, then a refused repeat", removes)
+	}
+	if got := f.fake.ClustersInMesh(f.mesh.ID); len(got) != 0 {
+		t.Errorf("cluster left in the mesh: %+v", got)
+	}
+	if m, _ := f.fake.Mesh(f.mesh.ID); m.State != asmfake.MeshRunning {
+		t.Errorf("mesh is %s when DetachCluster returned, want running", m.State)
+	}
+}
+
+func TestAttachStoppedCluster(t *testing.T) {
+	f := newFixture(t, asmfake.Options{})
+	stopped := f.fake.AddAvailableCluster(asmfake.Cluster{Stopped: true})
+	cl, err := f.client.AttachCluster(testContext(t), f.mesh.ID, stopped.ID)
+	var stoppedErr *ClusterStoppedError
+	if !errors.As(err, &stoppedErr) || cl == nil || cl.State != ClusterStopped {
+		t.Fatalf("got %+v, %v; want a ClusterStoppedError with the cluster", cl, err)
+	}
+	if got := f.fake.ClustersInMesh(f.mesh.ID); len(got) != 1 {
+		t.Errorf("a stopped cluster that joined stays for the caller to track: %+v", got)
+	}
+}
+
+func TestAttachRefusals(t *testing.T) {
+	f := newFixture(t, asmfake.Options{})
+	elsewhere := f.fake.AddAvailableCluster(asmfake.Cluster{VpcID: "vpc-other"})
+	cl, err := f.client.AttachCluster(testContext(t), f.mesh.ID, elsewhere.ID)
+	if cl != nil || !HasCode(err, f.fake.UndocumentedCode(asmfake.RefusalVpcMismatch)) {
+		t.Errorf("got %+v, %v; want the service's refusal and no cluster", cl, err)
+	}
+
+	f.fake.InjectFault("AddClusterIntoServiceMesh", asmfake.Fault{Code: asmfake.CodeForbiddenRAM})
+	cl, err = f.client.AttachCluster(testContext(t), f.mesh.ID, f.cluster.ID)
+	if cl != nil || !IsPermissionDenied(err) || !strings.Contains(err.Error(), "RAM permission servicemesh:AddClusterIntoServiceMesh") {
+		t.Errorf("got %+v, %v; want a permission error naming servicemesh:AddClusterIntoServiceMesh", cl, err)
+	}
+	if got := f.fake.ClustersInMesh(f.mesh.ID); len(got) != 0 {
+		t.Errorf("refused adds changed the mesh: %+v", got)
+	}
+
+	broken := f.fake.AddMesh(asmfake.Mesh{})
+	if err := f.fake.SetMeshState(broken.ID, asmfake.MeshUpdatingFailed, "pilot crashed"); err != nil {
+		t.Fatal(err)
+	}
+	var notRunning *MeshNotRunningError
+	if _, err := f.client.AttachCluster(testContext(t), broken.ID, f.cluster.ID); !errors.As(err, &notRunning) ||
+		!strings.Contains(err.Error(), "pilot crashed") {
+		t.Errorf("got %v; want the failed mesh's state and message", err)
 	}
 }
 
@@ -494,27 +634,6 @@ func TestMeshLockHonorsContext(t *testing.T) {
 	}
 	if got := f.fake.CountRequests("AddClusterIntoServiceMesh"); got != 0 {
 		t.Errorf("add was sent while another change held the mesh")
-	}
-}
-
-func TestKubeconfigAndUpgrade(t *testing.T) {
-	f := newFixture(t, asmfake.Options{UpgradeDelay: time.Minute})
-	ctx := testContext(t)
-	mesh := f.fake.AddMesh(asmfake.Mesh{Version: "v1.17.2.42-gf7619883-aliyun", UpgradeVersion: "v1.22.6.71-g7d67a80b-aliyun"})
-
-	kubeconfig, err := f.client.Kubeconfig(ctx, mesh.ID, true)
-	if err != nil || !strings.Contains(kubeconfig, mesh.Endpoints.IntranetAPIServer) {
-		t.Errorf("private kubeconfig = %q, %v; want the intranet API server", kubeconfig, err)
-	}
-	offered, err := f.client.DescribeUpgradeVersion(ctx, mesh.ID)
-	if err != nil || offered.IstioVersion != "v1.22.6.71-g7d67a80b-aliyun" {
-		t.Errorf("upgrade version = %+v, %v", offered, err)
-	}
-	if err := f.client.UpgradeMeshVersion(ctx, mesh.ID); err != nil {
-		t.Fatal(err)
-	}
-	if m, err := f.client.DescribeMesh(ctx, mesh.ID); err != nil || m.State != MeshUpgrading {
-		t.Errorf("mesh after UpgradeMeshVersion = %+v, %v; want upgrading", m, err)
 	}
 }
 

@@ -36,20 +36,21 @@ func (k Kind) String() string {
 	return "permanent"
 }
 
-// Error codes the client reacts to.
+// Documented error codes that mean the mesh (or the cluster in it) does not exist. Refusals of
+// AddClusterIntoServiceMesh and RemoveClusterFromServiceMesh carry codes ASM does not document:
+// the client decides from what DescribeClustersInServiceMesh shows afterwards, never from them.
 const (
 	CodeServiceMeshNotFound = "ServiceMesh.NotFound"
-	// CodeClusterNotFound answers a cluster that is not in the mesh (RemoveClusterFromServiceMesh) or
-	// not in the account (AddClusterIntoServiceMesh).
-	CodeClusterNotFound     = "InvalidClusterId.NotFound"
-	CodeClusterAlreadyAdded = "ErrorPermitted.ClusterAlreadyAdded"
+	// CodeNotFound is ASM's documented "Not found" (HTTP 404).
+	CodeNotFound = "ERR404"
 )
 
 // notFoundCodes are matched exactly: a ".NotFound" suffix alone is not enough, since
-// InvalidAccessKeyId.NotFound is a credentials problem, not a missing resource.
+// InvalidAccessKeyId.NotFound is a credentials problem, not a missing resource. 403 never means
+// gone (the alicloud provider drops state on it; a missing permission must not lose state).
 var notFoundCodes = map[string]bool{
 	CodeServiceMeshNotFound: true,
-	CodeClusterNotFound:     true,
+	CodeNotFound:            true,
 }
 
 // Error is every error the client returns for a call: what was asked, what the service answered
@@ -145,7 +146,7 @@ func newError(action string, err error) *Error {
 			e.Message = truncate(e.Message)
 		}
 	}
-	e.Hint = hint(e.Code, err)
+	e.Hint = hint(action, e.Code, e.HTTPStatus, err)
 	if e.Code == sdkerrors.SignatureDostNotMatchErrorCode {
 		// The rest is the server's string to sign: long, and the hint says what matters.
 		e.Message, _, _ = strings.Cut(e.Message, sdkerrors.MessageContain)
@@ -165,6 +166,8 @@ func classify(err error) Kind {
 		case strings.HasPrefix(code, "Throttling"), code == "Rejected.Throttling", code == "ServiceUnavailable",
 			server.HttpStatus() >= 500:
 			return Retryable
+		case permissionDenied(code, server.HttpStatus()):
+			return Permanent
 		case notFoundCodes[code]:
 			return NotFound
 		}
@@ -197,8 +200,22 @@ func isTLSProblem(err error) bool {
 		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
+// IsPermissionDenied reports whether the service refused a call because the caller's RAM identity
+// may not make it.
+func IsPermissionDenied(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && permissionDenied(e.Code, e.HTTPStatus)
+}
+
+// permissionDenied: the gateway answers a missing RAM permission with HTTP 403 and Forbidden.RAM,
+// Forbidden.*, NoPermission or StatusForbidden (the codes the alicloud provider meets).
+func permissionDenied(code string, status int) bool {
+	return status == http.StatusForbidden || code == "Forbidden" || strings.HasPrefix(code, "Forbidden.") ||
+		strings.HasPrefix(code, "NoPermission") || code == "StatusForbidden"
+}
+
 // hint explains the errors whose codes alone do not tell a user what to change.
-func hint(code string, err error) string {
+func hint(action, code string, status int, err error) string {
 	switch {
 	case code == sdkerrors.SignatureDostNotMatchErrorCode:
 		return "The access key secret does not match the access key ID: check secret_key in the asm provider " +
@@ -212,8 +229,20 @@ func hint(code string, err error) string {
 	case code == "InvalidTimeStamp.Expired":
 		return "The request's timestamp is more than 15 minutes away from Alibaba Cloud's clock: this machine's " +
 			"clock is off (clock skew). Synchronize it (e.g. with NTP) and try again."
-	case code == "StillInitializing", code == "InvalidActiveState.ServiceMesh":
+	case code == "StillInitializing":
 		return "The mesh accepts changes only while its state is running: wait until it is, then apply again."
+	case permissionDenied(code, status):
+		// RAM actions are "servicemesh:<API name>", and AliyunASMFullAccess is ASM's system policy for
+		// everything; changing a mesh's clusters needs ACK permissions too
+		// (https://www.alibabacloud.com/help/en/asm/developer-reference/api-servicemesh-2020-01-11-ram,
+		// https://www.alibabacloud.com/help/en/asm/sidecar/grant-permissions-to-ram-users-and-ram-roles).
+		msg := fmt.Sprintf("The RAM user or role of the provider's credentials may not call %[1]s. Grant it "+
+			"the RAM permission servicemesh:%[1]s (for example with a custom policy, or the system policy "+
+			"AliyunASMFullAccess), then try again.", action)
+		if action == "AddClusterIntoServiceMesh" || action == "RemoveClusterFromServiceMesh" {
+			msg += " Adding or removing a cluster also needs permissions on the ACK cluster itself (ACK's RAM authorization)."
+		}
+		return msg
 	case code == "" && isTLSProblem(err):
 		return "The TLS handshake with the servicemesh endpoint failed. If endpoints.servicemesh points at a " +
 			"plain-HTTP server, set protocol = \"HTTP\"; otherwise check the endpoint's certificate."

@@ -3,22 +3,40 @@ package asm
 import (
 	"context"
 	"fmt"
+	"strings"
 
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/servicemesh"
 )
 
-// Mesh states, as ServiceMeshInfo.State reports them.
+// Mesh states, as ServiceMeshInfo.State reports them (ASM's docs and the alicloud provider name
+// these; see MeshStateFailed for the failure states).
 const (
 	MeshRunning   = "running"
 	MeshInitial   = "initial"
 	MeshUpgrading = "upgrading"
+	// MeshUpdating is a mesh while a cluster joins or leaves it: normal operation, and the mesh
+	// refuses other changes until it is running again.
+	MeshUpdating = "updating"
 )
+
+// MeshStateTransitional reports whether a mesh in this state is busy and will be running again
+// by itself: being created, upgraded, or changed by a cluster joining or leaving it.
+func MeshStateTransitional(state string) bool {
+	return state == MeshInitial || state == MeshUpgrading || state == MeshUpdating
+}
+
+// MeshStateFailed reports whether a mesh in this state needs repair: "failed", "create_timeout" and
+// the "<operation>_failed" states ("upgrading_failed", "updating_failed").
+func MeshStateFailed(state string) bool {
+	return state == "failed" || strings.HasSuffix(state, "_failed") || strings.HasSuffix(state, "_timeout")
+}
 
 // States of a cluster in a mesh, as DescribeClustersInServiceMesh reports them.
 const (
 	ClusterRunning  = "running"
 	ClusterStarting = "starting"
+	ClusterStopping = "stopping"
+	ClusterStopped  = "stopped"
 	ClusterFailed   = "failed"
 )
 
@@ -55,13 +73,6 @@ type Cluster struct {
 	// KubernetesVersion is the cluster's, e.g. "1.30.1-aliyun.1".
 	KubernetesVersion string
 	VpcID             string
-}
-
-// UpgradeVersion is what DescribeUpgradeVersion offers.
-type UpgradeVersion struct {
-	IstioVersion         string
-	IstioOperatorVersion string
-	KubernetesVersion    string
 }
 
 // DescribeMesh reads a mesh. A mesh that does not exist gives an error for which IsNotFound is true.
@@ -145,42 +156,4 @@ func (c *Client) listClusters(ctx context.Context, meshID string) ([]Cluster, st
 		})
 	}
 	return clusters, resp.RequestId, nil
-}
-
-// Kubeconfig returns a kubeconfig for the mesh's control plane (its Istio API server), with the
-// intranet address when private is set.
-func (c *Client) Kubeconfig(ctx context.Context, meshID string, private bool) (string, error) {
-	req := servicemesh.CreateDescribeServiceMeshKubeconfigRequest()
-	req.ServiceMeshId = meshID
-	req.PrivateIpAddress = requests.NewBoolean(private)
-	resp, err := invoke(ctx, c, "DescribeServiceMeshKubeconfig", (*servicemesh.Client).DescribeServiceMeshKubeconfig, req)
-	if err != nil {
-		return "", err
-	}
-	return resp.Kubeconfig, nil
-}
-
-// DescribeUpgradeVersion returns the versions an upgrade of the mesh would move to; the mesh's own
-// version when there is nothing newer.
-func (c *Client) DescribeUpgradeVersion(ctx context.Context, meshID string) (UpgradeVersion, error) {
-	req := servicemesh.CreateDescribeUpgradeVersionRequest()
-	req.ServiceMeshId = meshID
-	resp, err := invoke(ctx, c, "DescribeUpgradeVersion", (*servicemesh.Client).DescribeUpgradeVersion, req)
-	if err != nil {
-		return UpgradeVersion{}, err
-	}
-	return UpgradeVersion{
-		IstioVersion:         resp.Version.IstioVersion,
-		IstioOperatorVersion: resp.Version.IstioOperatorVersion,
-		KubernetesVersion:    resp.Version.KubernetesVersion,
-	}, nil
-}
-
-// UpgradeMeshVersion starts an upgrade of the mesh to the version DescribeUpgradeVersion offers.
-// It returns once the service accepted it; the mesh is "upgrading" until it is done.
-func (c *Client) UpgradeMeshVersion(ctx context.Context, meshID string) error {
-	req := servicemesh.CreateUpgradeMeshVersionRequest()
-	req.ServiceMeshId = meshID
-	_, err := invoke(ctx, c, "UpgradeMeshVersion", (*servicemesh.Client).UpgradeMeshVersion, req)
-	return err
 }

@@ -23,9 +23,6 @@ var actions = map[string]action{
 	"DescribeClustersInServiceMesh": {[]string{"ServiceMeshId"}, (*Server).describeClustersInServiceMesh},
 	"AddClusterIntoServiceMesh":     {[]string{"ServiceMeshId", "ClusterId"}, (*Server).addClusterIntoServiceMesh},
 	"RemoveClusterFromServiceMesh":  {[]string{"ServiceMeshId", "ClusterId"}, (*Server).removeClusterFromServiceMesh},
-	"DescribeServiceMeshKubeconfig": {[]string{"ServiceMeshId"}, (*Server).describeServiceMeshKubeconfig},
-	"DescribeUpgradeVersion":        {[]string{"ServiceMeshId"}, (*Server).describeUpgradeVersion},
-	"UpgradeMeshVersion":            {[]string{"ServiceMeshId"}, (*Server).upgradeMeshVersion},
 }
 
 func (s *Server) describeServiceMeshDetail(c call) (any, *apiError) {
@@ -63,38 +60,35 @@ func (s *Server) addClusterIntoServiceMesh(c call) (any, *apiError) {
 	if failure != nil {
 		return nil, failure
 	}
-	if failure := acceptsChanges(m); failure != nil {
+	if failure := s.acceptsChanges(m); failure != nil {
 		return nil, failure
 	}
 	clusterID := c.params["ClusterId"]
 	cluster, ok := s.clusters[clusterID]
 	if !ok {
-		return nil, newError(CodeClusterNotFound, "Cluster %s is not found.", clusterID)
+		return nil, newError(CodeNotFound, "Not found: cluster %s.", clusterID)
 	}
 	if owner := s.meshOf(clusterID); owner != "" {
-		return nil, newError(CodeClusterAlreadyAdded, "Cluster %s has already been added to service mesh %s.", clusterID, owner)
+		return nil, s.refuse(RefusalClusterInMesh, "Cluster %s has already been added to a service mesh.", clusterID)
 	}
 	if cluster.VpcID != m.VpcID {
-		return nil, newError(CodeVpcNotMatch, "Cluster %s is in VPC %s, but service mesh %s is in VPC %s.",
+		return nil, s.refuse(RefusalVpcMismatch, "Cluster %s is in VPC %s, but service mesh %s is in VPC %s.",
 			clusterID, cluster.VpcID, m.ID, m.VpcID)
 	}
-	m.members = append(m.members, &member{
-		clusterID:  clusterID,
-		state:      ClusterStarting,
-		updateTime: c.now,
-		settlesAt:  c.now.Add(s.opts.AttachDelay),
-	})
-	return requestIDResponse{RequestID: c.requestID}, nil
+	mem := &member{clusterID: clusterID, state: ClusterStarting, updateTime: c.now, settlesAt: c.now.Add(s.opts.AttachDelay)}
+	m.members = append(m.members, mem)
+	s.startUpdate(m, mem, c.now)
+	return changeResponse(c.requestID), nil
 }
 
-// removeClusterFromServiceMesh starts a removal; asking again while the cluster is stopping
-// succeeds without restarting the delay, so a retried call after a lost answer is harmless.
+// removeClusterFromServiceMesh starts a removal. The mesh is busy until it is done, so asking again
+// meanwhile is refused like any change to a busy mesh; once the cluster is gone it answers ERR404.
 func (s *Server) removeClusterFromServiceMesh(c call) (any, *apiError) {
 	m, failure := s.lookupMesh(c.params["ServiceMeshId"])
 	if failure != nil {
 		return nil, failure
 	}
-	if failure := acceptsChanges(m); failure != nil {
+	if failure := s.acceptsChanges(m); failure != nil {
 		return nil, failure
 	}
 	clusterID := c.params["ClusterId"]
@@ -102,70 +96,27 @@ func (s *Server) removeClusterFromServiceMesh(c call) (any, *apiError) {
 		if mem.clusterID != clusterID {
 			continue
 		}
-		if mem.state != ClusterStopping {
-			mem.state, mem.errorMessage, mem.updateTime = ClusterStopping, "", c.now
-			mem.settlesAt = c.now.Add(s.opts.DetachDelay)
-		}
-		return requestIDResponse{RequestID: c.requestID}, nil
+		mem.state, mem.errorMessage, mem.updateTime = ClusterStopping, "", c.now
+		mem.settlesAt = c.now.Add(s.opts.DetachDelay)
+		s.startUpdate(m, mem, c.now)
+		return changeResponse(c.requestID), nil
 	}
-	return nil, newError(CodeClusterNotFound, "Cluster %s is not found in service mesh %s.", clusterID, m.ID)
+	return nil, newError(CodeNotFound, "Not found: cluster %s in service mesh %s.", clusterID, m.ID)
 }
 
-func (s *Server) describeServiceMeshKubeconfig(c call) (any, *apiError) {
-	m, failure := s.lookupMesh(c.params["ServiceMeshId"])
-	if failure != nil {
-		return nil, failure
-	}
-	private := false
-	switch c.params["PrivateIpAddress"] {
-	case "", "false":
-	case "true":
-		private = true
-	default:
-		return nil, newError(CodeInvalidParameter, "The specified parameter PrivateIpAddress is not valid.")
-	}
-	kubeconfig := m.Kubeconfig
-	if kubeconfig == "" {
-		server := m.Endpoints.PublicAPIServer
-		if private || server == "" {
-			server = m.Endpoints.IntranetAPIServer
-		}
-		kubeconfig = s.generatedKubeconfig(m.ID, server)
-	}
-	return describeServiceMeshKubeconfigResponse{RequestID: c.requestID, Kubeconfig: kubeconfig}, nil
+// startUpdate makes the mesh busy while a cluster joins or leaves it: ASM's console shows the
+// instance "Updating" after a cluster is added, and the alicloud provider waits for
+// ServiceMeshInfo.State to be running again after every add and remove
+// (aliyun/terraform-provider-alicloud, alicloud/resource_alicloud_service_mesh_service_mesh.go).
+func (s *Server) startUpdate(m *meshState, mem *member, now time.Time) {
+	m.State, m.ErrorMessage, m.UpdateTime = MeshUpdating, "", now
+	m.updateDoneAt = mem.settlesAt.Add(s.opts.MeshUpdateDelay)
 }
 
-// describeUpgradeVersion offers the version an upgrade moves to, or the current one when there is none.
-func (s *Server) describeUpgradeVersion(c call) (any, *apiError) {
-	m, failure := s.lookupMesh(c.params["ServiceMeshId"])
-	if failure != nil {
-		return nil, failure
-	}
-	target := m.UpgradeVersion
-	if target == "" {
-		target = m.Version
-	}
-	return describeUpgradeVersionResponse{RequestID: c.requestID, Version: wireVersion{
-		IstioVersion:         target,
-		IstioOperatorVersion: target,
-		KubernetesVersion:    m.KubernetesVersion,
-	}}, nil
-}
-
-func (s *Server) upgradeMeshVersion(c call) (any, *apiError) {
-	m, failure := s.lookupMesh(c.params["ServiceMeshId"])
-	if failure != nil {
-		return nil, failure
-	}
-	if failure := acceptsChanges(m); failure != nil {
-		return nil, failure
-	}
-	if m.UpgradeVersion == "" {
-		return nil, newError(CodeAlreadyLatestVersion, "ServiceMesh %s is already at the latest version %s.", m.ID, m.Version)
-	}
-	m.State, m.ErrorMessage, m.UpdateTime = MeshUpgrading, "", c.now
-	m.upgradeDoneAt = c.now.Add(s.opts.UpgradeDelay)
-	return requestIDResponse{RequestID: c.requestID}, nil
+// changeResponse is the success answer of AddClusterIntoServiceMesh and RemoveClusterFromServiceMesh,
+// as their API reference shows it.
+func changeResponse(requestID string) changeAnswer {
+	return changeAnswer{RequestID: requestID, Code: 200, Message: "success"}
 }
 
 func (s *Server) lookupMesh(id string) (*meshState, *apiError) {
@@ -176,13 +127,15 @@ func (s *Server) lookupMesh(id string) (*meshState, *apiError) {
 	return m, nil
 }
 
-// acceptsChanges refuses to change a mesh that is not running.
-func acceptsChanges(m *meshState) *apiError {
+// acceptsChanges refuses to change a mesh that is not running. ASM documents StillInitializing for
+// a mesh being created; for any other state (updating while a cluster joins or leaves, upgrading,
+// failed) the code is not documented.
+func (s *Server) acceptsChanges(m *meshState) *apiError {
 	switch m.State {
 	case MeshRunning:
 		return nil
 	case MeshInitial:
 		return newError(CodeStillInitializing, "ServiceMesh %s is still initializing.", m.ID)
 	}
-	return newError(CodeMeshNotRunning, "ServiceMesh %s is %s; it can be changed only when running.", m.ID, m.State)
+	return s.refuse(RefusalMeshBusy, "ServiceMesh %s is %s; it can be changed only when running.", m.ID, m.State)
 }

@@ -6,7 +6,7 @@ import (
 )
 
 // Fault makes calls to one action misbehave. Faults apply to correctly signed requests only,
-// before the action runs, so a refused call changes nothing.
+// before the action runs, so a refused call changes nothing, unless LoseAnswer is set.
 type Fault struct {
 	// Code is the error answered; empty adds Latency and then serves the call normally.
 	Code string
@@ -19,6 +19,13 @@ type Fault struct {
 	Times int
 	// Latency delays the answer. A client that gives up meanwhile leaves no state change.
 	Latency time.Duration
+	// LoseAnswer carries the action out and then loses its answer: the connection closes without
+	// one, or, with Code set, Code is answered instead (a gateway that gave up waiting). A client
+	// that repeats the call then meets its own earlier change. The real service's answers get lost
+	// like this on any network; ASM's AddClusterIntoServiceMesh is not idempotent, so a repeat is
+	// refused (shared/reference/asm-openapi.md, "How the real service behaves around cluster
+	// attach/detach").
+	LoseAnswer bool
 }
 
 type pendingFault struct {
@@ -41,18 +48,20 @@ func (s *Server) ClearFaults() {
 	s.faults = map[string][]*pendingFault{}
 }
 
-// applyFault consumes the action's current fault, if any, and returns the refusal it calls for.
-func (s *Server) applyFault(ctx context.Context, action string) *apiError {
+// applyFault consumes the action's current fault, if any, and returns it with the refusal it calls
+// for. A client that goes away during the fault's latency gets a refusal even for a LoseAnswer
+// fault, whose action then does not run.
+func (s *Server) applyFault(ctx context.Context, action string) (Fault, *apiError) {
 	fault, ok := s.takeFault(action)
 	if !ok {
-		return nil
+		return Fault{}, nil
 	}
 	if fault.Latency > 0 && !sleepContext(ctx, fault.Latency) {
 		// Nobody reads this answer; the status (nginx's "client closed request") marks it in the recorder.
-		return &apiError{status: 499, code: "RequestCanceled", message: "the client went away during injected latency"}
+		return Fault{}, &apiError{status: 499, code: "RequestCanceled", message: "the client went away during injected latency"}
 	}
 	if fault.Code == "" {
-		return nil
+		return fault, nil
 	}
 	failure := &apiError{status: fault.HTTPStatus, code: fault.Code, message: fault.Message}
 	if failure.status == 0 {
@@ -64,7 +73,7 @@ func (s *Server) applyFault(ctx context.Context, action string) *apiError {
 	if failure.message == "" {
 		failure.message = "Injected fault " + fault.Code + "."
 	}
-	return failure
+	return fault, failure
 }
 
 func (s *Server) takeFault(action string) (Fault, bool) {

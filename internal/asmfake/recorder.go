@@ -12,10 +12,13 @@ type Request struct {
 	// Params are the query and body parameters, Signature and SecurityToken included.
 	Params map[string]string
 	// Time is when the request arrived.
-	Time   time.Time
+	Time time.Time
+	// Status is the HTTP status answered; 0 when the connection closed without an answer.
 	Status int
 	// Code is the error code answered; empty on success.
 	Code string
+	// AnswerLost marks a call that was carried out but whose answer was lost (Fault.LoseAnswer).
+	AnswerLost bool
 }
 
 func (s *Server) record(r Request) {

@@ -2,9 +2,7 @@ package asmfake_test
 
 import (
 	"bytes"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/base64"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -20,7 +18,7 @@ import (
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/servicemesh"
-	"sigs.k8s.io/yaml"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/asmfake"
 )
@@ -115,15 +113,13 @@ func serverError(t *testing.T, err error, code string, status int) *sdkerrors.Se
 	return serverErr
 }
 
-// waitFor polls until cond holds, failing after a deadline far beyond the delays these tests configure.
+// waitFor polls until cond holds. Its bound is far beyond the delays these tests configure, so a
+// busy machine cannot fail it.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 30*time.Second, true,
+		func(context.Context) (bool, error) { return cond(), nil }); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
 
@@ -376,8 +372,9 @@ func TestClientGivingUpDuringLatencyChangesNothing(t *testing.T) {
 	mesh := srv.AddMesh(asmfake.Mesh{})
 	cluster := srv.AddAvailableCluster(asmfake.Cluster{})
 	client := newClientWithConfig(t, srv, credentials.NewAccessKeyCredential(accessKey, secret),
-		sdk.NewConfig().WithScheme("HTTP").WithAutoRetry(false).WithTimeout(50*time.Millisecond))
-	srv.InjectFault("AddClusterIntoServiceMesh", asmfake.Fault{Latency: 2 * time.Second})
+		// The request must reach the fake before the client gives up, even on a busy machine.
+		sdk.NewConfig().WithScheme("HTTP").WithAutoRetry(false).WithTimeout(time.Second))
+	srv.InjectFault("AddClusterIntoServiceMesh", asmfake.Fault{Latency: 4 * time.Second})
 
 	if err := addCluster(client, mesh.ID, cluster.ID); err == nil {
 		t.Fatal("the client should have timed out")
@@ -391,8 +388,12 @@ func TestClientGivingUpDuringLatencyChangesNothing(t *testing.T) {
 	}
 }
 
+// transitionDelay is how long the fake keeps a transitional state in tests that look at it right
+// after the call that started it: long enough that a busy machine cannot skip past it.
+const transitionDelay = 3 * time.Second
+
 func TestAddClusterStartsThenRuns(t *testing.T) {
-	const delay = 200 * time.Millisecond
+	const delay = transitionDelay
 	srv := startFake(t, asmfake.Options{AttachDelay: delay})
 	mesh := srv.AddMesh(asmfake.Mesh{})
 	cluster := srv.AddAvailableCluster(asmfake.Cluster{Name: "workload", KubernetesVersion: "1.31.1-aliyun.1"})
@@ -467,13 +468,13 @@ func TestAddClusterRefusals(t *testing.T) {
 		name, meshID, clusterID, code string
 		status                        int
 	}{
-		{"unknown cluster", mesh.ID, "cdoesnotexist", asmfake.CodeClusterNotFound, http.StatusNotFound},
-		{"already in this mesh", mesh.ID, member.ID, asmfake.CodeClusterAlreadyAdded, http.StatusBadRequest},
-		{"already in another mesh", otherMesh.ID, member.ID, asmfake.CodeClusterAlreadyAdded, http.StatusBadRequest},
-		{"other VPC", mesh.ID, elsewhere.ID, asmfake.CodeVpcNotMatch, http.StatusBadRequest},
+		{"unknown cluster", mesh.ID, "cdoesnotexist", asmfake.CodeNotFound, http.StatusNotFound},
+		{"already in this mesh", mesh.ID, member.ID, srv.UndocumentedCode(asmfake.RefusalClusterInMesh), http.StatusBadRequest},
+		{"already in another mesh", otherMesh.ID, member.ID, srv.UndocumentedCode(asmfake.RefusalClusterInMesh), http.StatusBadRequest},
+		{"other VPC", mesh.ID, elsewhere.ID, srv.UndocumentedCode(asmfake.RefusalVpcMismatch), http.StatusBadRequest},
 		{"unknown mesh", "cnomesh", free.ID, asmfake.CodeServiceMeshNotFound, http.StatusNotFound},
 		{"mesh initializing", initialMesh.ID, free.ID, asmfake.CodeStillInitializing, http.StatusBadRequest},
-		{"mesh upgrading", upgradingMesh.ID, free.ID, asmfake.CodeMeshNotRunning, http.StatusBadRequest},
+		{"mesh upgrading", upgradingMesh.ID, free.ID, srv.UndocumentedCode(asmfake.RefusalMeshBusy), http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			wantServerError(t, addCluster(client, tc.meshID, tc.clusterID), tc.code, tc.status)
@@ -485,7 +486,7 @@ func TestAddClusterRefusals(t *testing.T) {
 }
 
 func TestRemoveClusterStopsThenLeaves(t *testing.T) {
-	const delay = 200 * time.Millisecond
+	const delay = transitionDelay
 	srv := startFake(t, asmfake.Options{DetachDelay: delay})
 	mesh := srv.AddMesh(asmfake.Mesh{})
 	cluster := srv.AddAvailableCluster(asmfake.Cluster{})
@@ -501,9 +502,8 @@ func TestRemoveClusterStopsThenLeaves(t *testing.T) {
 	if got, _ := clusterState(t, client, mesh.ID, cluster.ID); got.State != asmfake.ClusterStopping {
 		t.Fatalf("right after removing: %+v, want stopping", got)
 	}
-	if err := removeCluster(client, mesh.ID, cluster.ID); err != nil {
-		t.Errorf("removing a stopping cluster again: %v", err)
-	}
+	// The mesh is busy with the removal: asking again is refused, with a code ASM does not document.
+	wantServerError(t, removeCluster(client, mesh.ID, cluster.ID), srv.UndocumentedCode(asmfake.RefusalMeshBusy), http.StatusBadRequest)
 	waitFor(t, "cluster to leave the mesh", func() bool {
 		_, present := clusterState(t, client, mesh.ID, cluster.ID)
 		return !present
@@ -518,135 +518,142 @@ func TestRemoveClusterStopsThenLeaves(t *testing.T) {
 	if len(detail.ServiceMesh.Clusters) != 0 {
 		t.Errorf("mesh Clusters = %v after removal", detail.ServiceMesh.Clusters)
 	}
-	wantServerError(t, removeCluster(client, mesh.ID, cluster.ID), asmfake.CodeClusterNotFound, http.StatusNotFound)
+	wantServerError(t, removeCluster(client, mesh.ID, cluster.ID), asmfake.CodeNotFound, http.StatusNotFound)
 	// Once gone, the cluster can join again.
 	if err := addCluster(client, mesh.ID, cluster.ID); err != nil {
 		t.Errorf("re-adding a removed cluster: %v", err)
 	}
 }
 
-func TestUpgradeMeshVersion(t *testing.T) {
-	const delay = 150 * time.Millisecond
-	srv := startFake(t, asmfake.Options{UpgradeDelay: delay})
-	mesh := srv.AddMesh(asmfake.Mesh{Version: "v1.21.6.95-g5f6b8b8c-aliyun", UpgradeVersion: asmfake.DefaultMeshVersion})
+func meshState(t *testing.T, client *servicemesh.Client, meshID string) string {
+	t.Helper()
+	detail, err := describeMesh(client, meshID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return detail.ServiceMesh.ServiceMeshInfo.State
+}
+
+// TestMeshIsUpdatingWhileClusterJoins: the mesh stays busy past its cluster's own transition and
+// refuses other changes meanwhile.
+func TestMeshIsUpdatingWhileClusterJoins(t *testing.T) {
+	srv := startFake(t, asmfake.Options{AttachDelay: 20 * time.Millisecond, MeshUpdateDelay: time.Hour})
+	mesh := srv.AddMesh(asmfake.Mesh{})
+	cluster := srv.AddAvailableCluster(asmfake.Cluster{})
+	other := srv.AddAvailableCluster(asmfake.Cluster{})
+	member := srv.AddAvailableCluster(asmfake.Cluster{})
+	if err := srv.AttachClusterOutOfBand(mesh.ID, member.ID); err != nil {
+		t.Fatal(err)
+	}
 	client := goodClient(t, srv)
-	offered := func() servicemesh.Version {
-		request := servicemesh.CreateDescribeUpgradeVersionRequest()
-		request.ServiceMeshId = mesh.ID
-		response, err := client.DescribeUpgradeVersion(request)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return response.Version
-	}
-	upgrade := func(meshID string) error {
-		request := servicemesh.CreateUpgradeMeshVersionRequest()
-		request.ServiceMeshId = meshID
-		_, err := client.UpgradeMeshVersion(request)
-		return err
-	}
-	info := func() servicemesh.ServiceMeshInfo {
-		detail, err := describeMesh(client, mesh.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return detail.ServiceMesh.ServiceMeshInfo
-	}
 
-	if v := offered(); v.IstioVersion != asmfake.DefaultMeshVersion || v.KubernetesVersion != asmfake.DefaultKubernetesVersion {
-		t.Errorf("DescribeUpgradeVersion = %+v", v)
-	}
-	if err := upgrade(mesh.ID); err != nil {
+	if err := addCluster(client, mesh.ID, cluster.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := info(); got.State != asmfake.MeshUpgrading || got.Version != "v1.21.6.95-g5f6b8b8c-aliyun" {
-		t.Errorf("right after upgrading: %+v", got)
+	if got := meshState(t, client, mesh.ID); got != asmfake.MeshUpdating {
+		t.Fatalf("mesh right after adding a cluster is %q, want updating", got)
 	}
-	wantServerError(t, upgrade(mesh.ID), asmfake.CodeMeshNotRunning, http.StatusBadRequest)
-	waitFor(t, "upgrade to finish", func() bool { return info().State == asmfake.MeshRunning })
-	if got := info(); got.Version != asmfake.DefaultMeshVersion {
-		t.Errorf("after the upgrade Version = %q", got.Version)
-	}
-	if v := offered(); v.IstioVersion != asmfake.DefaultMeshVersion {
-		t.Errorf("DescribeUpgradeVersion at the latest version = %+v", v)
-	}
-	wantServerError(t, upgrade(mesh.ID), asmfake.CodeAlreadyLatestVersion, http.StatusBadRequest)
-
-	failing := srv.AddMesh(asmfake.Mesh{UpgradeVersion: "v1.23.0.1-gabcdef01-aliyun", UpgradeError: "pilot did not become ready"})
-	if err := upgrade(failing.ID); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "failing upgrade to end", func() bool {
-		m, _ := srv.Mesh(failing.ID)
-		return m.State != asmfake.MeshUpgrading
+	waitFor(t, "cluster running", func() bool {
+		got, _ := clusterState(t, client, mesh.ID, cluster.ID)
+		return got.State == asmfake.ClusterRunning
 	})
-	if m, _ := srv.Mesh(failing.ID); m.State != asmfake.MeshUpgradingFailed || m.ErrorMessage != "pilot did not become ready" ||
-		m.Version != asmfake.DefaultMeshVersion {
-		t.Errorf("failed upgrade left %+v", m)
+	if got := meshState(t, client, mesh.ID); got != asmfake.MeshUpdating {
+		t.Errorf("mesh once its new cluster runs is %q, want still updating", got)
+	}
+	busy := srv.UndocumentedCode(asmfake.RefusalMeshBusy)
+	wantServerError(t, addCluster(client, mesh.ID, other.ID), busy, http.StatusBadRequest)
+	wantServerError(t, removeCluster(client, mesh.ID, member.ID), busy, http.StatusBadRequest)
+	if got := srv.ClustersInMesh(mesh.ID); len(got) != 2 || got[0].State != asmfake.ClusterRunning {
+		t.Errorf("refused changes changed the mesh: %+v", got)
 	}
 }
 
-func TestDescribeServiceMeshKubeconfig(t *testing.T) {
-	srv := startFake(t, asmfake.Options{})
-	mesh := srv.AddMesh(asmfake.Mesh{Endpoints: asmfake.Endpoints{
-		IntranetAPIServer: "https://192.168.7.7:6443", PublicAPIServer: "https://47.7.7.7:6443"}})
+func TestMeshIsRunningAgainAfterClusterChanges(t *testing.T) {
+	srv := startFake(t, asmfake.Options{AttachDelay: 20 * time.Millisecond, DetachDelay: 20 * time.Millisecond,
+		MeshUpdateDelay: 20 * time.Millisecond})
+	mesh := srv.AddMesh(asmfake.Mesh{})
+	cluster := srv.AddAvailableCluster(asmfake.Cluster{})
 	client := goodClient(t, srv)
-	kubeconfig := func(private bool) string {
-		request := servicemesh.CreateDescribeServiceMeshKubeconfigRequest()
-		request.ServiceMeshId = mesh.ID
-		request.PrivateIpAddress = requests.NewBoolean(private)
-		response, err := client.DescribeServiceMeshKubeconfig(request)
-		if err != nil {
+	for _, change := range []func(*servicemesh.Client, string, string) error{addCluster, removeCluster} {
+		if err := change(client, mesh.ID, cluster.ID); err != nil {
 			t.Fatal(err)
 		}
-		return response.Kubeconfig
-	}
-
-	var parsed struct {
-		Clusters []struct {
-			Cluster struct {
-				Server string `json:"server"`
-				CA     string `json:"certificate-authority-data"`
-			} `json:"cluster"`
-		} `json:"clusters"`
-		Users []struct {
-			User struct {
-				Cert string `json:"client-certificate-data"`
-				Key  string `json:"client-key-data"`
-			} `json:"user"`
-		} `json:"users"`
-	}
-	if err := yaml.Unmarshal([]byte(kubeconfig(true)), &parsed); err != nil {
-		t.Fatal(err)
-	}
-	if len(parsed.Clusters) != 1 || len(parsed.Users) != 1 {
-		t.Fatalf("kubeconfig = %+v", parsed)
-	}
-	if got := parsed.Clusters[0].Cluster.Server; got != "https://192.168.7.7:6443" {
-		t.Errorf("private kubeconfig server = %q", got)
-	}
-	decode := func(s string) []byte {
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			t.Fatal(err)
+		if got := meshState(t, client, mesh.ID); got != asmfake.MeshUpdating {
+			t.Errorf("mesh right after a change is %q, want updating", got)
 		}
-		return b
+		waitFor(t, "mesh running again", func() bool { return meshState(t, client, mesh.ID) == asmfake.MeshRunning })
 	}
-	if _, err := tls.X509KeyPair(decode(parsed.Users[0].User.Cert), decode(parsed.Users[0].User.Key)); err != nil {
-		t.Errorf("client certificate does not load: %v", err)
-	}
-	if !x509.NewCertPool().AppendCertsFromPEM(decode(parsed.Clusters[0].Cluster.CA)) {
-		t.Errorf("CA does not load")
-	}
-	if !strings.Contains(kubeconfig(false), "server: https://47.7.7.7:6443") {
-		t.Errorf("public kubeconfig does not point at the public endpoint")
+	if got := srv.ClustersInMesh(mesh.ID); len(got) != 0 {
+		t.Errorf("cluster still in the mesh after add and remove: %+v", got)
 	}
 
-	if err := srv.SetKubeconfig(mesh.ID, "apiVersion: v1\nkind: Config\n"); err != nil {
+	if err := srv.BusyMesh(mesh.ID, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if got := kubeconfig(true); got != "apiVersion: v1\nkind: Config\n" {
-		t.Errorf("configured kubeconfig came back as %q", got)
+	wantServerError(t, addCluster(client, mesh.ID, cluster.ID), srv.UndocumentedCode(asmfake.RefusalMeshBusy), http.StatusBadRequest)
+}
+
+func TestLostAnswerCarriesTheActionOut(t *testing.T) {
+	srv := startFake(t, asmfake.Options{})
+	mesh := srv.AddMesh(asmfake.Mesh{})
+	cluster := srv.AddAvailableCluster(asmfake.Cluster{})
+	second := srv.AddAvailableCluster(asmfake.Cluster{})
+	client := goodClient(t, srv)
+
+	srv.InjectFault("AddClusterIntoServiceMesh", asmfake.Fault{LoseAnswer: true, Times: 1})
+	err := addCluster(client, mesh.ID, cluster.ID)
+	if err == nil {
+		t.Fatal("an add whose answer is lost returned no error")
+	}
+	if _, isServerError := err.(*sdkerrors.ServerError); isServerError {
+		t.Errorf("a lost answer came back as a server answer: %v", err)
+	}
+	if got := srv.ClustersInMesh(mesh.ID); len(got) != 1 || got[0].ID != cluster.ID {
+		t.Fatalf("the add was not carried out: %+v", got)
+	}
+	if r := srv.Requests()[0]; r.Status != 0 || !r.AnswerLost {
+		t.Errorf("recorded %+v, want status 0 and AnswerLost", r)
+	}
+	// Repeating it is refused with a code nobody documented: the cluster is already there.
+	waitFor(t, "mesh running", func() bool { return meshState(t, client, mesh.ID) == asmfake.MeshRunning })
+	wantServerError(t, addCluster(client, mesh.ID, cluster.ID), srv.UndocumentedCode(asmfake.RefusalClusterInMesh), http.StatusBadRequest)
+
+	// With a code, the gateway's answer replaces the lost one.
+	srv.InjectFault("AddClusterIntoServiceMesh", asmfake.Fault{LoseAnswer: true, Code: asmfake.CodeServiceUnavailable, Times: 1})
+	wantServerError(t, addCluster(client, mesh.ID, second.ID), asmfake.CodeServiceUnavailable, http.StatusServiceUnavailable)
+	if got := srv.ClustersInMesh(mesh.ID); len(got) != 2 {
+		t.Errorf("the add answered 503 was not carried out: %+v", got)
+	}
+}
+
+func TestUndocumentedCodesDifferBetweenServers(t *testing.T) {
+	a, b := asmfake.New(asmfake.Options{}), asmfake.New(asmfake.Options{})
+	for _, r := range []asmfake.Refusal{asmfake.RefusalClusterInMesh, asmfake.RefusalMeshBusy, asmfake.RefusalVpcMismatch} {
+		if a.UndocumentedCode(r) == "" || a.UndocumentedCode(r) == b.UndocumentedCode(r) {
+			t.Errorf("%s: codes %q and %q, want a fresh code per server", r, a.UndocumentedCode(r), b.UndocumentedCode(r))
+		}
+	}
+	if a.UndocumentedCode(asmfake.RefusalMeshBusy) == a.UndocumentedCode(asmfake.RefusalClusterInMesh) {
+		t.Errorf("two refusals share a code")
+	}
+}
+
+func TestStoppedCluster(t *testing.T) {
+	srv := startFake(t, asmfake.Options{})
+	mesh := srv.AddMesh(asmfake.Mesh{})
+	cluster := srv.AddAvailableCluster(asmfake.Cluster{Stopped: true})
+	client := goodClient(t, srv)
+	if err := addCluster(client, mesh.ID, cluster.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := clusterState(t, client, mesh.ID, cluster.ID); got.State != asmfake.ClusterStopped {
+		t.Errorf("a stopped cluster that joined shows %q, want stopped", got.State)
+	}
+	if err := srv.SetClusterStopped(cluster.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := clusterState(t, client, mesh.ID, cluster.ID); got.State != asmfake.ClusterRunning {
+		t.Errorf("a started cluster shows %q, want running", got.State)
 	}
 }
 
@@ -784,11 +791,14 @@ func TestRecorder(t *testing.T) {
 
 func TestConcurrentCalls(t *testing.T) {
 	srv := startFake(t, asmfake.Options{AttachDelay: 20 * time.Millisecond})
-	mesh := srv.AddMesh(asmfake.Mesh{})
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
-	for i := 0; i < 8; i++ {
+	meshes := make([]string, 8)
+	for i := range meshes {
+		// A mesh each: a mesh refuses a second change while it is updating.
+		mesh := srv.AddMesh(asmfake.Mesh{})
+		meshes[i] = mesh.ID
 		cluster := srv.AddAvailableCluster(asmfake.Cluster{})
 		// One SDK client per goroutine: sdk.Client rewrites its http.Client's timeout and dialer on
 		// every call, so sharing one across goroutines is a data race in the SDK itself.
@@ -812,8 +822,10 @@ func TestConcurrentCalls(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if n := len(srv.ClustersInMesh(mesh.ID)); n != 8 {
-		t.Errorf("%d clusters in the mesh, want 8", n)
+	for _, id := range meshes {
+		if n := len(srv.ClustersInMesh(id)); n != 1 {
+			t.Errorf("%d clusters in mesh %s, want 1", n, id)
+		}
 	}
 	if n := srv.CountRequests("DescribeServiceMeshDetail"); n != 40 {
 		t.Errorf("CountRequests = %d, want 40", n)

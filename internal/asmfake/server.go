@@ -21,13 +21,15 @@ type Options struct {
 	AttachDelay time.Duration
 	// DetachDelay is how long a removed cluster stays "stopping" before it leaves the mesh.
 	DetachDelay time.Duration
-	// UpgradeDelay is how long a mesh stays "upgrading" after UpgradeMeshVersion.
-	UpgradeDelay time.Duration
+	// MeshUpdateDelay is how long a mesh stays "updating" after the cluster it adds or removes has
+	// settled: the mesh is busy for the whole change, longer than the cluster's own transition.
+	MeshUpdateDelay time.Duration
 }
 
 // DefaultOptions returns short but observable delays.
 func DefaultOptions() Options {
-	return Options{AttachDelay: 2 * time.Second, DetachDelay: 2 * time.Second, UpgradeDelay: 2 * time.Second}
+	return Options{AttachDelay: 2 * time.Second, DetachDelay: 2 * time.Second,
+		MeshUpdateDelay: time.Second}
 }
 
 // hostID is what the real gateway names itself in error bodies.
@@ -45,7 +47,8 @@ type Server struct {
 	faults      map[string][]*pendingFault
 	nonces      map[string]time.Time
 	requests    []Request
-	kubeCreds   *kubeCredentials
+	// undocumented are this server's codes for the refusals ASM documents no code for.
+	undocumented map[Refusal]string
 
 	httpServer *http.Server
 	endpoint   string
@@ -60,6 +63,8 @@ func New(opts Options) *Server {
 		clusters:    map[string]Cluster{},
 		faults:      map[string][]*pendingFault{},
 		nonces:      map[string]time.Time{},
+
+		undocumented: undocumentedCodes(),
 	}
 }
 
@@ -108,7 +113,7 @@ func (s *Server) AddCredential(c Credential) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	received := time.Now()
 	requestID := newRequestID()
-	params, result, failure := s.serve(r, requestID)
+	params, result, failure, lost := s.serve(r, requestID)
 
 	status, code := http.StatusOK, ""
 	body := result
@@ -122,8 +127,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Recommend: "https://api.aliyun.com/troubleshoot?q=" + failure.code + "&product=servicemesh&requestId=" + requestID,
 		}
 	}
+	if lost && failure == nil {
+		status = 0
+	}
 	// Recorded before the answer is written, so a test reading the recorder after its call returns sees it.
-	s.record(Request{Action: params["Action"], Method: r.Method, Params: params, Time: received, Status: status, Code: code})
+	s.record(Request{Action: params["Action"], Method: r.Method, Params: params, Time: received, Status: status,
+		Code: code, AnswerLost: lost})
+	if status == 0 {
+		// The connection closes without an answer: the client cannot tell whether the action was
+		// carried out (net/http closes the connection and logs nothing for this panic).
+		panic(http.ErrAbortHandler)
+	}
 
 	w.Header().Set("Content-Type", "application/json;charset=utf-8")
 	w.Header().Set("x-acs-request-id", requestID)
@@ -131,33 +145,42 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-func (s *Server) serve(r *http.Request, requestID string) (map[string]string, any, *apiError) {
-	params, failure := readParams(r)
+// serve runs one call. lost reports a fault that lets the action run and then loses its answer:
+// failure is then what the client gets instead (nil for no answer at all).
+func (s *Server) serve(r *http.Request, requestID string) (params map[string]string, result any, failure *apiError, lost bool) {
+	params, failure = readParams(r)
 	if failure != nil {
-		return params, nil, failure
+		return params, nil, failure, false
 	}
 	if failure := checkProtocol(params); failure != nil {
-		return params, nil, failure
+		return params, nil, failure, false
 	}
 	if failure := s.authenticate(r.Method, params, time.Now()); failure != nil {
-		return params, nil, failure
+		return params, nil, failure, false
 	}
 	action := actions[params["Action"]]
-	if failure := s.applyFault(r.Context(), params["Action"]); failure != nil {
-		return params, nil, failure
+	fault, failure := s.applyFault(r.Context(), params["Action"])
+	if failure != nil && !fault.LoseAnswer {
+		return params, nil, failure, false
 	}
+	result, refusal := s.run(action, params, requestID)
+	if fault.LoseAnswer {
+		return params, nil, failure, true
+	}
+	return params, result, refusal, false
+}
+
+func (s *Server) run(action action, params map[string]string, requestID string) (any, *apiError) {
 	for _, name := range action.required {
 		if params[name] == "" {
-			return params, nil, missingParameter(name)
+			return nil, missingParameter(name)
 		}
 	}
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
 	s.settle(now)
-	result, failure := action.serve(s, call{params: params, requestID: requestID, now: now})
-	return params, result, failure
+	return action.serve(s, call{params: params, requestID: requestID, now: now})
 }
 
 // readParams merges query and form body the way the SDK does when signing: body values win.

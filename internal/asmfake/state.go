@@ -8,19 +8,28 @@ import (
 	"time"
 )
 
-// Mesh states, as ServiceMeshInfo.State reports them.
+// Mesh states, as ServiceMeshInfo.State reports them: the ones named in ASM's docs and in the
+// alicloud provider (shared/reference/asm-openapi.md). The fake moves a mesh through updating and
+// upgrading by itself; SetMeshState sets any other.
 const (
 	MeshInitial         = "initial"
 	MeshRunning         = "running"
 	MeshUpgrading       = "upgrading"
 	MeshUpgradingFailed = "upgrading_failed"
+	// MeshUpdating is a mesh while a cluster joins or leaves it.
+	MeshUpdating       = "updating"
+	MeshUpdatingFailed = "updating_failed"
+	MeshFailed         = "failed"
+	MeshCreateTimeout  = "create_timeout"
 )
 
-// States of a cluster in a mesh, as DescribeClustersInServiceMesh reports them.
+// States of a cluster in a mesh, as DescribeClustersInServiceMesh reports them (its API reference
+// lists these five).
 const (
 	ClusterStarting = "starting"
 	ClusterRunning  = "running"
 	ClusterStopping = "stopping"
+	ClusterStopped  = "stopped"
 	ClusterFailed   = "failed"
 )
 
@@ -40,25 +49,15 @@ type Mesh struct {
 	Name     string
 	RegionID string
 	// State defaults to MeshRunning.
-	State        string
-	ErrorMessage string
-	Version      string
-	// UpgradeVersion is what DescribeUpgradeVersion offers and UpgradeMeshVersion moves to; empty
-	// means the mesh is already at the latest version.
-	UpgradeVersion string
-	// UpgradeError, when set, makes UpgradeMeshVersion end in MeshUpgradingFailed with this ErrorMessage.
-	UpgradeError string
-	// KubernetesVersion is the control plane's, reported by DescribeUpgradeVersion.
-	KubernetesVersion string
-	VpcID             string
-	SecurityGroupID   string
-	VSwitches         []string
-	Endpoints         Endpoints
-	// Kubeconfig is what DescribeServiceMeshKubeconfig answers; empty gives a generated one whose
-	// server is the intranet (PrivateIpAddress=true) or public API server endpoint.
-	Kubeconfig   string
-	CreationTime time.Time
-	UpdateTime   time.Time
+	State           string
+	ErrorMessage    string
+	Version         string
+	VpcID           string
+	SecurityGroupID string
+	VSwitches       []string
+	Endpoints       Endpoints
+	CreationTime    time.Time
+	UpdateTime      time.Time
 }
 
 // Endpoints are the mesh's addresses. The public ones are empty unless the mesh has an EIP.
@@ -85,6 +84,9 @@ type Cluster struct {
 	CreationTime time.Time
 	// AttachError, when set, makes AddClusterIntoServiceMesh end in ClusterFailed with this ErrorMessage.
 	AttachError string
+	// Stopped is an ACK cluster that is not running: in a mesh it shows ClusterStopped once it has
+	// joined. See SetClusterStopped.
+	Stopped bool
 }
 
 // MemberCluster is a cluster as a mesh sees it.
@@ -97,8 +99,8 @@ type MemberCluster struct {
 
 type meshState struct {
 	Mesh
-	upgradeDoneAt time.Time // zero unless an UpgradeMeshVersion is under way
-	members       []*member // in the order they were added
+	updateDoneAt time.Time // zero unless a cluster is being added or removed
+	members      []*member // in the order they were added
 }
 
 type member struct {
@@ -121,7 +123,6 @@ func (s *Server) AddMesh(m Mesh) Mesh {
 	m.RegionID = cmp.Or(m.RegionID, DefaultRegionID)
 	m.State = cmp.Or(m.State, MeshRunning)
 	m.Version = cmp.Or(m.Version, DefaultMeshVersion)
-	m.KubernetesVersion = cmp.Or(m.KubernetesVersion, DefaultKubernetesVersion)
 	m.VpcID = cmp.Or(m.VpcID, DefaultVpcID)
 	m.SecurityGroupID = cmp.Or(m.SecurityGroupID, "sg-"+short)
 	if len(m.VSwitches) == 0 {
@@ -200,16 +201,44 @@ func (s *Server) SetMeshVersion(meshID, version string) error {
 	return s.changeMesh(meshID, func(m *meshState) { m.Version = version })
 }
 
-// SetMeshState forces a mesh's state and error message, cancelling any upgrade under way.
+// SetMeshState forces a mesh's state and error message, cancelling any update under way.
 func (s *Server) SetMeshState(meshID, state, errorMessage string) error {
 	return s.changeMesh(meshID, func(m *meshState) {
-		m.State, m.ErrorMessage, m.upgradeDoneAt = state, errorMessage, time.Time{}
+		m.State, m.ErrorMessage, m.updateDoneAt = state, errorMessage, time.Time{}
 	})
 }
 
-// SetKubeconfig sets what DescribeServiceMeshKubeconfig answers for a mesh; empty restores the generated one.
-func (s *Server) SetKubeconfig(meshID, kubeconfig string) error {
-	return s.changeMesh(meshID, func(m *meshState) { m.Kubeconfig = kubeconfig })
+// BusyMesh makes a running mesh "updating" for d from now, as a cluster change made outside Terraform
+// (another team's) would: changes to it are refused meanwhile. On a mesh already updating it moves
+// the end of the update to d from now.
+func (s *Server) BusyMesh(meshID string, d time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	s.settle(now)
+	m, ok := s.meshes[meshID]
+	if !ok {
+		return fmt.Errorf("asmfake: no mesh %q", meshID)
+	}
+	if m.State != MeshRunning && m.State != MeshUpdating {
+		return fmt.Errorf("asmfake: mesh %q is %s, neither running nor updating", meshID, m.State)
+	}
+	m.State, m.UpdateTime, m.updateDoneAt = MeshUpdating, now, now.Add(d)
+	return nil
+}
+
+// SetClusterStopped marks an available cluster stopped or running again; in a mesh it shows
+// ClusterStopped (the state DescribeClustersInServiceMesh documents) instead of ClusterRunning.
+func (s *Server) SetClusterStopped(clusterID string, stopped bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clusters[clusterID]
+	if !ok {
+		return fmt.Errorf("asmfake: no available cluster %q", clusterID)
+	}
+	c.Stopped = stopped
+	s.clusters[clusterID] = c
+	return nil
 }
 
 // DeleteMesh removes a mesh and its clusters, as a deletion made outside Terraform would.
@@ -279,16 +308,6 @@ func (s *Server) changeMesh(meshID string, change func(*meshState)) error {
 // every read keeps the fake free of timers and its answers consistent within one call.
 func (s *Server) settle(now time.Time) {
 	for _, m := range s.meshes {
-		if m.State == MeshUpgrading && !m.upgradeDoneAt.IsZero() && !now.Before(m.upgradeDoneAt) {
-			m.UpdateTime = m.upgradeDoneAt
-			m.upgradeDoneAt = time.Time{}
-			if m.UpgradeError != "" {
-				m.State, m.ErrorMessage = MeshUpgradingFailed, m.UpgradeError
-			} else {
-				m.State, m.ErrorMessage = MeshRunning, ""
-				m.Version, m.UpgradeVersion = m.UpgradeVersion, ""
-			}
-		}
 		m.members = slices.DeleteFunc(m.members, func(mem *member) bool {
 			if mem.settlesAt.IsZero() || now.Before(mem.settlesAt) {
 				return false
@@ -302,6 +321,10 @@ func (s *Server) settle(now time.Time) {
 			}
 			return false
 		})
+		// The members settle first: the mesh's update lasts at least as long as its cluster's change.
+		if m.State == MeshUpdating && !m.updateDoneAt.IsZero() && !now.Before(m.updateDoneAt) {
+			m.State, m.UpdateTime, m.updateDoneAt = MeshRunning, m.updateDoneAt, time.Time{}
+		}
 	}
 }
 
@@ -316,7 +339,11 @@ func (s *Server) meshOf(clusterID string) string {
 }
 
 func (s *Server) memberCluster(mem *member) MemberCluster {
-	return MemberCluster{Cluster: s.clusters[mem.clusterID], State: mem.state, ErrorMessage: mem.errorMessage, UpdateTime: mem.updateTime}
+	cluster, state := s.clusters[mem.clusterID], mem.state
+	if cluster.Stopped && state == ClusterRunning {
+		state = ClusterStopped
+	}
+	return MemberCluster{Cluster: cluster, State: state, ErrorMessage: mem.errorMessage, UpdateTime: mem.updateTime}
 }
 
 // sortedMeshes returns the meshes oldest first, for stable listings.

@@ -9,8 +9,11 @@ var wireTimeZone = time.FixedZone("CST", 8*60*60)
 
 func wireTime(t time.Time) string { return t.In(wireTimeZone).Format(time.RFC3339) }
 
-type requestIDResponse struct {
+// changeAnswer is the body of a successful AddClusterIntoServiceMesh or RemoveClusterFromServiceMesh.
+type changeAnswer struct {
 	RequestID string `json:"RequestId"`
+	Code      int    `json:"Code"`
+	Message   string `json:"Message"`
 }
 
 type describeServiceMeshDetailResponse struct {
@@ -26,22 +29,6 @@ type describeServiceMeshesResponse struct {
 type describeClustersInServiceMeshResponse struct {
 	RequestID string        `json:"RequestId"`
 	Clusters  []wireCluster `json:"Clusters"`
-}
-
-type describeServiceMeshKubeconfigResponse struct {
-	RequestID  string `json:"RequestId"`
-	Kubeconfig string `json:"Kubeconfig"`
-}
-
-type describeUpgradeVersionResponse struct {
-	RequestID string      `json:"RequestId"`
-	Version   wireVersion `json:"Version"`
-}
-
-type wireVersion struct {
-	IstioVersion         string `json:"IstioVersion"`
-	IstioOperatorVersion string `json:"IstioOperatorVersion"`
-	KubernetesVersion    string `json:"KubernetesVersion"`
 }
 
 type wireServiceMesh struct {

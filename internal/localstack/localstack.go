@@ -80,8 +80,7 @@ func StartASMOnly(opts Options) (*Stack, error) {
 	}
 	s.ASM.AddCredential(asmfake.Credential{AccessKeyID: AccessKeyID, AccessKeySecret: AccessKeySecret})
 	s.ASM.AddMesh(asmfake.Mesh{ID: MeshID, Name: "modelmesh-prod", RegionID: Region})
-	s.ASM.AddMesh(asmfake.Mesh{ID: OldMeshID, Name: "legacy-mesh", RegionID: Region, Version: OldMeshVersion,
-		UpgradeVersion: asmfake.DefaultMeshVersion})
+	s.ASM.AddMesh(asmfake.Mesh{ID: OldMeshID, Name: "legacy-mesh", RegionID: Region, Version: OldMeshVersion})
 	s.ASM.AddAvailableCluster(asmfake.Cluster{ID: ClusterID, Name: "ack-modelmesh", RegionID: Region})
 	return s, nil
 }

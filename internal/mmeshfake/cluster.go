@@ -122,9 +122,7 @@ func (c *cluster) reap() error {
 		return nil
 	}
 	now := nowMs()
-	ctx, cancel := etcdCtx()
-	defer cancel()
-	resp, err := c.etcd.Get(ctx, c.prefix+"registry/", clientv3.WithPrefix())
+	models, err := c.models()
 	if err != nil {
 		return err
 	}
@@ -151,12 +149,8 @@ func (c *cluster) reap() error {
 		mr modelRecord
 	}
 	var load []candidate
-	for _, kv := range resp.Kvs {
-		id := strings.TrimPrefix(string(kv.Key), c.prefix+"registry/")
-		var mr modelRecord
-		if err := json.Unmarshal(kv.Value, &mr); err != nil {
-			continue
-		}
+	for _, m := range models {
+		id, mr := m.id, m.mr
 		pruned := 0
 		for _, inst := range gone(mr.InstanceIDs) {
 			delete(mr.InstanceIDs, inst)
@@ -197,6 +191,31 @@ func (c *cluster) vmodelKey(id string) string { return c.prefix + "vmodels/" + i
 
 func etcdCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), etcdTimeout)
+}
+
+// storedModel is a registry record with the model id its key names.
+type storedModel struct {
+	id string
+	mr modelRecord
+}
+
+// models reads every registry record of the cluster; a record that does not decode is skipped.
+func (c *cluster) models() ([]storedModel, error) {
+	ctx, cancel := etcdCtx()
+	defer cancel()
+	resp, err := c.etcd.Get(ctx, c.prefix+"registry/", clientv3.WithPrefix())
+	if err != nil {
+		return nil, err
+	}
+	models := make([]storedModel, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		var mr modelRecord
+		if err := json.Unmarshal(kv.Value, &mr); err != nil {
+			continue
+		}
+		models = append(models, storedModel{id: strings.TrimPrefix(string(kv.Key), c.prefix+"registry/"), mr: mr})
+	}
+	return models, nil
 }
 
 func (c *cluster) getModel(id string) (*modelRecord, error) {
@@ -550,18 +569,12 @@ func (c *cluster) addInstance(in *instance) error {
 		cutoff = nowMs()
 	}
 	delete(c.downStart, in.id)
-	ctx, cancel := etcdCtx()
-	defer cancel()
-	resp, err := c.etcd.Get(ctx, c.prefix+"registry/", clientv3.WithPrefix())
+	models, err := c.models()
 	if err != nil {
 		return err
 	}
-	for _, kv := range resp.Kvs {
-		id := strings.TrimPrefix(string(kv.Key), c.prefix+"registry/")
-		var mr modelRecord
-		if err := json.Unmarshal(kv.Value, &mr); err != nil {
-			continue
-		}
+	for _, m := range models {
+		id, mr := m.id, m.mr
 		start, ok := mr.InstanceIDs[in.id]
 		switch {
 		case !ok:
@@ -598,19 +611,13 @@ func (c *cluster) removeInstance(id string, graceful bool) error {
 		return nil
 	}
 	in.draining = true
-	ctx, cancel := etcdCtx()
-	defer cancel()
-	resp, err := c.etcd.Get(ctx, c.prefix+"registry/", clientv3.WithPrefix())
+	models, err := c.models()
 	if err != nil {
 		return err
 	}
 	var until time.Duration
-	for _, kv := range resp.Kvs {
-		modelID := strings.TrimPrefix(string(kv.Key), c.prefix+"registry/")
-		var mr modelRecord
-		if err := json.Unmarshal(kv.Value, &mr); err != nil {
-			continue
-		}
+	for _, m := range models {
+		modelID, mr := m.id, m.mr
 		if start, held := mr.InstanceIDs[id]; !held || !c.copyLive(id, start) {
 			continue
 		}
@@ -644,22 +651,17 @@ func (c *cluster) deregister(id string) error {
 		return nil
 	}
 	delete(c.instances, id)
-	ctx, cancel := etcdCtx()
-	defer cancel()
-	resp, err := c.etcd.Get(ctx, c.prefix+"registry/", clientv3.WithPrefix())
+	models, err := c.models()
 	if err != nil {
 		return err
 	}
-	for _, kv := range resp.Kvs {
-		var mr modelRecord
-		if err := json.Unmarshal(kv.Value, &mr); err != nil {
-			continue
-		}
+	for _, m := range models {
+		mr := m.mr
 		if _, held := mr.InstanceIDs[id]; !held {
 			continue
 		}
 		delete(mr.InstanceIDs, id)
-		if err := c.commit(clientv3.OpPut(string(kv.Key), string(marshalRecord(&mr)))); err != nil {
+		if err := c.commit(c.putModel(m.id, &mr)); err != nil {
 			return err
 		}
 	}

@@ -125,9 +125,10 @@ const (
 	grpcPort    = "8033"
 )
 
-// namespace creates a namespace with the etcd secret and type-constraints ConfigMap the
-// controller writes into a model-serving namespace, and returns its root prefix.
-func (s *stack) namespace(t *testing.T, constraints string) (string, string) {
+// namespace creates a namespace with the etcd secret and the type-constraints ConfigMap (for the
+// runtimes of sklearnAndOnnx) the controller writes into a model-serving namespace, and returns its
+// root prefix.
+func (s *stack) namespace(t *testing.T) (string, string) {
 	t.Helper()
 	ctx := context.Background()
 	ns, err := s.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "mm-"}}, metav1.CreateOptions{})
@@ -146,7 +147,7 @@ func (s *stack) namespace(t *testing.T, constraints string) (string, string) {
 	}
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: typeConstraintsVol, Namespace: ns.Name},
-		BinaryData: map[string][]byte{typeConstraintsKey: []byte(constraints)},
+		BinaryData: map[string][]byte{typeConstraintsKey: []byte(sklearnAndOnnx)},
 	}
 	if _, err := s.kube.CoreV1().ConfigMaps(ns.Name).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package mmeshfake
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -62,7 +63,7 @@ func locations(si *mmesh.ModelStatusInfo, state mmesh.ModelStatusInfo_ModelStatu
 
 func TestPlacementFollowsTypeConstraintsAndLabels(t *testing.T) {
 	s := needStack(t)
-	ns, _ := s.namespace(t, sklearnAndOnnx)
+	ns, _ := s.namespace(t)
 	sk := s.runtimePod(t, ns, "sk", sklearnLabels)
 	ox := s.runtimePod(t, ns, "ox", onnxLabels)
 	s.startServer(t, Options{})
@@ -97,7 +98,7 @@ func TestPlacementFollowsTypeConstraintsAndLabels(t *testing.T) {
 
 func TestNoRunningInstanceAnswersModelMeshMessage(t *testing.T) {
 	s := needStack(t)
-	ns, _ := s.namespace(t, sklearnAndOnnx)
+	ns, _ := s.namespace(t)
 	ox := s.runtimePod(t, ns, "ox", onnxLabels)
 	s.startServer(t, Options{})
 	c := client(t, ox)
@@ -140,7 +141,7 @@ func TestNoRunningInstanceAnswersModelMeshMessage(t *testing.T) {
 
 func TestLoadFailureIsRetriedElsewhereThenReported(t *testing.T) {
 	s := needStack(t)
-	ns, _ := s.namespace(t, sklearnAndOnnx)
+	ns, _ := s.namespace(t)
 	a := s.runtimePod(t, ns, "sk", sklearnLabels)
 	b := s.runtimePod(t, ns, "sk", sklearnLabels)
 	s.startServer(t, Options{})
@@ -182,7 +183,7 @@ func sortedIDs(pods ...*corev1.Pod) []string {
 
 func TestSlowLoadStaysLoading(t *testing.T) {
 	s := needStack(t)
-	ns, _ := s.namespace(t, sklearnAndOnnx)
+	ns, _ := s.namespace(t)
 	sk := s.runtimePod(t, ns, "sk", sklearnLabels)
 	s.startServer(t, Options{SlowLoadDelay: time.Hour})
 	c := client(t, sk)
@@ -202,7 +203,7 @@ func TestSlowLoadStaysLoading(t *testing.T) {
 // which it derives the InferenceService to reconcile.
 func TestRecordsAsTheControllerReadsThem(t *testing.T) {
 	s := needStack(t)
-	ns, root := s.namespace(t, sklearnAndOnnx)
+	ns, root := s.namespace(t)
 	sk := s.runtimePod(t, ns, "sk", sklearnLabels)
 	s.startServer(t, Options{})
 	c := client(t, sk)
@@ -253,14 +254,14 @@ func TestRecordsAsTheControllerReadsThem(t *testing.T) {
 	insts, _ := mr["instanceIds"].(map[string]any)
 	if mr["type"] != "mt:sklearn" || mr["mPath"] != "sklearn/mnist-svm.joblib" || mr["autoDel"] != true ||
 		mr["refs"] != float64(1) || len(insts) != 1 || insts[instanceID(sk.Name)] == nil ||
-		!strings.Contains(mr["encKey"].(string), "localMinIO") {
+		!strings.Contains(fmt.Sprint(mr["encKey"]), "localMinIO") {
 		t.Errorf("model record %v", mr)
 	}
 }
 
 func TestUnreadyPodLeavesItsModelsStandby(t *testing.T) {
 	s := needStack(t)
-	ns, _ := s.namespace(t, sklearnAndOnnx)
+	ns, _ := s.namespace(t)
 	sk := s.runtimePod(t, ns, "sk", sklearnLabels)
 	ox := s.runtimePod(t, ns, "ox", onnxLabels)
 	s.startServer(t, Options{})
@@ -296,7 +297,7 @@ func TestReaperPrunesGoneInstancesAndReloadsStandbyModels(t *testing.T) {
 	first, period, gone := reaperFirst, reaperPeriod, instanceGoneAfter
 	reaperFirst, reaperPeriod, instanceGoneAfter = 50*time.Millisecond, 100*time.Millisecond, 300
 	t.Cleanup(func() { reaperFirst, reaperPeriod, instanceGoneAfter = first, period, gone })
-	ns, _ := s.namespace(t, sklearnAndOnnx)
+	ns, _ := s.namespace(t)
 	sk := s.runtimePod(t, ns, "sk", sklearnLabels)
 	ox := s.runtimePod(t, ns, "ox", onnxLabels)
 	s.startServer(t, Options{})
@@ -321,7 +322,7 @@ func TestReaperPrunesGoneInstancesAndReloadsStandbyModels(t *testing.T) {
 
 func TestRestartKeepsState(t *testing.T) {
 	s := needStack(t)
-	ns, _ := s.namespace(t, sklearnAndOnnx)
+	ns, _ := s.namespace(t)
 	sk := s.runtimePod(t, ns, "sk", sklearnLabels)
 	first := s.startServer(t, Options{SlowLoadDelay: time.Hour})
 	c := client(t, sk)
@@ -345,7 +346,7 @@ func TestRestartKeepsState(t *testing.T) {
 
 func TestNewTargetReplacesActiveOnceLoaded(t *testing.T) {
 	s := needStack(t)
-	ns, _ := s.namespace(t, sklearnAndOnnx)
+	ns, _ := s.namespace(t)
 	sk := s.runtimePod(t, ns, "sk", sklearnLabels)
 	s.startServer(t, Options{})
 	c := client(t, sk)
@@ -390,7 +391,7 @@ func TestNewTargetReplacesActiveOnceLoaded(t *testing.T) {
 
 func TestDeletedPodHandsItsModelsOver(t *testing.T) {
 	s := needStack(t)
-	ns, _ := s.namespace(t, sklearnAndOnnx)
+	ns, _ := s.namespace(t)
 	a := s.runtimePod(t, ns, "sk", sklearnLabels)
 	b := s.runtimePod(t, ns, "sk", sklearnLabels)
 	ox := s.runtimePod(t, ns, "ox", onnxLabels)

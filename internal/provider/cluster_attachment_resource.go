@@ -35,7 +35,7 @@ const (
 func NewClusterAttachmentResource() resource.Resource { return &clusterAttachmentResource{} }
 
 type clusterAttachmentResource struct {
-	data *providerData
+	configuredResource
 }
 
 type clusterAttachmentModel struct {
@@ -61,9 +61,11 @@ func (r *clusterAttachmentResource) Schema(ctx context.Context, _ resource.Schem
 	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
 	resp.Schema = schema.Schema{
 		Description: "Adds a Kubernetes (ACK) cluster to an Alibaba Cloud Service Mesh (ASM) instance, the precondition " +
-			"for serving models with ModelMesh on it. Creating waits until the cluster runs in the mesh; a cluster " +
-			"that fails to join is removed again and the apply fails with the service's reason. Several attachments " +
-			"to one mesh are applied one after another, since each changes the mesh's control plane.",
+			"for serving models with ModelMesh on it. Creating waits until the cluster runs in the mesh and the mesh " +
+			"is `running` again (it is `updating` while a cluster joins or leaves, and refuses other changes " +
+			"meanwhile); destroying waits the same way. A mesh busy with someone else's change is waited for, within " +
+			"the timeouts. A cluster that fails to join is removed again and the apply fails with the service's " +
+			"reason. Several attachments to one mesh are applied one after another.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:      true,
@@ -83,8 +85,10 @@ func (r *clusterAttachmentResource) Schema(ctx context.Context, _ resource.Schem
 				PlanModifiers: replace,
 			},
 			"state": schema.StringAttribute{
-				Computed:    true,
-				Description: "State of the cluster in the mesh: `running` after a successful apply; `starting`, `stopping` or `failed` otherwise.",
+				Computed: true,
+				Description: "State of the cluster in the mesh: `running` after a successful apply; `starting` while it " +
+					"joins, `stopping` while it leaves, `stopped` when its ACK cluster is not running, `failed` when it " +
+					"could not join (refresh then warns with the service's reason).",
 			},
 			"cluster_name": schema.StringAttribute{
 				Computed:    true,
@@ -116,10 +120,6 @@ func (r *clusterAttachmentResource) Schema(ctx context.Context, _ resource.Schem
 	}
 }
 
-func (r *clusterAttachmentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configureProviderData(req, resp)
-}
-
 func (r *clusterAttachmentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan clusterAttachmentModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -137,19 +137,31 @@ func (r *clusterAttachmentResource) Create(ctx context.Context, req resource.Cre
 	defer cancel()
 
 	cluster, err := client.AttachCluster(ctx, meshID, clusterID)
+	var inMesh *asm.ClusterInMeshError
 	var failed *asm.ClusterFailedError
+	var stopped *asm.ClusterStoppedError
 	switch {
 	case err == nil:
-	case asm.HasCode(err, asm.CodeClusterAlreadyAdded):
-		resp.Diagnostics.AddAttributeError(path.Root("cluster_id"), "Cluster already in a mesh", alreadyAddedDetail(ctx, client, meshID, clusterID, err))
+	case errors.As(err, &inMesh):
+		resp.Diagnostics.AddAttributeError(path.Root("cluster_id"), "Cluster already in the mesh", fmt.Sprintf(
+			"Cluster %s is already in mesh %s (state: %s). To manage that attachment with Terraform, import it "+
+				"instead of creating it:\n  terraform import asm_cluster_attachment.<name> %s\n(or an import block with id = %q).",
+			clusterID, meshID, inMesh.State, attachmentID(meshID, clusterID), attachmentID(meshID, clusterID)))
 		return
 	case errors.As(err, &failed) && failed.RemoveErr == nil:
-		resp.Diagnostics.AddError("Cluster failed to join the mesh", err.Error())
+		resp.Diagnostics.AddError("Cluster failed to join the mesh", err.Error()+
+			"\n\nNothing is left in the mesh or in the state: fix the cause the service names, then apply again.")
 		return
-	case cluster == nil && ctx.Err() == nil:
-		// Refused before anything was added.
-		resp.Diagnostics.AddError(fmt.Sprintf("Adding cluster %s to mesh %s failed", clusterID, meshID), err.Error())
+	case cluster == nil:
+		// The mesh shows that nothing was added.
+		resp.Diagnostics.AddError(fmt.Sprintf("Adding cluster %s to mesh %s failed", clusterID, meshID), err.Error()+
+			"\n\n"+attachRefusalAdvice(err))
 		return
+	case errors.As(err, &stopped):
+		resp.Diagnostics.AddError("Cluster is stopped in the mesh", err.Error()+"\n\nThe ACK cluster is not running, so "+
+			"the mesh cannot manage it. Start it (ACK console), or check that it still exists and that its API server "+
+			"is reachable from the mesh; then apply again. The attachment is kept in the state as tainted: the next "+
+			"apply removes the cluster from the mesh and adds it again.")
 	default:
 		// The cluster is, or may be, in the mesh: keep it in state, where the failed apply marks it
 		// tainted, so that the next apply removes and adds it again instead of orphaning it.
@@ -157,24 +169,28 @@ func (r *clusterAttachmentResource) Create(ctx context.Context, req resource.Cre
 			err.Error()+"\n\nThe attachment is kept in the state as tainted: the next apply removes the cluster "+
 				"from the mesh and adds it again.")
 	}
-	if cluster == nil {
-		cluster = &asm.Cluster{ID: clusterID, State: "unknown"}
-	}
 	plan.ID = types.StringValue(attachmentID(meshID, clusterID))
 	plan.setCluster(cluster)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// alreadyAddedDetail tells a cluster already in this mesh, which should be imported, from one in
-// another mesh, which must be removed there first.
-func alreadyAddedDetail(ctx context.Context, client *asm.Client, meshID, clusterID string, err error) string {
-	if _, getErr := client.GetCluster(ctx, meshID, clusterID); getErr == nil {
-		return fmt.Sprintf("Cluster %s is already in mesh %s. To manage that attachment with Terraform, import it "+
-			"instead of creating it:\n  terraform import asm_cluster_attachment.<name> %s\n(or an import block with "+
-			"id = %q).\n\n%s", clusterID, meshID, attachmentID(meshID, clusterID), attachmentID(meshID, clusterID), err)
+// attachRefusalAdvice says what to do about an add the service refused. Its refusals carry codes
+// ASM does not document, so for anything but a missing permission or a broken mesh it lists the
+// reasons ASM documents.
+func attachRefusalAdvice(err error) string {
+	var notRunning *asm.MeshNotRunningError
+	switch {
+	case asm.IsPermissionDenied(err):
+		return "Grant the permission named above to the RAM user or role in the provider's credentials, then apply again."
+	case errors.As(err, &notRunning):
+		return "The mesh needs repair before clusters can join it: see its state in the ASM console, then apply again."
+	case errors.Is(err, context.DeadlineExceeded):
+		return "The mesh stayed busy with other changes for the whole create timeout: apply again, or raise timeouts.create."
 	}
-	return fmt.Sprintf("Cluster %s is already in another mesh; a cluster can be in only one. Remove it from that "+
-		"mesh first, or set mesh_id to that mesh and import the attachment.\n\n%s", clusterID, err)
+	return "Nothing was added to the mesh. ASM documents these reasons a cluster cannot join: it is already in another " +
+		"mesh (a cluster can be in only one: remove it there first, or set mesh_id to that mesh and import the " +
+		"attachment); ASM has no administrator permission on the cluster; it is in another VPC that is not connected " +
+		"by CEN; its CIDR blocks conflict with the mesh's; or it already has an istio-system namespace."
 }
 
 func (r *clusterAttachmentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -196,6 +212,16 @@ func (r *clusterAttachmentResource) Read(ctx context.Context, req resource.ReadR
 	if err != nil {
 		resp.Diagnostics.AddError(fmt.Sprintf("Reading cluster %s in mesh %s failed", clusterID, meshID), err.Error())
 		return
+	}
+	switch cluster.State {
+	case asm.ClusterStopped:
+		resp.Diagnostics.AddWarning("Cluster is stopped in the mesh", fmt.Sprintf("Cluster %s is stopped in mesh %s: "+
+			"its ACK cluster is not running, so the mesh cannot manage it. Start it (ACK console), or check that it "+
+			"still exists and that its API server is reachable from the mesh.", clusterID, meshID))
+	case asm.ClusterFailed:
+		resp.Diagnostics.AddWarning("Cluster has failed in the mesh", fmt.Sprintf("Cluster %s is in state failed in "+
+			"mesh %s: %s\nFix the cause, then replace the attachment: terraform apply -replace=<address of this "+
+			"asm_cluster_attachment>.", clusterID, meshID, cluster.ErrorMessage))
 	}
 	state.ID = types.StringValue(attachmentID(meshID, clusterID))
 	state.setCluster(cluster)

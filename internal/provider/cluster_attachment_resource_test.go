@@ -1,12 +1,14 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -14,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/asm"
@@ -490,4 +493,251 @@ func mergeKeys(maps ...map[string]int) map[string]bool {
 		}
 	}
 	return keys
+}
+
+// requestsFor lists the calls of one action about one mesh, oldest first.
+func requestsFor(fake *asmfake.Server, meshID, action string) []asmfake.Request {
+	var out []asmfake.Request
+	for _, r := range fake.Requests() {
+		if r.Action == action && r.Params["ServiceMeshId"] == meshID {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestAccClusterAttachment_lostAddAnswer: the add is carried out but its answer is lost; the
+// provider's repeat is refused with a code nobody documented. The apply still succeeds, from what
+// the mesh shows, and the cluster is in state: no orphan.
+func TestAccClusterAttachment_lostAddAnswer(t *testing.T) {
+	fake := acctest.SkipWithoutFake(t)
+	meshID, clusterID := testMeshID(t), acctest.ClusterID(t)
+	config := attachmentConfig(meshID, clusterID, "")
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             resource.ComposeTestCheckFunc(checkAttachmentsGone(t), checkMeshHasNoCluster(t, meshID, clusterID)),
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() {
+					fake.InjectFault("AddClusterIntoServiceMesh", asmfake.Fault{LoseAnswer: true, Times: 1})
+					t.Cleanup(fake.ClearFaults)
+				},
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("state"), knownvalue.StringExact("running")),
+				},
+				Check: func(*terraform.State) error {
+					adds := requestsFor(fake, meshID, "AddClusterIntoServiceMesh")
+					if len(adds) != 2 || !adds[0].AnswerLost || adds[1].Code == "" {
+						return fmt.Errorf("adds = %+v; want one carried out with its answer lost, then a refused repeat", adds)
+					}
+					if m, _ := fake.Mesh(meshID); m.State != asmfake.MeshRunning {
+						return fmt.Errorf("mesh is %s after the apply, want running", m.State)
+					}
+					return nil
+				},
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// TestAccClusterAttachment_meshUpdating: while another change keeps the mesh "updating", a plan
+// that reads it succeeds, and a destroy waits for it to run again instead of being refused.
+func TestAccClusterAttachment_meshUpdating(t *testing.T) {
+	fake := acctest.SkipWithoutFake(t)
+	meshID, clusterID := testMeshID(t), acctest.ClusterID(t)
+	withMesh := attachmentConfig(meshID, clusterID, "") + fmt.Sprintf(`
+data "asm_mesh" "test" {
+  mesh_id         = %q
+  minimum_version = "1.18.0.134"
+  depends_on      = [asm_cluster_attachment.test]
+}
+`, meshID)
+	busy := func() {
+		if err := fake.BusyMesh(meshID, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkMeshHasNoCluster(t, meshID, clusterID),
+		Steps: []resource.TestStep{
+			{Config: withMesh},
+			{
+				PreConfig: busy,
+				Config:    withMesh,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					expectMesh("state", knownvalue.StringExact("updating")),
+				},
+			},
+			{
+				// Destroy the attachment while the mesh is still busy. Once the destroy has read the
+				// mesh (the only DescribeServiceMeshDetail caller in this step), the other change ends.
+				PreConfig: func() {
+					busy()
+					since := len(fake.Requests())
+					done := make(chan struct{})
+					t.Cleanup(func() { <-done })
+					go func() {
+						defer close(done)
+						err := wait.PollUntilContextTimeout(t.Context(), 20*time.Millisecond, 2*time.Minute, true,
+							func(context.Context) (bool, error) {
+								for _, r := range fake.Requests()[since:] {
+									if r.Action == "DescribeServiceMeshDetail" && r.Params["ServiceMeshId"] == meshID {
+										return true, nil
+									}
+								}
+								return false, nil
+							})
+						if err != nil {
+							t.Errorf("the destroy never read the busy mesh: %v", err)
+						}
+						if err := fake.SetMeshState(meshID, asmfake.MeshRunning, ""); err != nil {
+							t.Error(err)
+						}
+					}()
+				},
+				Config: acctest.ProviderConfig(),
+				Check: func(*terraform.State) error {
+					removes := requestsFor(fake, meshID, "RemoveClusterFromServiceMesh")
+					if len(removes) != 1 || removes[0].Code != "" {
+						return fmt.Errorf("removes = %+v; want one, sent once the mesh was running", removes)
+					}
+					return checkMeshHasNoCluster(t, meshID, clusterID)(nil)
+				},
+			},
+		},
+	})
+}
+
+// TestAccClusterAttachment_repeatedRemove: the removal is carried out but its answer is lost; the
+// repeat is refused while the mesh is busy with it. The destroy succeeds because the cluster left.
+func TestAccClusterAttachment_repeatedRemove(t *testing.T) {
+	fake := acctest.SkipWithoutFake(t)
+	meshID, clusterID := testMeshID(t), acctest.ClusterID(t)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkMeshHasNoCluster(t, meshID, clusterID),
+		Steps: []resource.TestStep{
+			{Config: attachmentConfig(meshID, clusterID, "")},
+			{
+				PreConfig: func() {
+					fake.InjectFault("RemoveClusterFromServiceMesh", asmfake.Fault{LoseAnswer: true, Times: 1})
+					t.Cleanup(fake.ClearFaults)
+				},
+				Config: acctest.ProviderConfig(),
+				Check: func(*terraform.State) error {
+					removes := requestsFor(fake, meshID, "RemoveClusterFromServiceMesh")
+					if len(removes) != 2 || !removes[0].AnswerLost || removes[1].Code == "" {
+						return fmt.Errorf("removes = %+v; want one carried out with its answer lost, then a refused repeat", removes)
+					}
+					return checkMeshHasNoCluster(t, meshID, clusterID)(nil)
+				},
+			},
+		},
+	})
+}
+
+// TestAccClusterAttachment_stoppedCluster: a cluster whose ACK cluster is stopped joins but is
+// "stopped": the apply says what to do and keeps it (tainted); once started, the next apply
+// replaces it. A refresh shows a cluster that stops later.
+func TestAccClusterAttachment_stoppedCluster(t *testing.T) {
+	fake := acctest.SkipWithoutFake(t)
+	meshID := testMeshID(t)
+	clusterID := acctest.NewAttachableCluster(t, asmfake.Cluster{Stopped: true})
+	config := attachmentConfig(meshID, clusterID, "")
+	setStopped := func(stopped bool) func() {
+		return func() {
+			if err := fake.SetClusterStopped(clusterID, stopped); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkMeshHasNoCluster(t, meshID, clusterID),
+		Steps: []resource.TestStep{
+			{
+				Config:      config,
+				ExpectError: wrappedText("Cluster is stopped in the mesh", "Start it (ACK console)", "kept in the state as tainted"),
+			},
+			{
+				PreConfig: setStopped(false),
+				Config:    config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionReplace)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(attachmentAddr, tfjsonpath.New("state"), knownvalue.StringExact("running")),
+				},
+			},
+			{
+				PreConfig:    setStopped(true),
+				RefreshState: true,
+				Check:        resource.TestCheckResourceAttr(attachmentAddr, "state", "stopped"),
+			},
+		},
+	})
+}
+
+// TestAccClusterAttachment_permissionDenied: a RAM identity without the permission gets an error
+// naming the action and the permission; nothing is added, and state is kept on a refused destroy.
+func TestAccClusterAttachment_permissionDenied(t *testing.T) {
+	fake := acctest.SkipWithoutFake(t)
+	meshID, clusterID := testMeshID(t), acctest.ClusterID(t)
+	config := attachmentConfig(meshID, clusterID, "")
+	forbid := func(action string) func() {
+		return func() {
+			fake.InjectFault(action, asmfake.Fault{Code: asmfake.CodeForbiddenRAM})
+			t.Cleanup(fake.ClearFaults)
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkMeshHasNoCluster(t, meshID, clusterID),
+		Steps: []resource.TestStep{
+			{
+				PreConfig: forbid("AddClusterIntoServiceMesh"),
+				Config:    config,
+				ExpectError: wrappedText("Adding cluster "+clusterID, "Forbidden.RAM (HTTP 403)",
+					"may not call AddClusterIntoServiceMesh", "RAM permission servicemesh:AddClusterIntoServiceMesh"),
+			},
+			{
+				PreConfig: func() {
+					fake.ClearFaults()
+					if err := checkMeshHasNoCluster(t, meshID, clusterID)(nil); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					// Nothing was kept in state: created, not replaced.
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(attachmentAddr, plancheck.ResourceActionCreate)},
+				},
+			},
+			{
+				PreConfig:   forbid("RemoveClusterFromServiceMesh"),
+				Config:      acctest.ProviderConfig(),
+				ExpectError: wrappedText("Removing cluster "+clusterID, "RAM permission servicemesh:RemoveClusterFromServiceMesh"),
+			},
+			{
+				PreConfig: fake.ClearFaults,
+				Config:    config,
+				// Kept in state after the refused destroy: nothing to do.
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
 }

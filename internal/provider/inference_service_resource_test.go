@@ -21,6 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
@@ -55,6 +57,14 @@ func requireLocalModelMesh(t *testing.T) {
 // createServingRuntime writes a multi-model runtime for the formats out of band, as a platform team would.
 func createServingRuntime(t *testing.T, namespace, name string, formats ...string) {
 	t.Helper()
+	if err := createServingRuntimeWith(t.Context(), acctest.Dynamic(t), namespace, name, formats...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// createServingRuntimeWith is createServingRuntime for goroutines of a test, which must not call
+// t.Fatal: it returns the error instead.
+func createServingRuntimeWith(ctx context.Context, client dynamic.Interface, namespace, name string, formats ...string) error {
 	supported := []any{}
 	for _, f := range formats {
 		supported = append(supported, map[string]any{"name": f, "version": "0", "autoSelect": true})
@@ -67,10 +77,8 @@ func createServingRuntime(t *testing.T, namespace, name string, formats ...strin
 			"containers": []any{map[string]any{"name": "server", "image": "mlserver:test"}},
 		},
 	}}
-	// Error, not Fatal: it is also called from a goroutine of the test.
-	if _, err := acctest.Dynamic(t).Resource(kube.ServingRuntime.GVR).Namespace(namespace).Create(context.Background(), obj, metav1.CreateOptions{}); err != nil {
-		t.Error(err)
-	}
+	_, err := client.Resource(kube.ServingRuntime.GVR).Namespace(namespace).Create(ctx, obj, metav1.CreateOptions{})
+	return err
 }
 
 // config renders the resource; body holds extra arguments and blocks.
@@ -309,6 +317,7 @@ func TestAccInferenceService_loadFailureTaintsAndRecovers(t *testing.T) {
 func TestAccInferenceService_noSupportingRuntime(t *testing.T) {
 	requireLocalModelMesh(t)
 	tc := newISVCTest(t)
+	var lateRuntimeCreated resource.TestCheckFunc // set by the step that starts the creator
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
@@ -336,8 +345,9 @@ resource "asm_inference_service" "test" {
 			{
 				// A runtime that turns up while ModelMesh reports it unknown is within the placement
 				// grace: the model loads and the apply succeeds.
-				PreConfig: func() { go createRuntimeOnceUnknown(t, tc, "late-runtime") },
+				PreConfig: func() { lateRuntimeCreated = createRuntimeOnceUnknown(t, tc, "late-runtime") },
 				Config:    tc.config("sklearn/mnist-svm.joblib", `  runtime = "late-runtime"`),
+				Check:     func(st *terraform.State) error { return lateRuntimeCreated(st) },
 				ConfigStateChecks: []statecheck.StateCheck{
 					expectState("ready", knownvalue.Bool(true)),
 					expectState("last_failure_reason", knownvalue.Null()),
@@ -347,21 +357,37 @@ resource "asm_inference_service" "test" {
 	})
 }
 
-// createRuntimeOnceUnknown creates the runtime as soon as ModelMesh reports the model's runtime
-// not recognized.
-func createRuntimeOnceUnknown(t *testing.T, tc isvcTest, runtime string) {
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		obj, err := acctest.Kube(t).Get(context.Background(), tc.ref())
+// createRuntimeOnceUnknown starts creating the runtime as soon as ModelMesh reports the model's
+// runtime not recognized, while the step's apply waits. The returned check fails the step unless that
+// happened; the creator stops with the test either way.
+func createRuntimeOnceUnknown(t *testing.T, tc isvcTest, runtime string) resource.TestCheckFunc {
+	client := acctest.Dynamic(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var err, lastGetErr error
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			obj, getErr := client.Resource(kube.InferenceService.GVR).Namespace(tc.namespace).Get(ctx, tc.name, metav1.GetOptions{})
+			if getErr != nil {
+				lastGetErr = getErr // not created yet, or a passing error: poll again, report it on timeout
+				return false, nil   //nolint:nilerr // see above
+			}
+			wants, _, _ := unstructured.NestedString(obj.Object, "spec", "predictor", "model", "runtime")
+			if wants != runtime || statusOf(obj).LastFailureReason.ValueString() != "RuntimeNotRecognized" {
+				return false, nil
+			}
+			return true, createServingRuntimeWith(ctx, client, tc.namespace, runtime, "sklearn")
+		})
+	}()
+	return func(*terraform.State) error {
+		<-done // bounded by the poll's timeout
 		if err != nil {
-			continue
+			return fmt.Errorf("creating runtime %q once ModelMesh reported it unknown: %w (last read of the model: %v)", runtime, err, lastGetErr)
 		}
-		wants, _, _ := unstructured.NestedString(obj.Object, "spec", "predictor", "model", "runtime")
-		if wants == runtime && statusOf(obj).LastFailureReason.ValueString() == "RuntimeNotRecognized" {
-			createServingRuntime(t, tc.namespace, runtime, "sklearn")
-			return
-		}
+		return nil
 	}
-	t.Errorf("ModelMesh never reported runtime %q unknown", runtime)
 }
 
 func TestAccInferenceService_waitTimeoutTaintsAndRecovers(t *testing.T) {

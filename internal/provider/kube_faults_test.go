@@ -19,6 +19,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -151,13 +152,10 @@ func startAPIServer(t *testing.T, cluster *testcluster.Cluster) {
 func restartWhen(cluster *testcluster.Cluster, downFor time.Duration, ready func() bool) *outage {
 	o := &outage{done: make(chan error, 1)}
 	go func() {
-		deadline := time.Now().Add(time.Minute)
-		for !ready() {
-			if time.Now().After(deadline) {
-				o.done <- errors.New("the moment to stop the apiserver never came")
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
+		if err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, time.Minute, true,
+			func(context.Context) (bool, error) { return ready(), nil }); err != nil {
+			o.done <- fmt.Errorf("the moment to stop the apiserver never came: %w", err)
+			return
 		}
 		if err := cluster.StopAPIServer(); err != nil {
 			o.done <- err
@@ -194,8 +192,9 @@ func TestAccKubeFaults_apiserverOutages(t *testing.T) {
 	var current *outage
 	always := func() bool { return true }
 	pathIs := func(want string) func() bool {
+		client := s.dynamic(t) // here: the returned func runs on restartWhen's goroutine, where t.Fatal must not
 		return func() bool {
-			obj, err := s.dynamic(t).Resource(kube.InferenceService.GVR).Namespace(s.namespace).Get(context.Background(), "model", metav1.GetOptions{})
+			obj, err := client.Resource(kube.InferenceService.GVR).Namespace(s.namespace).Get(context.Background(), "model", metav1.GetOptions{})
 			if err != nil {
 				return false
 			}

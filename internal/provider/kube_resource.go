@@ -20,19 +20,6 @@ import (
 
 // Helpers shared by the resources that manage Kubernetes objects.
 
-// configureProviderData extracts the provider's data in a resource's Configure.
-func configureProviderData(req resource.ConfigureRequest, resp *resource.ConfigureResponse) *providerData {
-	if req.ProviderData == nil {
-		return nil
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T; please report this bug", req.ProviderData))
-		return nil
-	}
-	return data
-}
-
 // kubeClient returns the shared client or an error diagnostic naming the missing setting.
 func (d *providerData) kubeClient(diags *diag.Diagnostics) *kube.Client {
 	client, err := d.Kube()

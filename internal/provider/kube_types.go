@@ -32,8 +32,38 @@ type kubeJSONValuer interface {
 	kubeJSON() (any, error)
 }
 
-// stringTypeFrom builds the ValueFromTerraform of a custom string type from its ValueFromString.
-func stringTypeFrom(ctx context.Context, in tftypes.Value, wrap func(basetypes.StringValue) attr.Value) (attr.Value, error) {
+// customStringValue is what stringType needs of a value type: to wrap a plain string value, and the
+// name its type prints.
+type customStringValue[V any] interface {
+	basetypes.StringValuable
+	wrap(basetypes.StringValue) V
+	typeName() string
+}
+
+// stringType is the attr.Type of a custom string value V; the types below are its instances.
+type stringType[V customStringValue[V]] struct{ basetypes.StringType }
+
+func (t stringType[V]) String() string {
+	var zero V
+	return zero.typeName()
+}
+
+func (t stringType[V]) Equal(o attr.Type) bool {
+	_, ok := o.(stringType[V])
+	return ok
+}
+
+func (t stringType[V]) ValueType(context.Context) attr.Value {
+	var zero V
+	return zero
+}
+
+func (t stringType[V]) ValueFromString(_ context.Context, in basetypes.StringValue) (basetypes.StringValuable, diag.Diagnostics) {
+	var zero V
+	return zero.wrap(in), nil
+}
+
+func (t stringType[V]) ValueFromTerraform(ctx context.Context, in tftypes.Value) (attr.Value, error) {
 	v, err := basetypes.StringType{}.ValueFromTerraform(ctx, in)
 	if err != nil {
 		return nil, err
@@ -42,31 +72,21 @@ func stringTypeFrom(ctx context.Context, in tftypes.Value, wrap func(basetypes.S
 	if !ok {
 		return nil, fmt.Errorf("unexpected %T for a string", v)
 	}
-	return wrap(s), nil
+	var zero V
+	return zero.wrap(s), nil
 }
 
 // quantityType is a resource quantity (`500m`, `1Gi`, `1024Mi`). Two spellings of the same amount
 // are equal, so a server or another tool rewriting `1024Mi` as `1Gi` is not drift.
-type quantityType struct{ basetypes.StringType }
-
-func (t quantityType) String() string { return "provider.quantityType" }
-
-func (t quantityType) Equal(o attr.Type) bool {
-	_, ok := o.(quantityType)
-	return ok
-}
-
-func (t quantityType) ValueType(context.Context) attr.Value { return quantityValue{} }
-
-func (t quantityType) ValueFromString(_ context.Context, in basetypes.StringValue) (basetypes.StringValuable, diag.Diagnostics) {
-	return quantityValue{StringValue: in}, nil
-}
-
-func (t quantityType) ValueFromTerraform(ctx context.Context, in tftypes.Value) (attr.Value, error) {
-	return stringTypeFrom(ctx, in, func(s basetypes.StringValue) attr.Value { return quantityValue{StringValue: s} })
-}
+type quantityType = stringType[quantityValue]
 
 type quantityValue struct{ basetypes.StringValue }
+
+func (quantityValue) wrap(s basetypes.StringValue) quantityValue {
+	return quantityValue{StringValue: s}
+}
+
+func (quantityValue) typeName() string { return "provider.quantityType" }
 
 func (v quantityValue) Type(context.Context) attr.Type { return quantityType{} }
 
@@ -89,26 +109,15 @@ func (v quantityValue) StringSemanticEquals(_ context.Context, newValuable baset
 }
 
 // jsonObjectType is a JSON object in a string. Formatting and key order do not matter.
-type jsonObjectType struct{ basetypes.StringType }
-
-func (t jsonObjectType) String() string { return "provider.jsonObjectType" }
-
-func (t jsonObjectType) Equal(o attr.Type) bool {
-	_, ok := o.(jsonObjectType)
-	return ok
-}
-
-func (t jsonObjectType) ValueType(context.Context) attr.Value { return jsonObjectValue{} }
-
-func (t jsonObjectType) ValueFromString(_ context.Context, in basetypes.StringValue) (basetypes.StringValuable, diag.Diagnostics) {
-	return jsonObjectValue{StringValue: in}, nil
-}
-
-func (t jsonObjectType) ValueFromTerraform(ctx context.Context, in tftypes.Value) (attr.Value, error) {
-	return stringTypeFrom(ctx, in, func(s basetypes.StringValue) attr.Value { return jsonObjectValue{StringValue: s} })
-}
+type jsonObjectType = stringType[jsonObjectValue]
 
 type jsonObjectValue struct{ basetypes.StringValue }
+
+func (jsonObjectValue) wrap(s basetypes.StringValue) jsonObjectValue {
+	return jsonObjectValue{StringValue: s}
+}
+
+func (jsonObjectValue) typeName() string { return "provider.jsonObjectType" }
 
 func jsonObjectNull() jsonObjectValue { return jsonObjectValue{StringValue: basetypes.NewStringNull()} }
 
@@ -181,26 +190,15 @@ func (v jsonObjectValue) StringSemanticEquals(_ context.Context, newValuable bas
 
 // intOrStringType is a Kubernetes IntOrString such as a probe's port: a number, or the name of a
 // container port. Numbers are sent as JSON numbers, since "8080" would name a port.
-type intOrStringType struct{ basetypes.StringType }
-
-func (t intOrStringType) String() string { return "provider.intOrStringType" }
-
-func (t intOrStringType) Equal(o attr.Type) bool {
-	_, ok := o.(intOrStringType)
-	return ok
-}
-
-func (t intOrStringType) ValueType(context.Context) attr.Value { return intOrStringValue{} }
-
-func (t intOrStringType) ValueFromString(_ context.Context, in basetypes.StringValue) (basetypes.StringValuable, diag.Diagnostics) {
-	return intOrStringValue{StringValue: in}, nil
-}
-
-func (t intOrStringType) ValueFromTerraform(ctx context.Context, in tftypes.Value) (attr.Value, error) {
-	return stringTypeFrom(ctx, in, func(s basetypes.StringValue) attr.Value { return intOrStringValue{StringValue: s} })
-}
+type intOrStringType = stringType[intOrStringValue]
 
 type intOrStringValue struct{ basetypes.StringValue }
+
+func (intOrStringValue) wrap(s basetypes.StringValue) intOrStringValue {
+	return intOrStringValue{StringValue: s}
+}
+
+func (intOrStringValue) typeName() string { return "provider.intOrStringType" }
 
 func (v intOrStringValue) Type(context.Context) attr.Type { return intOrStringType{} }
 

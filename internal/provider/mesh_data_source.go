@@ -3,12 +3,9 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -20,18 +17,6 @@ var (
 	_ datasource.DataSource              = &meshDataSource{}
 	_ datasource.DataSourceWithConfigure = &meshDataSource{}
 )
-
-// modelMeshMinimumVersion is the oldest ASM release whose ModelMesh supports custom serving runtimes.
-const modelMeshMinimumVersion = "1.18.0.134"
-
-// asmIDPattern matches ASM mesh IDs and ACK cluster IDs: "c" and hexadecimal digits (32 in every
-// ID seen), with some slack so that an unusual real ID is judged by the API, not rejected here.
-var asmIDPattern = regexp.MustCompile(`^c[0-9a-f]{16,48}$`)
-
-func asmIDValidator(what string) validator.String {
-	return stringvalidator.RegexMatches(asmIDPattern,
-		"must be an "+what+" ID: \"c\" followed by hexadecimal digits, e.g. c0a1b2c3d4e5f60718293a4b5c6d7e8f9")
-}
 
 // NewMeshDataSource returns the asm_mesh data source.
 func NewMeshDataSource() datasource.DataSource { return &meshDataSource{} }
@@ -84,7 +69,8 @@ func (d *meshDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 		Description: "Reads an Alibaba Cloud Service Mesh (ASM) instance: its state, version, endpoints and the " +
 			"Kubernetes clusters in it. With `minimum_version` it also guards a configuration against a mesh too " +
 			"old for it: the plan fails before anything is applied. ModelMesh custom serving runtimes need ASM " +
-			modelMeshMinimumVersion + " or later.",
+			modelMeshMinimumVersion + " or later. A mesh is read in any state; the plan fails only for a failure " +
+			"state (see `state`) or an unmet `minimum_version`.",
 		Attributes: map[string]schema.Attribute{
 			"mesh_id": schema.StringAttribute{
 				Required:    true,
@@ -98,9 +84,12 @@ func (d *meshDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 					"(`v1.22.6.71-g7d67a80b-aliyun`) are accepted.",
 				Validators: []validator.String{versionValidator{}},
 			},
-			"name":          computed("Name of the mesh."),
-			"region":        computed("Region of the mesh, e.g. `cn-hangzhou`."),
-			"state":         computed("State of the mesh: `running`, `initial`, `upgrading`, `upgrading_failed`, ..."),
+			"name":   computed("Name of the mesh."),
+			"region": computed("Region of the mesh, e.g. `cn-hangzhou`."),
+			"state": computed("State of the mesh. `running`; transitional, read without error: `updating` while a " +
+				"cluster joins or leaves it, `initial` while it is created, `upgrading` (both with a warning); failure " +
+				"states, which fail the plan: `failed`, `create_timeout`, `upgrading_failed`, `updating_failed`. A " +
+				"mesh refuses cluster changes until it is `running`; `asm_cluster_attachment` waits for that."),
 			"error_message": computed("The service's explanation when the mesh is in a failed state; empty otherwise."),
 			"version":       computed("ASM version as the service reports it, e.g. `v1.22.6.71-g7d67a80b-aliyun`."),
 			"version_number": computed("The four numbers of `version`, e.g. `1.22.6.71`; null when the service " +
@@ -131,7 +120,7 @@ func (d *meshDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 						"name":               computed("Cluster name."),
 						"type":               computed("Cluster type, e.g. `ManagedKubernetes`."),
 						"region":             computed("Region of the cluster."),
-						"state":              computed("State of the cluster in the mesh: `running`, `starting`, `stopping`, `failed`, ..."),
+						"state":              computed("State of the cluster in the mesh: `running`, `starting`, `stopping`, `stopped`, `failed`."),
 						"kubernetes_version": computed("Kubernetes version of the cluster, e.g. `1.30.1-aliyun.1`."),
 						"vpc_id":             computed("VPC of the cluster."),
 					},
@@ -142,15 +131,7 @@ func (d *meshDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 }
 
 func (d *meshDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T; please report this bug", req.ProviderData))
-		return
-	}
-	d.data = data
+	d.data = providerDataOf(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *meshDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
@@ -218,93 +199,4 @@ func (d *meshDataSource) Read(ctx context.Context, req datasource.ReadRequest, r
 		})
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-// checkMeshVersion reads the mesh and checks that it can take ModelMesh workloads: a mesh that is
-// not running gives a warning while it is initializing or upgrading and an error otherwise, and,
-// when minimum is set, a mesh older than minimum (or whose version cannot be parsed) gives an error
-// at minimumPath saying what to do. Problems reading the mesh are reported at mesh_id.
-func checkMeshVersion(ctx context.Context, client *asm.Client, meshID, minimum string, minimumPath path.Path) (*asm.Mesh, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	meshPath := path.Root("mesh_id")
-	mesh, err := client.DescribeMesh(ctx, meshID)
-	if asm.IsNotFound(err) {
-		diags.AddAttributeError(meshPath, "Mesh not found",
-			fmt.Sprintf("No ASM instance %s exists in the provider's region. Check mesh_id and the provider's region.\n\n%s", meshID, err))
-		return nil, diags
-	}
-	if err != nil {
-		diags.AddAttributeError(meshPath, "Reading mesh "+meshID+" failed", err.Error())
-		return nil, diags
-	}
-
-	switch mesh.State {
-	case asm.MeshRunning:
-	case asm.MeshInitial, asm.MeshUpgrading:
-		diags.AddAttributeWarning(meshPath, "Mesh is not running yet",
-			fmt.Sprintf("Mesh %s (%s) is %s. Changes to it are refused until it is running again.", meshID, mesh.Name, mesh.State))
-	default:
-		detail := fmt.Sprintf("Mesh %s (%s) is in state %q", meshID, mesh.Name, mesh.State)
-		if mesh.ErrorMessage != "" {
-			detail += ": " + mesh.ErrorMessage
-		}
-		diags.AddAttributeError(meshPath, "Mesh is not usable",
-			detail+".\nRepair it in the ASM console (or retry the upgrade with UpgradeMeshVersion), then plan again.")
-	}
-
-	if minimum == "" {
-		return mesh, diags
-	}
-	required, err := asm.ParseVersion(minimum)
-	if err != nil {
-		diags.AddAttributeError(minimumPath, "Invalid minimum version", err.Error())
-		return mesh, diags
-	}
-	version, err := asm.ParseVersion(mesh.Version)
-	if err != nil {
-		diags.AddAttributeError(minimumPath, "Cannot check the mesh version",
-			fmt.Sprintf("Mesh %s reports a version that cannot be compared with %s: %s", meshID, minimum, err))
-		return mesh, diags
-	}
-	if version.Compare(required) < 0 {
-		diags.AddAttributeError(minimumPath, "Mesh version too old",
-			fmt.Sprintf("Mesh %s (%s) runs ASM %s (%s), older than the required %s. ModelMesh custom serving runtimes "+
-				"need ASM %s or later.\n\nUpgrade the mesh, then plan again: in the ASM console (the mesh's Basic "+
-				"Information page, Upgrade), or with the UpgradeMeshVersion API, e.g.\n"+
-				"  aliyun servicemesh UpgradeMeshVersion --ServiceMeshId %s",
-				meshID, mesh.Name, version, mesh.Version, required, modelMeshMinimumVersion, meshID))
-	}
-	return mesh, diags
-}
-
-// asmClient returns the shared ASM client or an error diagnostic naming the missing setting.
-func (d *providerData) asmClient(diags *diag.Diagnostics) *asm.Client {
-	if d == nil {
-		diags.AddError("Provider not configured", "The asm provider was not configured before use; please report this bug.")
-		return nil
-	}
-	client, err := d.ASM()
-	if err != nil {
-		diags.AddError("ASM API not reachable with the provider configuration", err.Error())
-		return nil
-	}
-	return client
-}
-
-// versionValidator accepts what asm.ParseVersion reads.
-type versionValidator struct{}
-
-func (versionValidator) Description(context.Context) string {
-	return "an ASM version of four numbers, e.g. " + modelMeshMinimumVersion
-}
-
-func (v versionValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (versionValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := asm.ParseVersion(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid ASM version", err.Error())
-	}
 }

@@ -190,36 +190,61 @@ func TestAccMeshDataSource_unusualVersions(t *testing.T) {
 	}
 }
 
+// TestAccMeshDataSource_meshState: a mesh is read in any state; only failure states fail the plan.
 func TestAccMeshDataSource_meshState(t *testing.T) {
 	fake := acctest.SkipWithoutFake(t)
-	upgrading := fakeMesh(t, asmfake.Mesh{})
-	failed := fakeMesh(t, asmfake.Mesh{})
-	if err := fake.SetMeshState(upgrading, asmfake.MeshUpgrading, ""); err != nil {
-		t.Fatal(err)
+	meshIn := func(state, message string) string {
+		id := fakeMesh(t, asmfake.Mesh{})
+		if err := fake.SetMeshState(id, state, message); err != nil {
+			t.Fatal(err)
+		}
+		return id
 	}
-	if err := fake.SetMeshState(failed, asmfake.MeshUpgradingFailed, "pilot did not become ready"); err != nil {
-		t.Fatal(err)
+	steps := []resource.TestStep{}
+	// Transitional, and one this provider has never seen: read, with the state reported.
+	for _, state := range []string{asmfake.MeshUpdating, asmfake.MeshUpgrading, asmfake.MeshInitial, "scaling"} {
+		steps = append(steps, resource.TestStep{
+			Config:            meshConfig(meshIn(state, ""), "1.18.0.134"),
+			ConfigStateChecks: []statecheck.StateCheck{expectMesh("state", knownvalue.StringExact(state))},
+		})
 	}
+	for _, state := range []string{asmfake.MeshUpgradingFailed, asmfake.MeshUpdatingFailed, asmfake.MeshFailed, asmfake.MeshCreateTimeout} {
+		steps = append(steps, resource.TestStep{
+			Config:      meshConfig(meshIn(state, "pilot did not become ready"), ""),
+			PlanOnly:    true,
+			ExpectError: wrappedText("Mesh is not usable", state, "pilot did not become ready"),
+		})
+	}
+	steps = append(steps,
+		resource.TestStep{
+			Config:      meshConfig("c00000000000000000000000000000000", ""),
+			PlanOnly:    true,
+			ExpectError: wrappedText("Mesh not found", "ServiceMesh.NotFound (HTTP 404)", "request ID:"),
+		},
+		resource.TestStep{
+			// ASM's documented ERR404 means gone just as well.
+			PreConfig: func() {
+				fake.InjectFault("DescribeServiceMeshDetail", asmfake.Fault{Code: asmfake.CodeNotFound, Times: 1})
+				t.Cleanup(fake.ClearFaults)
+			},
+			Config:      meshConfig(fakeMesh(t, asmfake.Mesh{}), ""),
+			PlanOnly:    true,
+			ExpectError: wrappedText("Mesh not found", "ERR404 (HTTP 404)"),
+		},
+		resource.TestStep{
+			// A missing permission is not "not found": it names the permission.
+			PreConfig: func() {
+				fake.InjectFault("DescribeServiceMeshDetail", asmfake.Fault{Code: asmfake.CodeForbiddenRAM, Times: 1})
+			},
+			Config:      meshConfig(fakeMesh(t, asmfake.Mesh{}), ""),
+			PlanOnly:    true,
+			ExpectError: wrappedText("Reading mesh", "Forbidden.RAM (HTTP 403)", "RAM permission servicemesh:DescribeServiceMeshDetail"),
+		},
+	)
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				// A warning only.
-				Config:            meshConfig(upgrading, "1.18.0.134"),
-				ConfigStateChecks: []statecheck.StateCheck{expectMesh("state", knownvalue.StringExact("upgrading"))},
-			},
-			{
-				Config:      meshConfig(failed, ""),
-				PlanOnly:    true,
-				ExpectError: wrappedText("Mesh is not usable", "upgrading_failed", "pilot did not become ready"),
-			},
-			{
-				Config:      meshConfig("c00000000000000000000000000000000", ""),
-				PlanOnly:    true,
-				ExpectError: wrappedText("Mesh not found", "ServiceMesh.NotFound (HTTP 404)", "request ID:"),
-			},
-		},
+		Steps:                    steps,
 	})
 }
 

@@ -11,7 +11,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -24,6 +26,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -49,8 +52,11 @@ func NewModelStorageResource() resource.Resource {
 	return &modelStorageResource{}
 }
 
+// modelStorageTimeout is the default of every timeout: each operation is a few requests, no wait.
+const modelStorageTimeout = 2 * time.Minute
+
 type modelStorageResource struct {
-	data *providerData
+	configuredResource
 }
 
 type modelStorageModel struct {
@@ -62,6 +68,7 @@ type modelStorageModel struct {
 	S3             *s3StorageModel `tfsdk:"s3"`
 	ConfigJSON     jsonObjectValue `tfsdk:"config_json"`
 	ForceConflicts types.Bool      `tfsdk:"force_conflicts"`
+	Timeouts       timeouts.Value  `tfsdk:"timeouts"`
 }
 
 // s3StorageModel's attribute names are the JSON field names ModelMesh reads.
@@ -85,7 +92,7 @@ func (r *modelStorageResource) Metadata(_ context.Context, req resource.Metadata
 	resp.TypeName = req.ProviderTypeName + "_model_storage"
 }
 
-func (r *modelStorageResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *modelStorageResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	s3Attribute := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{Optional: true, Description: desc, Validators: []validator.String{stringvalidator.LengthAtLeast(1)}}
 	}
@@ -96,6 +103,7 @@ func (r *modelStorageResource) Schema(_ context.Context, _ resource.SchemaReques
 			"tools) share the Secret: each owns only its key, through a server-side-apply field manager of its own " +
 			"(`<provider field_manager>/storage/<name>`). The Secret is created when missing and is left in place on destroy, " +
 			"which removes only this key. The value is written to `data` and only ever held in sensitive attributes. " +
+			"Default timeouts: create, update and delete 2m. " +
 			"Import with `<namespace>/<secret_name>/<name>`, e.g. `modelmesh-serving/storage-config/localMinIO`.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
@@ -150,6 +158,7 @@ func (r *modelStorageResource) Schema(_ context.Context, _ resource.SchemaReques
 			},
 		},
 		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 			"s3": schema.SingleNestedBlock{
 				Description: "S3-compatible storage (AWS S3, Alibaba Cloud OSS, MinIO); requires `type = \"s3\"`. " +
 					"Exactly one of `s3` and `config_json` must be set.",
@@ -203,38 +212,42 @@ func (r *modelStorageResource) ValidateConfig(ctx context.Context, req resource.
 	}
 }
 
-func (r *modelStorageResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configureProviderData(req, resp)
-}
-
 func (r *modelStorageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	planNamespace(ctx, r.data, req, resp)
 }
 
 func (r *modelStorageResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan modelStorageModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	r.apply(ctx, &plan, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	r.applyPlan(ctx, req.Plan, true, &resp.State, &resp.Diagnostics)
 }
 
 func (r *modelStorageResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	r.applyPlan(ctx, req.Plan, false, &resp.State, &resp.Diagnostics)
+}
+
+// applyPlan is Create (create set) and Update: both write the planned key, within the create or
+// update timeout, and store the plan.
+func (r *modelStorageResource) applyPlan(ctx context.Context, planned tfsdk.Plan, create bool, state *tfsdk.State, diags *diag.Diagnostics) {
 	var plan modelStorageModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	diags.Append(planned.Get(ctx, &plan)...)
+	if diags.HasError() {
 		return
 	}
-	r.apply(ctx, &plan, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
+	timeoutOf := plan.Timeouts.Update
+	if create {
+		timeoutOf = plan.Timeouts.Create
+	}
+	timeout, timeoutDiags := timeoutOf(ctx, modelStorageTimeout)
+	diags.Append(timeoutDiags...)
+	if diags.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	applyCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r.apply(applyCtx, &plan, diags)
+	if diags.HasError() {
+		return
+	}
+	diags.Append(state.Set(ctx, &plan)...)
 }
 
 // apply writes the key under the resource's own field manager, creating the Secret when missing.
@@ -305,10 +318,14 @@ func (r *modelStorageResource) Delete(ctx context.Context, req resource.DeleteRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	timeout, diags := state.Timeouts.Delete(ctx, modelStorageTimeout)
+	resp.Diagnostics.Append(diags...)
 	client := r.data.kubeClient(&resp.Diagnostics)
-	if client == nil {
+	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	ref, key, manager := state.ref(), state.Name.ValueString(), r.fieldManager(state.Name.ValueString())
 	// Applying to a missing Secret would create it: look first.
 	if _, found := readObject(ctx, client, ref, &resp.Diagnostics); resp.Diagnostics.HasError() || !found {

@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
-	"github.com/asm-modelmesh/terraform-provider-asm/internal/asm"
 )
 
 func TestMain(m *testing.M) {
@@ -106,18 +105,6 @@ func TestProviderDataKubeConfigPathPrecedence(t *testing.T) {
 	}))
 	if data.kubeConfig.ConfigPath != "/from/kube-config-path" {
 		t.Errorf("KUBE_CONFIG_PATH must win over KUBECONFIG, got %q", data.kubeConfig.ConfigPath)
-	}
-}
-
-func TestASMClientDefaultsToHTTPS(t *testing.T) {
-	for protocol, want := range map[string]string{"": "HTTPS", "HTTPS": "HTTPS", "HTTP": "HTTP"} {
-		client, err := asm.NewClient(asm.Config{Region: "cn-hangzhou", AccessKey: "ak", SecretKey: "sk", Protocol: protocol})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := client.Scheme(); got != want {
-			t.Errorf("protocol %q: requests go out over %s, want %s", protocol, got, want)
-		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -38,9 +39,9 @@ func NewServingRuntimeResource() resource.Resource {
 
 // runtimeResource implements both runtime resources: they differ only in the namespace.
 type runtimeResource struct {
+	configuredResource
 	kind       kube.Kind
 	typeSuffix string
-	data       *providerData
 }
 
 // modelGetter is tfsdk.Config, Plan or State; modelSetter is Plan or State.
@@ -90,10 +91,6 @@ func (r *runtimeResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 	resp.Schema = runtimeSchema(ctx, r.kind)
 }
 
-func (r *runtimeResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = configureProviderData(req, resp)
-}
-
 func (r *runtimeResource) ConfigValidators(context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
 		resourcevalidator.ExactlyOneOf(path.MatchRoot("containers"), path.MatchRoot("mlserver")),
@@ -134,37 +131,34 @@ func (r *runtimeResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 }
 
 func (r *runtimeResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	plan, namespace := r.get(ctx, req.Plan, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := plan.Timeouts.Create(ctx, runtimeApplyTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	r.apply(ctx, timeout, r.ref(plan, namespace), &plan, true, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	r.set(ctx, &resp.State, plan, namespace, &resp.Diagnostics)
+	r.applyPlan(ctx, req.Plan, true, &resp.State, &resp.Diagnostics)
 }
 
 func (r *runtimeResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	plan, namespace := r.get(ctx, req.Plan, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
+	r.applyPlan(ctx, req.Plan, false, &resp.State, &resp.Diagnostics)
+}
+
+// applyPlan is Create (create set) and Update: it applies the plan within the create or update
+// timeout and stores what the API server answered.
+func (r *runtimeResource) applyPlan(ctx context.Context, planned tfsdk.Plan, create bool, state *tfsdk.State, diags *diag.Diagnostics) {
+	plan, namespace := r.get(ctx, planned, diags)
+	if diags.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, runtimeApplyTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	timeoutOf := plan.Timeouts.Update
+	if create {
+		timeoutOf = plan.Timeouts.Create
+	}
+	timeout, timeoutDiags := timeoutOf(ctx, runtimeApplyTimeout)
+	diags.Append(timeoutDiags...)
+	if diags.HasError() {
 		return
 	}
-	r.apply(ctx, timeout, r.ref(plan, namespace), &plan, false, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
+	r.apply(ctx, timeout, r.ref(plan, namespace), &plan, create, diags)
+	if diags.HasError() {
 		return
 	}
-	r.set(ctx, &resp.State, plan, namespace, &resp.Diagnostics)
+	r.set(ctx, state, plan, namespace, diags)
 }
 
 // apply server-side-applies the planned object within timeout and reads the result back into m.

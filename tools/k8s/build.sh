@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the control plane (kube-apiserver, kube-controller-manager, kube-scheduler, etcd) from the
-# pinned modules in this folder, once per (go.mod, go.sum, go version), into a cache outside git.
-# Prints the folder holding the binaries, which is what envtest expects in KUBEBUILDER_ASSETS.
+# Builds the control plane the local stack runs (kube-apiserver, kube-controller-manager,
+# kube-scheduler and etcd) from the pinned modules in
+# this folder, once per (go.mod, go.sum, go version), into a cache outside git. Prints the folder
+# holding the binaries, which is what envtest expects in KUBEBUILDER_ASSETS; with --list, prints the
+# names of the binaries the stack needs in that folder, and builds nothing.
 set -euo pipefail
 cd "$(dirname "$0")"
 # Test-only binaries: built with the machine's own Go, so the toolchain the Makefile pins for the
@@ -9,8 +11,13 @@ cd "$(dirname "$0")"
 export GOTOOLCHAIN=local
 key=$( (cat go.mod go.sum; go version) | sha256sum | cut -c1-16)
 dir="${TFASM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/terraform-provider-asm}/k8s-$key"
+# The Kubernetes binaries the stack runs: the controllers turn the ModelMesh controller's Deployments
+# into Pods on KWOK's fake Nodes and give Services their Endpoints.
 binaries="kube-apiserver kube-controller-manager kube-scheduler"
-built() { for b in $binaries etcd; do [ -x "$dir/$b" ] || return 1; done; }
+# Everything the stack needs from this folder: the one list, also asked for by scripts/find-tools.sh.
+needed="$binaries etcd"
+if [ "${1:-}" = --list ]; then echo "$needed"; exit 0; fi
+built() { for b in $needed; do [ -x "$dir/$b" ] || return 1; done; }
 if built; then
   echo "$dir"
   exit 0
@@ -24,7 +31,7 @@ done
 tmp="$dir.partial.$$"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-echo ">> building $binaries $k8s_version and etcd (first run only: ~15 min, ~2.5 GB RAM)" >&2
+echo ">> building $binaries $k8s_version and etcd (first run only: ~11 min on an idle machine, ~2.5 GB RAM)" >&2
 start=$(date +%s)
 for b in $binaries; do
   CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$tmp/$b" "k8s.io/kubernetes/cmd/$b" >&2

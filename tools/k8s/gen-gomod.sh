@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates go.mod for the pinned control-plane build (kube-apiserver, kube-controller-manager,
-# kube-scheduler, etcd). k8s.io/kubernetes replaces its
+# Regenerates go.mod for the pinned control-plane build (kube-apiserver and etcd, plus
+# kube-controller-manager and kube-scheduler for the real-controller stack of issue 13). k8s.io/kubernetes replaces its
 # staging modules with local paths, so `go install k8s.io/kubernetes/...@vX` is refused; this module
 # requires it and points each staging module at its published v0 version instead.
 set -euo pipefail
