@@ -6,8 +6,8 @@
 // stands in for it at its own boundary:
 //
 //   - For every Ready pod with a container "mm" carrying MM_SERVICE_NAME and MM_SVC_GRPC_PORT (the
-//     pods of the Deployments the controller makes per ServingRuntime) and a pod IP in 127.0.0.0/8,
-//     it serves mmesh.ModelMesh (generated from proto/mmesh/model-mesh-external.proto) on
+//     pods of the Deployments the controller makes per ServingRuntime) and a pod IP, it serves
+//     mmesh.ModelMesh (generated from proto/mmesh/model-mesh-external.proto) on
 //     podIP:MM_SVC_GRPC_PORT, which is where the controller's kube:// resolver dials through the
 //     Service's Endpoints. It stops serving when the pod goes away or turns unready.
 //   - The pods of one namespace and service name form one model-mesh cluster with one registry:
@@ -26,7 +26,8 @@
 // API: Start(ctx, Options) (*Server, error) and (*Server).Stop(), as agreed for issue 13; Stop may
 // be called more than once.
 //
-// Wiring: a pod is served when it is Ready, has a pod IP in 127.0.0.0/8, a container "mm" whose
+// Wiring: a pod is served when it is Ready, has a pod IP this machine can bind (see
+// internal/podnet), a container "mm" whose
 // env sets MM_SERVICE_NAME and MM_SVC_GRPC_PORT (8033 by default), a Secret volume "etcd-config"
 // naming an existing Secret with key etcd_connection (JSON; root_prefix is used), and a ConfigMap
 // volume "tc-config" naming an existing ConfigMap (key type_constraints). Its instance id, the

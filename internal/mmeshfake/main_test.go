@@ -2,10 +2,9 @@ package mmeshfake
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -22,6 +21,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/podnet"
 )
 
 // stack is a kube-apiserver and etcd shared by the tests of this package: the apiserver holds the
@@ -31,9 +32,9 @@ type stack struct {
 	kube   kubernetes.Interface
 	etcd   *clientv3.Client
 	etcdEP string
-	// second is the /16 of 127.0.0.0/8 these tests' pods use.
-	second int
-	next   int
+	// pods is the block of addresses these tests' pods use.
+	pods *podnet.Block
+	next int
 }
 
 var (
@@ -77,20 +78,20 @@ func startStack(assets string) (*stack, error) {
 		return nil, err
 	}
 	s := &stack{cfg: cfg, etcdEP: env.ControlPlane.Etcd.URL.String()}
-	claim, second, err := claimLoopback()
+	pods, err := podnet.Claim()
 	stopStack = func() {
 		if s.etcd != nil {
 			_ = s.etcd.Close()
 		}
-		if claim != nil {
-			_ = claim.Close()
+		if pods != nil {
+			_ = pods.Release()
 		}
 		_ = env.Stop()
 	}
 	if err != nil {
 		return nil, err
 	}
-	s.second = second
+	s.pods = pods
 	if s.kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -100,24 +101,17 @@ func startStack(assets string) (*stack, error) {
 	return s, nil
 }
 
-// claimLoopback takes a /16 of 127.0.0.0/8 for this test binary's pod IPs, by the convention of
-// internal/testcluster (a listener on 127.<n>.0.1:47011 claims 127.<n>.0.0/16 machine-wide).
-func claimLoopback() (net.Listener, int, error) {
-	for _, i := range rand.Perm(250) {
-		l, err := net.Listen("tcp", fmt.Sprintf("127.%d.0.1:47011", 2+i))
-		if err == nil {
-			return l, 2 + i, nil
-		}
-	}
-	return nil, 0, errors.New("no free /16 in 127.0.0.0/8")
-}
-
-// podIP hands out a fresh address in the claimed /16.
+// podIP hands out a fresh address of the claimed block.
 func (s *stack) podIP() string {
 	stackMu.Lock()
 	defer stackMu.Unlock()
 	s.next++
-	return fmt.Sprintf("127.%d.%d.%d", s.second, 1+s.next/250, 1+s.next%250)
+	cidr := netip.MustParsePrefix(s.pods.PodCIDR(s.next / 250))
+	ip := cidr.Addr()
+	for range 1 + s.next%250 {
+		ip = ip.Next()
+	}
+	return ip.String()
 }
 
 const (

@@ -293,9 +293,8 @@ func (s *Server) syncNamespace(ns string) error {
 			continue
 		}
 		ip := net.ParseIP(pod.Status.PodIP)
-		if ip == nil || !ip.IsLoopback() {
-			s.opts.Logf("mmeshfake: pod %s/%s: pod IP %q is outside 127.0.0.0/8, not served", ns, pod.Name, pod.Status.PodIP)
-			continue
+		if ip == nil {
+			continue // no sandbox yet: nothing could reach it
 		}
 		want[ns+"/"+spec.service+"/"+instanceID(pod.Name)] = wanted{pod: pod, spec: spec, addr: net.JoinHostPort(ip.String(), spec.port)}
 	}

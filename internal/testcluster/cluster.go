@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/podnet"
 )
 
 // KubeconfigContext names the cluster, user and context in files written by WriteKubeconfig.
@@ -37,14 +39,14 @@ type Options struct {
 // Cluster is a running control plane (etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler) with the KServe CRDs of the pinned ModelMesh Serving installed, and KWOK playing
 // the kubelet of a few fake Nodes: Deployments become Pods that are scheduled, get an IP in the
-// cluster's own 127.x.0.0/16 and turn Ready (or do not, see ImageNeverPulls), Services get
+// cluster's block of podnet.Range and turn Ready (or do not, see ImageNeverPulls), Services get
 // Endpoints, deleted namespaces and owned objects are cleaned up as in a real cluster.
 type Cluster struct {
 	env             *envtest.Environment
 	guard           *orphanGuard
 	workDir         string
 	config          *rest.Config
-	lo              *loopbackNet
+	pods            *podnet.Block
 	assets          string
 	modelMeshAssets string
 	// adminKubeconfig is what the cluster's own processes connect with.
@@ -135,7 +137,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 // startNodes starts kube-controller-manager, kube-scheduler and KWOK, and registers the fake Nodes.
 func (c *Cluster) startNodes(ctx context.Context) error {
 	var err error
-	if c.lo, err = claimLoopbackNet(); err != nil {
+	if c.pods, err = podnet.Claim(); err != nil {
 		return err
 	}
 	c.adminKubeconfig = filepath.Join(c.workDir, "admin.kubeconfig")
@@ -147,7 +149,7 @@ func (c *Cluster) startNodes(ctx context.Context) error {
 		return err
 	}
 	kwokConfig := filepath.Join(c.workDir, "kwok.yaml")
-	if err := writeKwokConfig(kwokConfig, filepath.Join(c.modelMeshAssets, "kwok-stages"), c.lo); err != nil {
+	if err := writeKwokConfig(kwokConfig, filepath.Join(c.modelMeshAssets, "kwok-stages"), c.pods); err != nil {
 		return err
 	}
 	// Only the controllers these tests need, of those a cluster runs by default: no node lifecycle
@@ -178,7 +180,7 @@ func (c *Cluster) startNodes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := createFakeNodes(ctx, clientset, c.lo); err != nil {
+	if err := createFakeNodes(ctx, clientset, c.pods); err != nil {
 		return fmt.Errorf("%w\nKWOK log:\n%s", err, c.processes[2].logTail())
 	}
 	// The service-account controller makes a namespace's default ServiceAccount: proof that
@@ -227,8 +229,8 @@ func (c *Cluster) Stop() error {
 	if err := c.guard.release(clean); err != nil {
 		errs = append(errs, err)
 	}
-	if c.lo != nil {
-		errs = append(errs, c.lo.release())
+	if c.pods != nil {
+		errs = append(errs, c.pods.Release())
 	}
 	if clean {
 		errs = append(errs, os.RemoveAll(c.workDir))

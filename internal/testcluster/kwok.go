@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/podnet"
 )
 
 // Container images that make KWOK play a fault instead of a healthy container. Use them as the
@@ -192,7 +194,7 @@ spec:
 
 // writeKwokConfig writes KWOK's configuration: the stages above, and the pod CIDR of Pods on Nodes
 // without one (there are none: each fake Node has its own).
-func writeKwokConfig(path, stagesDir string, lo *loopbackNet) error {
+func writeKwokConfig(path, stagesDir string, pods *podnet.Block) error {
 	docs := []string{fmt.Sprintf(`apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokConfiguration
 options:
@@ -202,7 +204,7 @@ options:
   nodePlayStageParallelism: 4
   nodeLeaseParallelism: 4
   podsOnNodeSyncParallelism: 1
-`, lo.podCIDR(254))}
+`, pods.PodCIDR(podnet.MaxNodes-1))}
 	for _, name := range kwokStages {
 		data, err := os.ReadFile(filepath.Join(stagesDir, name))
 		if err != nil {
@@ -214,9 +216,9 @@ options:
 	return os.WriteFile(path, []byte(strings.Join(docs, "\n---\n")), 0o644)
 }
 
-// createFakeNodes registers the Nodes KWOK plays, each with a pod CIDR in the cluster's loopback /16,
+// createFakeNodes registers the Nodes KWOK plays, each with a pod CIDR in the cluster's block of podnet.Range,
 // and waits until KWOK reports them Ready.
-func createFakeNodes(ctx context.Context, clientset kubernetes.Interface, lo *loopbackNet) error {
+func createFakeNodes(ctx context.Context, clientset kubernetes.Interface, pods *podnet.Block) error {
 	for i := range fakeNodes {
 		name := fmt.Sprintf("kwok-node-%d", i)
 		node := &corev1.Node{
@@ -228,7 +230,7 @@ func createFakeNodes(ctx context.Context, clientset kubernetes.Interface, lo *lo
 				},
 				Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"},
 			},
-			Spec: corev1.NodeSpec{PodCIDR: lo.podCIDR(i), PodCIDRs: []string{lo.podCIDR(i)}},
+			Spec: corev1.NodeSpec{PodCIDR: pods.PodCIDR(i), PodCIDRs: []string{pods.PodCIDR(i)}},
 		}
 		if _, err := clientset.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create fake node %s: %w", name, err)

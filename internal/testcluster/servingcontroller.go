@@ -90,7 +90,7 @@ func (c *Cluster) startServingController(ctx context.Context) (*process, error) 
 	// The webhook server (a validating webhook for ServingRuntimes that nothing registers here)
 	// starts only with a certificate, read from $TMPDIR/k8s-webhook-server/serving-certs.
 	tmpDir := filepath.Join(c.workDir, "modelmesh-controller")
-	if err := writeServingCert(filepath.Join(tmpDir, "k8s-webhook-server", "serving-certs"), c.lo.host()); err != nil {
+	if err := writeServingCert(filepath.Join(tmpDir, "k8s-webhook-server", "serving-certs"), c.pods.Host()); err != nil {
 		return nil, err
 	}
 	probeAddr := c.controllerProbeAddr()
@@ -100,7 +100,7 @@ func (c *Cluster) startServingController(ctx context.Context) (*process, error) 
 			"NAMESPACE=" + ServingNamespace,
 			"KUBECONFIG=" + c.adminKubeconfig,
 			"TMPDIR=" + tmpDir,
-			"TESTCLUSTER_WEBHOOK_HOST=" + c.lo.host(),
+			"TESTCLUSTER_WEBHOOK_HOST=" + c.pods.Host(),
 		},
 		filepath.Join(c.modelMeshAssets, "serving"))
 	if err != nil {
@@ -110,7 +110,7 @@ func (c *Cluster) startServingController(ctx context.Context) (*process, error) 
 }
 
 func (c *Cluster) controllerProbeAddr() string {
-	return net.JoinHostPort(c.lo.host(), fmt.Sprint(probePort))
+	return net.JoinHostPort(c.pods.Host(), fmt.Sprint(probePort))
 }
 
 // waitServingController waits until the controller's manager answers its readiness probe, which it
