@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
@@ -172,15 +173,21 @@ func failureReason(status map[string]any) string {
 	return str(status, "modelStatus", "lastFailureInfo", "reason")
 }
 
-// TestModelLoading: while a model loads, Ready and PredictorReady are already True, with neither
-// reason nor message, and nothing writes status.observedGeneration (predictor_controller.go
-// updatePredictorStatusFromVModel: Available = active state not empty, not FailedToLoad, not waiting
-// for the runtime; inferenceservice_registry.go UpdateStatus marks PredictorReady and nothing else).
-// The status is the controller's own write.
+// TestModelLoading: while a model loads on a runtime that is already up, Ready and PredictorReady
+// are already True, with neither reason nor message, transitionStatus is already UpToDate, and
+// nothing writes status.observedGeneration (predictor_controller.go updatePredictorStatusFromVModel:
+// Available = active state not empty, not FailedToLoad, not waiting for the runtime; a first model is
+// both active and target, so model-mesh reports the vmodel DEFINED, VModelManager.statusFromRecord,
+// mapped to UpToDate; inferenceservice_registry.go UpdateStatus marks PredictorReady and nothing
+// else). The status is the controller's own write.
 func TestModelLoading(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, true)
 	create(t, servingRuntimesResource, ns, servingRuntimeYAML("mlserver-1.x", "seldonio/mlserver:1.3.2"))
+	// The runtime is scaled from zero by its first model (ScaleToZero); a model created before its
+	// Pods are up keeps the RuntimeUnhealthy failure while it loads (TestRuntimeRecovers).
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("warm", "s3://models/model.joblib", ""))
+	waitForStatus(t, ns, "warm", "activeModelState Loaded", func(s map[string]any) bool { return activeState(s) == "Loaded" })
 	create(t, inferenceServicesResource, ns, inferenceServiceYAML("loading", "s3://models/"+slowMarker+"model.joblib", ""))
 
 	isvc := waitForStatus(t, ns, "loading", "activeModelState Loading", func(s map[string]any) bool { return activeState(s) == "Loading" })
@@ -197,11 +204,52 @@ func TestModelLoading(t *testing.T) {
 	if _, found := status["observedGeneration"]; found {
 		t.Errorf("status.observedGeneration = %v; the controller never writes it", status["observedGeneration"])
 	}
-	if got := str(status, "modelStatus", "transitionStatus"); got != "InProgress" {
-		t.Errorf("transitionStatus = %q, want InProgress", got)
+	if got := str(status, "modelStatus", "transitionStatus"); got != "UpToDate" {
+		t.Errorf("transitionStatus = %q, want UpToDate", got)
 	}
 	if !managedByController(isvc) {
 		t.Errorf("managedFields %v: no status entry by %s", isvc.GetManagedFields(), ControllerManager)
+	}
+}
+
+// TestRuntimeRecovers: a model whose runtime has no ready Pod is RuntimeUnhealthy, Ready False.
+// When the runtime is fixed the model loads, and the controller keeps that failure meanwhile
+// ("Retain last failure info if we are back in a Loading state", updatePredictorStatusFromVModel),
+// so Ready stays False while it loads; once Loaded the failure is cleared and Ready turns True. The
+// same happens to the first model of a runtime scaled to zero (ScaleToZero, on by default) whenever
+// the controller reconciles it before the runtime's Pods are up.
+func TestRuntimeRecovers(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t, true)
+	create(t, servingRuntimesResource, ns, servingRuntimeYAML("mlserver-1.x", ImageNeverPulls))
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("slow", "s3://models/"+slowMarker+"model.joblib", ""))
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("recovers", "s3://models/model.joblib", ""))
+	for _, name := range []string{"slow", "recovers"} {
+		waitForStatus(t, ns, name, "reason RuntimeUnhealthy", func(s map[string]any) bool { return failureReason(s) == "RuntimeUnhealthy" })
+	}
+
+	fix := `{"spec":{"containers":[{"name":"mlserver","image":"seldonio/mlserver:1.3.2",` +
+		`"resources":{"requests":{"cpu":"500m","memory":"1Gi"},"limits":{"cpu":"5","memory":"1Gi"}}}]}}`
+	if _, err := dynamicClient(t).Resource(servingRuntimesResource).Namespace(ns).Patch(t.Context(), "mlserver-1.x",
+		types.MergePatchType, []byte(fix), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	isvc := waitForStatus(t, ns, "slow", "a copy loading", func(s map[string]any) bool {
+		copies, _, _ := unstructured.NestedInt64(s, "modelStatus", "copies", "totalCopies")
+		return copies > 0
+	})
+	status, _, _ := unstructured.NestedMap(isvc.Object, "status")
+	if c := condition(status, "Ready"); activeState(status) != "Loading" || c == nil || c["status"] != "False" || failureReason(status) != "RuntimeUnhealthy" {
+		t.Errorf("loading once the runtime is up: %s, Ready %v, lastFailureInfo.reason %q; want Loading, False and the kept RuntimeUnhealthy",
+			activeState(status), c, failureReason(status))
+	}
+	isvc = waitForStatus(t, ns, "recovers", "activeModelState Loaded", func(s map[string]any) bool { return activeState(s) == "Loaded" })
+	status, _, _ = unstructured.NestedMap(isvc.Object, "status")
+	if c := condition(status, "Ready"); c == nil || c["status"] != "True" {
+		t.Errorf("Loaded once the runtime is up: Ready = %v, want True", c)
+	}
+	if fi, found := status["modelStatus"].(map[string]any)["lastFailureInfo"]; found {
+		t.Errorf("Loaded once the runtime is up, yet lastFailureInfo %v is kept", fi)
 	}
 }
 
@@ -249,34 +297,45 @@ func TestRuntimeNeverPulls(t *testing.T) {
 	create(t, servingRuntimesResource, ns, servingRuntimeYAML("never-pulls", ImageNeverPulls))
 	create(t, inferenceServicesResource, ns, inferenceServiceYAML("waits", "s3://models/model.joblib", ""))
 
-	isvc := waitForStatus(t, ns, "waits", "reason RuntimeUnhealthy", func(s map[string]any) bool { return failureReason(s) == "RuntimeUnhealthy" })
-	status, _, _ := unstructured.NestedMap(isvc.Object, "status")
-	if c := condition(status, "Ready"); c == nil || c["status"] != "False" {
-		t.Errorf("Ready = %v, want False", c)
-	}
-	if got := str(status, "modelStatus", "lastFailureInfo", "message"); !strings.Contains(got, "Waiting for") {
-		t.Errorf("lastFailureInfo.message = %q, want the controller's waiting message", got)
-	}
-	// The Pods really are there and held in ImagePullBackOff, not ready.
-	pods, err := kubernetes.NewForConfigOrDie(local.Cluster.RESTConfig()).CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	backoff := 0
-	for _, pod := range pods.Items {
-		for _, cs := range pod.Status.ContainerStatuses {
-			if cs.State.Waiting != nil && cs.State.Waiting.Reason == "ImagePullBackOff" {
-				backoff++
-			}
+	waitForStatus(t, ns, "waits", "reason RuntimeUnhealthy", func(s map[string]any) bool { return failureReason(s) == "RuntimeUnhealthy" })
+	// The runtime is scaled up from zero for the model: its Pods appear and are held in
+	// ImagePullBackOff, never ready.
+	pods := kubernetes.NewForConfigOrDie(local.Cluster.RESTConfig()).CoreV1().Pods(ns)
+	var list *corev1.PodList
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, statusTimeout, true, func(ctx context.Context) (bool, error) {
+		var err error
+		if list, err = pods.List(ctx, metav1.ListOptions{}); err != nil {
+			return false, nil //nolint:nilerr // retried until the bound
 		}
+		return slices.ContainsFunc(list.Items, func(pod corev1.Pod) bool {
+			return slices.ContainsFunc(pod.Status.ContainerStatuses, func(cs corev1.ContainerStatus) bool {
+				return cs.State.Waiting != nil && cs.State.Waiting.Reason == "ImagePullBackOff"
+			})
+		}), nil
+	})
+	if err != nil {
+		t.Fatalf("no runtime container in ImagePullBackOff: %v; pods: %v", err, list)
+	}
+	for _, pod := range list.Items {
 		for _, c := range pod.Status.Conditions {
 			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
 				t.Errorf("pod %s is Ready with an image that never pulls", pod.Name)
 			}
 		}
 	}
-	if backoff == 0 {
-		t.Errorf("no runtime container in ImagePullBackOff among %d pods", len(pods.Items))
+	isvc, err := getISVC(t.Context(), t, ns, "waits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, _, _ := unstructured.NestedMap(isvc.Object, "status")
+	if failureReason(status) != "RuntimeUnhealthy" {
+		t.Errorf("with the runtime's Pods in ImagePullBackOff, lastFailureInfo.reason = %q, want RuntimeUnhealthy", failureReason(status))
+	}
+	if c := condition(status, "Ready"); c == nil || c["status"] != "False" {
+		t.Errorf("Ready = %v, want False", c)
+	}
+	if got := str(status, "modelStatus", "lastFailureInfo", "message"); !strings.Contains(got, "Waiting for") {
+		t.Errorf("lastFailureInfo.message = %q, want the controller's waiting message", got)
 	}
 }
 
@@ -340,8 +399,10 @@ func TestNoStatusWritten(t *testing.T) {
 }
 
 // TestStandby: a Loaded model whose copies are gone with the runtime's Pods is not loaded again
-// until it is used: model-mesh reports NOT_LOADED, which the controller shows as Standby, still
-// Ready (predictor_controller.go modelStateMap).
+// until it is used: model-mesh reports NOT_LOADED, which the controller shows as Standby
+// (predictor_controller.go modelStateMap). Standby counts as available, so Ready is True, unless the
+// controller saw the runtime without Pods meanwhile: then it keeps that RuntimeUnhealthy failure
+// (as in TestRuntimeRecovers) and Ready stays False until the model is loaded again.
 func TestStandby(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, true)
@@ -360,8 +421,11 @@ func TestStandby(t *testing.T) {
 		}
 	}
 	isvc := waitForStatus(t, ns, "standby", "activeModelState Standby", func(s map[string]any) bool { return activeState(s) == "Standby" })
-	if c := condition(isvc.Object["status"].(map[string]any), "Ready"); c == nil || c["status"] != "True" {
-		t.Errorf("Ready in Standby = %v, want True", c)
+	status := isvc.Object["status"].(map[string]any)
+	c := condition(status, "Ready")
+	keptOutage := failureReason(status) == "RuntimeUnhealthy"
+	if c == nil || (c["status"] == "True") == keptOutage {
+		t.Errorf("Standby: Ready = %v with lastFailureInfo.reason %q; want True, or False with the kept RuntimeUnhealthy", c, failureReason(status))
 	}
 }
 
