@@ -72,9 +72,13 @@ func createServingRuntimeWith(ctx context.Context, client dynamic.Interface, nam
 	obj := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": kube.ServingRuntime.APIVersion(), "kind": kube.ServingRuntime.Kind,
 		"metadata": map[string]any{"name": name, "namespace": namespace},
+		// The endpoints and adapter of upstream mlserver-1.x: without grpcEndpoint the ModelMesh
+		// controller crashes on the runtime (TestControllerCrashesOnRuntimeWithoutGRPCEndpoint).
 		"spec": map[string]any{
 			"supportedModelFormats": supported, "multiModel": true,
-			"containers": []any{map[string]any{"name": "server", "image": "mlserver:test"}},
+			"protocolVersions": []any{"grpc-v2"}, "grpcEndpoint": "port:8085", "grpcDataEndpoint": "port:8001",
+			"containers":     []any{map[string]any{"name": "server", "image": "mlserver:test"}},
+			"builtInAdapter": map[string]any{"serverType": "mlserver", "runtimeManagementPort": int64(8001)},
 		},
 	}}
 	_, err := client.Resource(kube.ServingRuntime.GVR).Namespace(namespace).Create(ctx, obj, metav1.CreateOptions{})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"maps"
 	"os"
 	"path/filepath"
@@ -204,7 +205,9 @@ func (c *Cluster) startProcess(name, binary string, args, env []string, dir stri
 	if err := os.MkdirAll(filepath.Join(c.workDir, "logs"), 0o755); err != nil {
 		return nil, err
 	}
-	p := &process{name: name, path: wrapper, args: args, env: env, dir: dir, logPath: filepath.Join(c.workDir, "logs", name+".log")}
+	// Each of these runs as a container would in a cluster: restarted when it crashes.
+	p := &process{name: name, path: wrapper, args: args, env: env, dir: dir, logPath: filepath.Join(c.workDir, "logs", name+".log"),
+		restartOnExit: true, logf: log.Printf}
 	if err := p.start(); err != nil {
 		return nil, err
 	}

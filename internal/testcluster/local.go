@@ -59,6 +59,10 @@ func StartLocal(ctx context.Context, modelMesh mmeshfake.Options) (*Local, error
 	return local, nil
 }
 
+// ControllerCrashes is how often the ModelMesh Serving controller crashed (and was restarted after
+// the kubelet's back-off) since the stack started.
+func (l *Local) ControllerCrashes() int { return l.controller.crashCount() }
+
 // RestartController stops the ModelMesh Serving controller as a Pod deletion would (SIGTERM) and
 // starts it again; it returns once the new one is ready. Its state lives in the cluster and in
 // model-mesh's etcd records, so the new one carries on from there.

@@ -22,15 +22,35 @@ type process struct {
 	dir     string
 	logPath string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
+	// restartOnExit restarts the process when it exits by itself, as the kubelet restarts a
+	// crashed container of a Deployment's Pod (restartPolicy Always).
+	restartOnExit bool
+	// logf reports unplanned exits.
+	logf func(string, ...any)
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	stopped bool // by stop, so an exit is not a crash and no restart is pending
+	crashes int
 }
+
+// Crash-loop back-off of the kubelet: 10 s after the first crash, doubling up to 5 minutes
+// (kubernetes pkg/kubelet/kubelet.go, backOffPeriod and MaxContainerBackOff).
+const (
+	crashBackOff    = 10 * time.Second
+	maxCrashBackOff = 5 * time.Minute
+)
 
 // start runs the process; it is an error to start one that runs.
 func (p *process) start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.stopped = false
+	return p.startLocked()
+}
+
+func (p *process) startLocked() error {
 	if p.cmd != nil {
 		return fmt.Errorf("%s is already running", p.name)
 	}
@@ -47,12 +67,49 @@ func (p *process) start() error {
 	}
 	exited := make(chan struct{})
 	go func() {
-		_ = cmd.Wait() // the exit is reported through exited; stop and running look at it
+		err := cmd.Wait() // the exit is reported through exited; stop and running look at it
 		_ = logFile.Close()
 		close(exited)
+		p.exitedByItself(cmd, err)
 	}()
 	p.cmd, p.exited = cmd, exited
 	return nil
+}
+
+// exitedByItself counts an exit that stop did not ask for as a crash and, for a process that
+// restarts on exit, starts it again after the kubelet's back-off.
+func (p *process) exitedByItself(cmd *exec.Cmd, exitErr error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != cmd || p.stopped {
+		return
+	}
+	p.cmd = nil
+	p.crashes++
+	if p.logf != nil {
+		p.logf("testcluster: %s exited by itself (%v), crash %d; log tail:\n%s", p.name, exitErr, p.crashes, p.logTail())
+	}
+	if !p.restartOnExit {
+		return
+	}
+	backOff := crashBackOff << min(p.crashes-1, 5)
+	time.AfterFunc(min(backOff, maxCrashBackOff), func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.stopped || p.cmd != nil {
+			return
+		}
+		if err := p.startLocked(); err != nil && p.logf != nil {
+			p.logf("testcluster: restart %s: %v", p.name, err)
+		}
+	})
+}
+
+// crashCount is how often the process exited by itself.
+func (p *process) crashCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.crashes
 }
 
 // running reports whether the process started and has not exited.
@@ -75,7 +132,7 @@ func (p *process) running() bool {
 func (p *process) stop() error {
 	p.mu.Lock()
 	cmd, exited := p.cmd, p.exited
-	p.cmd, p.exited = nil, nil
+	p.cmd, p.exited, p.stopped = nil, nil, true
 	p.mu.Unlock()
 	if cmd == nil {
 		return nil

@@ -482,3 +482,32 @@ func managedByController(obj *unstructured.Unstructured) bool {
 		return f.Manager == ControllerManager && f.Subresource == "status"
 	})
 }
+
+// TestControllerCrashesOnRuntimeWithoutGRPCEndpoint: a multi-model ServingRuntime without
+// grpcEndpoint makes the controller dereference a nil pointer while it builds the runtime's
+// Deployment (controllers/modelmesh/puller.go addPullerSidecar: *rts.GrpcMultiModelManagementEndpoint)
+// and, with controller-runtime's default of not recovering panics, crash; the stack restarts it
+// after the kubelet's back-off, as a cluster would, and it crashes again for as long as the runtime
+// exists. Once the runtime is gone, the restarted controller serves again. Not parallel: it takes
+// the shared controller down.
+func TestControllerCrashesOnRuntimeWithoutGRPCEndpoint(t *testing.T) {
+	ns := newNamespace(t, true)
+	before := local.ControllerCrashes()
+	withoutEndpoint := strings.Replace(servingRuntimeYAML("no-endpoint", "seldonio/mlserver:1.3.2"), `  grpcEndpoint: "port:8085"`+"\n", "", 1)
+	if withoutEndpoint == servingRuntimeYAML("no-endpoint", "seldonio/mlserver:1.3.2") {
+		t.Fatal("the runtime manifest has no grpcEndpoint line to remove")
+	}
+	create(t, servingRuntimesResource, ns, withoutEndpoint)
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, statusTimeout, true, func(context.Context) (bool, error) {
+		return local.ControllerCrashes() > before, nil
+	})
+	if err != nil {
+		t.Fatalf("the controller did not crash on a runtime without grpcEndpoint: %v", err)
+	}
+	if err := dynamicClient(t).Resource(servingRuntimesResource).Namespace(ns).Delete(t.Context(), "no-endpoint", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	create(t, servingRuntimesResource, ns, servingRuntimeYAML("mlserver-1.x", "seldonio/mlserver:1.3.2"))
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("after-crash", "s3://models/model.joblib", ""))
+	waitForStatus(t, ns, "after-crash", "activeModelState Loaded", func(s map[string]any) bool { return activeState(s) == "Loaded" })
+}
