@@ -72,12 +72,14 @@ func createServingRuntimeWith(ctx context.Context, client dynamic.Interface, nam
 	obj := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": kube.ServingRuntime.APIVersion(), "kind": kube.ServingRuntime.Kind,
 		"metadata": map[string]any{"name": name, "namespace": namespace},
-		// The endpoints and adapter of upstream mlserver-1.x: without grpcEndpoint the ModelMesh
-		// controller crashes on the runtime (TestControllerCrashesOnRuntimeWithoutGRPCEndpoint).
+		// The endpoints, container name and adapter of upstream mlserver-1.x: without grpcEndpoint
+		// the ModelMesh controller crashes on the runtime (TestControllerCrashesOnRuntimeWithoutGRPCEndpoint),
+		// and it deploys no runtime whose built-in adapter has no container of the server type's name
+		// (controllers/servingruntime_validator.go validateBuiltInAdapterSpec).
 		"spec": map[string]any{
 			"supportedModelFormats": supported, "multiModel": true,
 			"protocolVersions": []any{"grpc-v2"}, "grpcEndpoint": "port:8085", "grpcDataEndpoint": "port:8001",
-			"containers":     []any{map[string]any{"name": "server", "image": "mlserver:test"}},
+			"containers":     []any{map[string]any{"name": "mlserver", "image": "mlserver:test"}},
 			"builtInAdapter": map[string]any{"serverType": "mlserver", "runtimeManagementPort": int64(8001)},
 		},
 	}}

@@ -94,6 +94,7 @@ func (r *runtimeResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 func (r *runtimeResource) ConfigValidators(context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
 		resourcevalidator.ExactlyOneOf(path.MatchRoot("containers"), path.MatchRoot("mlserver")),
+		multiModelNeedsGRPCEndpoint{},
 	}
 }
 

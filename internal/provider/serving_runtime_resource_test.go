@@ -443,6 +443,7 @@ resource "asm_serving_runtime" "test" {
   containers = [{ name = "ovms", image = "openvino/model_server:2022.2", args = ["--port=8001", "--rest_port=8888"] }]
   built_in_adapter = { server_type = "ovms", runtime_management_port = 8888 }
   multi_model = true
+  grpc_endpoint = "port:8085"
 }
 `
 
@@ -462,7 +463,7 @@ func TestAccServingRuntime_defaultNamespaceAndImportByName(t *testing.T) {
 					statecheck.ExpectKnownValue(servingRuntimeAddr, tfjsonpath.New("namespace"), knownvalue.StringExact(ns)),
 					statecheck.ExpectKnownValue(servingRuntimeAddr, tfjsonpath.New("id"), knownvalue.StringExact(ns+"/"+name)),
 					// Not set, not sent, and so unset: the preset only applies with mlserver.
-					statecheck.ExpectKnownValue(servingRuntimeAddr, tfjsonpath.New("grpc_endpoint"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(servingRuntimeAddr, tfjsonpath.New("grpc_data_endpoint"), knownvalue.Null()),
 					statecheck.ExpectKnownValue(servingRuntimeAddr, tfjsonpath.New("built_in_adapter").AtMapKey("mem_buffer_bytes"), knownvalue.Null()),
 				},
 			},
@@ -704,6 +705,9 @@ containers = [{ name = "a", image = "i" }, { name = "a", image = "j" }]`, `Attri
 ` + container + `
 mlserver = { image = "seldonio/mlserver:1.3.2" }`, `Exactly one of these attributes must be configured: [containers,mlserver]`},
 		{"neither containers nor mlserver", `name = "ok"`, `Exactly one of these attributes must be configured: [containers,mlserver]`},
+		{"multi-model without grpc_endpoint", `name = "ok"
+` + container + `
+multi_model = true`, `Missing grpc_endpoint for a multi-model runtime`},
 		{"preset env", `name = "ok"
 mlserver = { image = "i", env = [{ name = "MLSERVER_GRPC_PORT", value = "9000" }] }`,
 			`Attribute mlserver.env[0].name must not be a variable the mlserver preset sets`},
