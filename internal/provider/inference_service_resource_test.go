@@ -354,11 +354,17 @@ resource "asm_inference_service" "test" {
 					tc.namespace + `".*supported_model_formats`),
 			},
 			{
-				// A runtime that turns up while ModelMesh reports it unknown is within the placement
-				// grace: the model loads and the apply succeeds.
-				PreConfig: func() { lateRuntimeCreated = createRuntimeOnceUnknown(t, tc, "late-runtime") },
-				Config:    tc.config("sklearn/mnist-svm.joblib", `  runtime = "late-runtime"`+"\n"+afterWarm) + warm,
-				Check:     func(st *terraform.State) error { return lateRuntimeCreated(st) },
+				// A runtime that turns up after ModelMesh reported it unknown does not save the model:
+				// the controller reconciles models on their own changes and model-mesh's, not on new
+				// runtimes (predictor_controller.go SetupWithManager), so it stays RuntimeNotRecognized.
+				PreConfig:   func() { lateRuntimeCreated = createRuntimeOnceUnknown(t, tc, "late-runtime") },
+				Config:      tc.config("sklearn/mnist-svm.joblib", `  runtime = "late-runtime"`+"\n"+afterWarm) + warm,
+				ExpectError: errorPattern(`RuntimeNotRecognized.*runtime "late-runtime" exists`),
+			},
+			{
+				// The next apply replaces the tainted model, which now finds its runtime.
+				Config: tc.config("sklearn/mnist-svm.joblib", `  runtime = "late-runtime"`+"\n"+afterWarm) + warm,
+				Check:  func(st *terraform.State) error { return lateRuntimeCreated(st) },
 				ConfigStateChecks: []statecheck.StateCheck{
 					expectState("ready", knownvalue.Bool(true)),
 					expectState("last_failure_reason", knownvalue.Null()),
