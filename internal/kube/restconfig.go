@@ -25,6 +25,8 @@ var ErrNotConfigured = errors.New("no Kubernetes cluster is configured: set kube
 func (c Config) RESTConfig() (*rest.Config, error) {
 	var cfg *rest.Config
 	switch {
+	case c.Base != nil:
+		cfg = rest.CopyConfig(c.Base)
 	case c.ConfigPath != "":
 		loader := &clientcmd.ClientConfigLoadingRules{ExplicitPath: c.ConfigPath}
 		overrides := &clientcmd.ConfigOverrides{CurrentContext: c.ConfigContext}
