@@ -91,7 +91,7 @@ func (a *Access) credential(ctx context.Context) (*credential, error) {
 		}
 		err = fmt.Errorf("the kubeconfig ACK returned for cluster %s cannot be used: %w", a.clusterID, err)
 	}
-	if cur != nil && now.Before(cur.expiration) {
+	if cur != nil && time.Now().Before(cur.expiration) {
 		return cur, nil
 	}
 	if cur != nil {
