@@ -115,7 +115,7 @@ func TestAccessRenewsBeforeExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Host != server.URL || cfg.BearerToken != "" || len(cfg.TLSClientConfig.KeyData) > 0 {
+	if cfg.Host != server.URL || cfg.BearerToken != "" || len(cfg.KeyData) > 0 {
 		t.Fatalf("rest.Config: host %q and no credential of its own wanted, got %+v", cfg.Host, cfg)
 	}
 	err = wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {

@@ -182,7 +182,7 @@ func (a *ACK) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if status == 0 {
 		panic(http.ErrAbortHandler) // the connection closes without an answer
 	}
-	var body any = answer
+	body := answer
 	if failure != nil {
 		body = ackErrorBody(failure, requestID)
 	}
