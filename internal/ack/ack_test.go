@@ -218,6 +218,17 @@ func TestErrorsAreExplained(t *testing.T) {
 			t.Errorf("%d calls, want a throttled one and its retry", n)
 		}
 	})
+	t.Run("unreachable", func(t *testing.T) {
+		unreachable, err := NewClient(Config{Region: "cn-hangzhou", Scheme: "HTTP", Endpoint: "127.0.0.1:1", Attempts: 1,
+			Credentials: credentials.NewStaticAKCredentialsProvider(accessKey, secret)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = unreachable.UserKubeconfig(t.Context(), clusterID, false, time.Hour)
+		if err == nil || !strings.Contains(err.Error(), "endpoints.cs") {
+			t.Errorf("want an error naming endpoints.cs; got %v", err)
+		}
+	})
 	t.Run("persistent 5xx gives up", func(t *testing.T) {
 		account.InjectFault("DescribeClusterUserKubeconfig", asmfake.Fault{Code: asmfake.CodeServiceUnavailable, Times: 3})
 		_, err := client.UserKubeconfig(t.Context(), clusterID, false, time.Hour)

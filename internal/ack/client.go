@@ -176,6 +176,10 @@ func (e *Error) Error() string {
 			"(HTTP 403, %s): grant it the RAM action cs:DescribeClusterUserKubeconfig on acs:cs:*:*:cluster/%s "+
 			"(a policy condition on cs:KubeConfigDurationMinutes must allow the provider's temporary kubeconfigs), "+
 			"or set the kubernetes block's config_path or host instead of ack_cluster_id", e.ClusterID, e.Code, e.ClusterID)
+	case e.HTTPStatus == 0 && e.Code == "":
+		fmt.Fprintf(&b, "fetching a kubeconfig for ACK cluster %s (DescribeClusterUserKubeconfig): the ACK API could not "+
+			"be reached, even after retrying; check endpoints.cs (or ALIBABA_CLOUD_CS_ENDPOINT), protocol and the network",
+			e.ClusterID)
 	default:
 		fmt.Fprintf(&b, "fetching a kubeconfig for ACK cluster %s (DescribeClusterUserKubeconfig)", e.ClusterID)
 		if e.HTTPStatus != 0 {
