@@ -181,6 +181,45 @@ func TestAccProvider_ackCredentialRenewedDuringWait(t *testing.T) {
 	})
 }
 
+// TestAccProvider_ackClusterIDKnownOnlyAtApply: the cluster ID comes from a resource created in the
+// same apply (as a new ACK cluster's would), so it is unknown while planning. The plan, which only
+// creates, works; the apply reaches the cluster once the ID is known.
+func TestAccProvider_ackClusterIDKnownOnlyAtApply(t *testing.T) {
+	acctest.PreCheck(t)
+	clusterID := acctest.NewAttachableCluster(t, asmfake.Cluster{})
+	ack := acctest.ACKCluster(t, acctest.LocalCluster(t), clusterID, 0)
+	namespace := acctest.CreateNamespace(t, "ackunk")
+	provider := strings.Replace(acctest.ProviderConfigACK(ack, clusterID, ""),
+		fmt.Sprintf("ack_cluster_id = %q", clusterID), "ack_cluster_id = terraform_data.cluster.output", 1)
+	config := provider + fmt.Sprintf(`
+resource "terraform_data" "cluster" {
+  input = %q
+}
+
+resource "asm_serving_runtime" "test" {
+  name                    = "mlserver-ack-later"
+  namespace               = %q
+  supported_model_formats = [{ name = "sklearn", version = "0" }]
+  mlserver                = { image = "seldonio/mlserver:1.3.2" }
+}
+`, clusterID, namespace)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: config,
+			Check: func(*terraform.State) error {
+				if len(ack.Issued()) == 0 {
+					return errors.New("the apply never fetched a kubeconfig for the cluster")
+				}
+				ref := kube.Ref{Kind: kube.ServingRuntime, Namespace: namespace, Name: "mlserver-ack-later"}
+				_, err := acctest.Kube(t).Get(context.Background(), ref)
+				return err
+			},
+		}},
+	})
+}
+
 // TestAccProvider_ackErrorsAtFirstUse: an unknown cluster and an identity without the RAM
 // permission are reported at the first Kubernetes call, saying what to change; a create-only plan
 // before that asks ACK nothing.

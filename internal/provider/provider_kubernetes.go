@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -44,9 +45,12 @@ type kubernetesModel struct {
 // Alibaba Cloud credentials.
 type ackSettings struct {
 	clusterID string
-	private   bool
-	lifetime  time.Duration
-	endpoint  string
+	// unknown: the configuration sets ack_cluster_id from something not known before apply (a
+	// cluster created in the same run). Plans that only create objects still work.
+	unknown  bool
+	private  bool
+	lifetime time.Duration
+	endpoint string
 }
 
 const (
@@ -142,6 +146,10 @@ func (d *providerData) resolveKubernetes(k *kubernetesModel, first setting, gete
 		d.fieldManager = fm
 	}
 	d.ack.clusterID = first(k.ACKClusterID)
+	if k.ACKClusterID.IsUnknown() {
+		d.ack.unknown = true
+		return
+	}
 	if d.ack.clusterID == "" && k.ConfigPath.IsNull() && k.Host.IsNull() {
 		d.ack.clusterID = getenv(envACKClusterID)
 	}
@@ -191,6 +199,11 @@ func (d *providerData) Kube() (*kube.Client, error) {
 }
 
 func (d *providerData) restConfig() (*rest.Config, error) {
+	if d.ack.unknown {
+		return nil, errors.New("kubernetes.ack_cluster_id is not known yet (it comes from a resource that is still to be " +
+			"created), so the cluster cannot be reached in this plan; apply the resources that create the cluster first " +
+			"(terraform apply -target=...), or plan only objects that are to be created")
+	}
 	if d.ack.clusterID == "" {
 		return d.kubeConfig.RESTConfig()
 	}

@@ -142,6 +142,17 @@ func TestProviderDataACKCluster(t *testing.T) {
 	}
 }
 
+func TestProviderDataUnknownACKCluster(t *testing.T) {
+	data := newProviderData(providerModel{Kubernetes: &kubernetesModel{ACKClusterID: types.StringUnknown()}},
+		envOf(map[string]string{"KUBECONFIG": "/kube/config"}))
+	if data.kubeConfig.ConfigPath != "" {
+		t.Errorf("an ack_cluster_id not known yet must not fall back to KUBECONFIG: %+v", data.kubeConfig)
+	}
+	if _, err := data.Kube(); err == nil || !regexp.MustCompile(`ack_cluster_id is not known yet`).MatchString(err.Error()) {
+		t.Errorf("want an error saying ack_cluster_id is not known yet, got %v", err)
+	}
+}
+
 func TestLazyClientsReportTheMissingSetting(t *testing.T) {
 	data := newProviderData(providerModel{}, envOf(nil))
 	if _, err := data.Kube(); err == nil || !regexp.MustCompile(`kubernetes\.config_path`).MatchString(err.Error()) {
