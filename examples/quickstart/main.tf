@@ -1,5 +1,7 @@
-# The ASM ModelMesh custom-runtime flow, end to end. Provider settings (credentials, region, the
-# servicemesh endpoint and KUBECONFIG) come from the environment: `make demo` sets them for the sandbox.
+# The ASM ModelMesh custom-runtime flow, end to end, with Alibaba Cloud credentials and two IDs: the
+# mesh and the ACK cluster. Credentials and region come from the environment (ALIBABA_CLOUD_ACCESS_KEY_ID,
+# ALIBABA_CLOUD_ACCESS_KEY_SECRET, ALIBABA_CLOUD_REGION) or an aliyun CLI profile; `make demo` sets them
+# for the sandbox. No kubeconfig: the provider fetches a short-lived one for the cluster through ACK.
 terraform {
   required_providers {
     asm = {
@@ -8,7 +10,11 @@ terraform {
   }
 }
 
-provider "asm" {}
+provider "asm" {
+  kubernetes {
+    ack_cluster_id = var.cluster_id
+  }
+}
 
 variable "mesh_id" {
   description = "ASM instance that runs ModelMesh."
@@ -17,7 +23,7 @@ variable "mesh_id" {
 }
 
 variable "cluster_id" {
-  description = "ACK cluster to add to the mesh; ModelMesh serves models on it."
+  description = "ACK cluster to add to the mesh; ModelMesh serves models on it, and the provider reaches it by this ID."
   type        = string
   default     = "c1234567890abcdef1234567890abcdef"
 }

@@ -52,23 +52,19 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, errors.New("no Alibaba Cloud region: set region in the asm provider block " +
 			"or ALIBABA_CLOUD_REGION / ALICLOUD_REGION")
 	}
-	credential, err := cfg.credential()
+	creds, err := cfg.Credentials()
 	if err != nil {
 		return nil, err
 	}
-	scheme, err := schemeOf(cfg.Protocol)
+	scheme, err := cfg.Scheme()
 	if err != nil {
 		return nil, err
-	}
-	creds, err := auth.ToCredentialsProvider(credential)
-	if err != nil {
-		return nil, fmt.Errorf("creating ASM client: %w", err)
 	}
 	c := &Client{
 		region:     cfg.Region,
 		scheme:     scheme,
 		endpoint:   cfg.Endpoint,
-		creds:      &lockedCredentials{provider: creds},
+		creds:      creds,
 		transport:  newTransport(),
 		maxRetries: max(cfg.MaxRetries, 0),
 		retry:      backoff{initial: time.Second, max: 20 * time.Second, factor: 2},

@@ -1,5 +1,7 @@
 package kube
 
+import "k8s.io/client-go/rest"
+
 // Config describes how to reach the data-plane cluster. Empty fields fall back to kubeconfig
 // loading rules; nothing is contacted until the first request.
 type Config struct {
@@ -13,4 +15,7 @@ type Config struct {
 	Insecure             bool
 	QPS                  float32
 	Burst                int
+	// Base, when set, is how to reach the cluster (an ACK cluster's refreshing access); only QPS
+	// and Burst above apply to it.
+	Base *rest.Config
 }

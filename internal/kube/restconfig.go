@@ -17,14 +17,17 @@ const (
 )
 
 // ErrNotConfigured is returned on first use when neither a kubeconfig nor a host was given.
-var ErrNotConfigured = errors.New("no Kubernetes cluster is configured: set kubernetes.config_path " +
-	"(or KUBE_CONFIG_PATH / KUBECONFIG) or kubernetes.host in the asm provider block")
+var ErrNotConfigured = errors.New("no Kubernetes cluster is configured: in the asm provider block, set " +
+	"kubernetes.ack_cluster_id (or ALIBABA_CLOUD_ACK_CLUSTER_ID) for an ACK cluster, or kubernetes.config_path " +
+	"(or KUBE_CONFIG_PATH / KUBECONFIG) or kubernetes.host for any cluster")
 
 // RESTConfig builds the client configuration: an explicit host wins over kubeconfig, and the
 // explicit credential fields override whatever the kubeconfig context holds.
 func (c Config) RESTConfig() (*rest.Config, error) {
 	var cfg *rest.Config
 	switch {
+	case c.Base != nil:
+		cfg = rest.CopyConfig(c.Base)
 	case c.ConfigPath != "":
 		loader := &clientcmd.ClientConfigLoadingRules{ExplicitPath: c.ConfigPath}
 		overrides := &clientcmd.ConfigOverrides{CurrentContext: c.ConfigContext}

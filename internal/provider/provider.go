@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -68,21 +67,7 @@ type assumeRoleModel struct {
 
 type endpointsModel struct {
 	Servicemesh types.String `tfsdk:"servicemesh"`
-}
-
-type kubernetesModel struct {
-	ConfigPath           types.String  `tfsdk:"config_path"`
-	ConfigContext        types.String  `tfsdk:"config_context"`
-	Host                 types.String  `tfsdk:"host"`
-	Token                types.String  `tfsdk:"token"`
-	ClusterCACertificate types.String  `tfsdk:"cluster_ca_certificate"`
-	ClientCertificate    types.String  `tfsdk:"client_certificate"`
-	ClientKey            types.String  `tfsdk:"client_key"`
-	Insecure             types.Bool    `tfsdk:"insecure"`
-	QPS                  types.Float64 `tfsdk:"qps"`
-	Burst                types.Int64   `tfsdk:"burst"`
-	Namespace            types.String  `tfsdk:"namespace"`
-	FieldManager         types.String  `tfsdk:"field_manager"`
+	CS          types.String `tfsdk:"cs"`
 }
 
 func (p *asmProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -141,51 +126,18 @@ func (p *asmProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *
 				Description: "Override service endpoints.",
 				Attributes: map[string]schema.Attribute{
 					"servicemesh": optional("Host (and optional `:port`) of the servicemesh API. Falls back to `ALIBABA_CLOUD_SERVICEMESH_ENDPOINT`."),
+					"cs": optional("Host (and optional `:port`) of the ACK (Container Service) API, which `kubernetes.ack_cluster_id` " +
+						"fetches kubeconfigs from. Falls back to `ALIBABA_CLOUD_CS_ENDPOINT`."),
 				},
 			},
-			"kubernetes": schema.SingleNestedBlock{
-				Description: "The data-plane (ACK) cluster where ModelMesh runs. Settings fall back to the environment " +
-					"variables the hashicorp/kubernetes provider reads.",
-				Attributes: map[string]schema.Attribute{
-					"config_path":    optional("Path of a kubeconfig file. Falls back to `KUBE_CONFIG_PATH`, then `KUBECONFIG`."),
-					"config_context": optional("Context of the kubeconfig to use. Falls back to `KUBE_CTX`."),
-					"host":           optional("API server URL. Falls back to `KUBE_HOST`."),
-					"token":          sensitive("Bearer token. Falls back to `KUBE_TOKEN`."),
-					"cluster_ca_certificate": optional("PEM-encoded CA certificate of the API server. " +
-						"Falls back to `KUBE_CLUSTER_CA_CERT_DATA`."),
-					"client_certificate": optional("PEM-encoded client certificate. Falls back to `KUBE_CLIENT_CERT_DATA`."),
-					"client_key":         sensitive("PEM-encoded client key. Falls back to `KUBE_CLIENT_KEY_DATA`."),
-					"insecure": schema.BoolAttribute{
-						Optional:    true,
-						Description: "Skip TLS verification of the API server. Falls back to `KUBE_INSECURE`. Off by default.",
-					},
-					"qps": schema.Float64Attribute{
-						Optional:    true,
-						Description: "Client-side request rate limit. Defaults to 500, sized for refreshing hundreds of objects.",
-					},
-					"burst": schema.Int64Attribute{
-						Optional:    true,
-						Description: "Client-side request burst. Defaults to 1000.",
-						Validators:  []validator.Int64{int64validator.AtLeast(1)},
-					},
-					"namespace": optional("Namespace for namespaced objects that do not set one. Defaults to `modelmesh-serving`."),
-					"field_manager": optional("Server-side apply field manager name. Defaults to `terraform-provider-asm`.",
-						stringvalidator.LengthAtLeast(1)),
-				},
-			},
+			"kubernetes": kubernetesBlock(optional, sensitive),
 		},
 	}
 }
 
 func (p *asmProvider) ConfigValidators(context.Context) []provider.ConfigValidator {
-	k := path.MatchRoot("kubernetes")
-	return []provider.ConfigValidator{
-		providervalidator.Conflicting(k.AtName("config_path"), k.AtName("host")),
-		providervalidator.Conflicting(k.AtName("token"), k.AtName("client_certificate")),
-		providervalidator.Conflicting(k.AtName("token"), k.AtName("client_key")),
-		providervalidator.Conflicting(k.AtName("insecure"), k.AtName("cluster_ca_certificate")),
-		providervalidator.Conflicting(path.MatchRoot("security_token"), path.MatchRoot("assume_role")),
-	}
+	return append(kubernetesValidators(),
+		providervalidator.Conflicting(path.MatchRoot("security_token"), path.MatchRoot("assume_role")))
 }
 
 func (p *asmProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
@@ -199,7 +151,8 @@ func (p *asmProvider) Configure(ctx context.Context, req provider.ConfigureReque
 	tflog.Debug(ctx, "configured asm provider", map[string]any{
 		"region": data.asmConfig.Region, "servicemesh_endpoint": data.asmConfig.Endpoint,
 		"protocol": data.asmConfig.Protocol, "kube_config_path": data.kubeConfig.ConfigPath,
-		"kube_host": data.kubeConfig.Host, "namespace": data.namespace,
+		"kube_host": data.kubeConfig.Host, "ack_cluster_id": data.ack.clusterID, "cs_endpoint": data.ack.endpoint,
+		"namespace": data.namespace,
 	})
 	resp.ResourceData = data
 	resp.DataSourceData = data
@@ -226,6 +179,7 @@ func (p *asmProvider) DataSources(context.Context) []func() datasource.DataSourc
 type providerData struct {
 	asmConfig    asm.Config
 	kubeConfig   kube.Config
+	ack          ackSettings
 	namespace    string
 	fieldManager string
 
@@ -244,23 +198,12 @@ func (d *providerData) ASM() (*asm.Client, error) {
 	return d.asm, d.asmErr
 }
 
-// Kube returns the shared Kubernetes client, building it on first use.
-func (d *providerData) Kube() (*kube.Client, error) {
-	d.kubeOnce.Do(func() {
-		cfg, err := d.kubeConfig.RESTConfig()
-		if err != nil {
-			d.kubeErr = err
-			return
-		}
-		d.kube, d.kubeErr = kube.New(cfg)
-	})
-	return d.kube, d.kubeErr
-}
+// setting resolves one string setting: the configured value, else the first environment variable
+// that is set, else "".
+type setting func(v types.String, envs ...string) string
 
-// newProviderData resolves every setting with the precedence configuration > environment >
-// shared profile (the profile is read by the ASM client itself).
-func newProviderData(c providerModel, getenv func(string) string) *providerData {
-	first := func(v types.String, envs ...string) string {
+func settingFrom(getenv func(string) string) setting {
+	return func(v types.String, envs ...string) string {
 		if !v.IsNull() && !v.IsUnknown() {
 			return v.ValueString()
 		}
@@ -271,6 +214,12 @@ func newProviderData(c providerModel, getenv func(string) string) *providerData 
 		}
 		return ""
 	}
+}
+
+// newProviderData resolves every setting with the precedence configuration > environment >
+// shared profile (the profile is read by the ASM client itself).
+func newProviderData(c providerModel, getenv func(string) string) *providerData {
+	first := settingFrom(getenv)
 	d := &providerData{
 		asmConfig: asm.Config{
 			Region:                first(c.Region, "ALIBABA_CLOUD_REGION", "ALICLOUD_REGION"),
@@ -302,40 +251,12 @@ func newProviderData(c providerModel, getenv func(string) string) *providerData 
 	}
 	endpoints := c.Endpoints
 	if endpoints == nil {
-		endpoints = &endpointsModel{Servicemesh: types.StringNull()}
+		endpoints = &endpointsModel{Servicemesh: types.StringNull(), CS: types.StringNull()}
 	}
 	d.asmConfig.Endpoint = first(endpoints.Servicemesh, "ALIBABA_CLOUD_SERVICEMESH_ENDPOINT")
 
-	k := c.Kubernetes
-	if k == nil {
-		k = &kubernetesModel{}
-	}
-	d.kubeConfig = kube.Config{
-		ConfigPath:           first(k.ConfigPath, "KUBE_CONFIG_PATH", "KUBECONFIG"),
-		ConfigContext:        first(k.ConfigContext, "KUBE_CTX"),
-		Host:                 first(k.Host, "KUBE_HOST"),
-		Token:                first(k.Token, "KUBE_TOKEN"),
-		ClusterCACertificate: first(k.ClusterCACertificate, "KUBE_CLUSTER_CA_CERT_DATA"),
-		ClientCertificate:    first(k.ClientCertificate, "KUBE_CLIENT_CERT_DATA"),
-		ClientKey:            first(k.ClientKey, "KUBE_CLIENT_KEY_DATA"),
-		QPS:                  float32(k.QPS.ValueFloat64()),
-		Burst:                int(k.Burst.ValueInt64()),
-	}
-	if !k.Insecure.IsNull() && !k.Insecure.IsUnknown() {
-		d.kubeConfig.Insecure = k.Insecure.ValueBool()
-	} else if insecure, err := strconv.ParseBool(getenv("KUBE_INSECURE")); err == nil {
-		d.kubeConfig.Insecure = insecure
-	}
-	// An explicit host means the user is not relying on a kubeconfig from the environment.
-	if !k.Host.IsNull() && k.ConfigPath.IsNull() {
-		d.kubeConfig.ConfigPath = ""
-	}
-	if ns := first(k.Namespace); ns != "" {
-		d.namespace = ns
-	}
-	if fm := first(k.FieldManager); fm != "" {
-		d.fieldManager = fm
-	}
+	d.resolveKubernetes(c.Kubernetes, first, getenv)
+	d.ack.endpoint = first(endpoints.CS, "ALIBABA_CLOUD_CS_ENDPOINT")
 	return d
 }
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -108,6 +109,50 @@ func TestProviderDataKubeConfigPathPrecedence(t *testing.T) {
 	}
 }
 
+func TestProviderDataACKCluster(t *testing.T) {
+	const id = "c1234567890abcdef1234567890abcdef"
+	env := envOf(map[string]string{
+		"ALIBABA_CLOUD_ACK_CLUSTER_ID": id,
+		"ALIBABA_CLOUD_CS_ENDPOINT":    "127.0.0.1:9001",
+		"KUBECONFIG":                   "/kube/config",
+		"KUBE_TOKEN":                   "from-env",
+	})
+	data := newProviderData(providerModel{}, env)
+	if data.ack.clusterID != id || data.ack.endpoint != "127.0.0.1:9001" {
+		t.Errorf("ACK settings from the environment not used: %+v", data.ack)
+	}
+	if data.ack.private || data.ack.lifetime != time.Hour {
+		t.Errorf("defaults: public endpoint and 60-minute credentials wanted, got %+v", data.ack)
+	}
+	if data.kubeConfig.ConfigPath != "" || data.kubeConfig.Token != "" {
+		t.Errorf("with an ACK cluster, kubeconfig settings from the environment must be ignored: %+v", data.kubeConfig)
+	}
+
+	data = newProviderData(providerModel{Kubernetes: &kubernetesModel{ConfigPath: types.StringValue("/explicit")}}, env)
+	if data.ack.clusterID != "" || data.kubeConfig.ConfigPath != "/explicit" {
+		t.Errorf("config_path in the configuration must win over the ACK cluster from the environment: %+v %+v", data.ack, data.kubeConfig)
+	}
+
+	data = newProviderData(providerModel{Kubernetes: &kubernetesModel{
+		ACKClusterID: types.StringValue("c0a1b2c3d4e5f60718293a4b5c6d7e8f9"), PrivateEndpoint: types.BoolValue(true),
+		TemporaryDurationMinutes: types.Int64Value(15),
+	}}, env)
+	if data.ack.clusterID != "c0a1b2c3d4e5f60718293a4b5c6d7e8f9" || !data.ack.private || data.ack.lifetime != 15*time.Minute {
+		t.Errorf("configured ACK settings not used: %+v", data.ack)
+	}
+}
+
+func TestProviderDataUnknownACKCluster(t *testing.T) {
+	data := newProviderData(providerModel{Kubernetes: &kubernetesModel{ACKClusterID: types.StringUnknown()}},
+		envOf(map[string]string{"KUBECONFIG": "/kube/config"}))
+	if data.kubeConfig.ConfigPath != "" {
+		t.Errorf("an ack_cluster_id not known yet must not fall back to KUBECONFIG: %+v", data.kubeConfig)
+	}
+	if _, err := data.Kube(); err == nil || !regexp.MustCompile(`ack_cluster_id is not known yet`).MatchString(err.Error()) {
+		t.Errorf("want an error saying ack_cluster_id is not known yet, got %v", err)
+	}
+}
+
 func TestLazyClientsReportTheMissingSetting(t *testing.T) {
 	data := newProviderData(providerModel{}, envOf(nil))
 	if _, err := data.Kube(); err == nil || !regexp.MustCompile(`kubernetes\.config_path`).MatchString(err.Error()) {
@@ -139,6 +184,41 @@ func TestProviderConflictingSettingsRejectedAtValidate(t *testing.T) {
   client_certificate = "-----BEGIN CERTIFICATE-----"
 }`,
 			want: `(?s)Invalid Attribute Combination.*token`,
+		},
+		"ack_cluster_id with config_path": {
+			block: `kubernetes {
+  ack_cluster_id = "c1234567890abcdef1234567890abcdef"
+  config_path    = "/tmp/kubeconfig"
+}`,
+			want: `(?s)Invalid Attribute Combination.*kubernetes.ack_cluster_id`,
+		},
+		"ack_cluster_id with host and token": {
+			block: `kubernetes {
+  ack_cluster_id = "c1234567890abcdef1234567890abcdef"
+  host           = "https://127.0.0.1:6443"
+  token          = "abc"
+}`,
+			want: `(?s)kubernetes.ack_cluster_id.*kubernetes.host.*kubernetes.ack_cluster_id.*kubernetes.token|kubernetes.ack_cluster_id.*kubernetes.token.*kubernetes.ack_cluster_id.*kubernetes.host`,
+		},
+		"ack_cluster_id with a client certificate": {
+			block: `kubernetes {
+  ack_cluster_id     = "c1234567890abcdef1234567890abcdef"
+  client_certificate = "-----BEGIN CERTIFICATE-----"
+}`,
+			want: `(?s)kubernetes.ack_cluster_id.*kubernetes.client_certificate|kubernetes.client_certificate.*kubernetes.ack_cluster_id`,
+		},
+		"malformed ack_cluster_id": {
+			block: `kubernetes {
+  ack_cluster_id = "my-cluster"
+}`,
+			want: `(?s)kubernetes.ack_cluster_id.*ACK cluster ID`,
+		},
+		"temporary_duration_minutes below ACK's minimum": {
+			block: `kubernetes {
+  ack_cluster_id             = "c1234567890abcdef1234567890abcdef"
+  temporary_duration_minutes = 10
+}`,
+			want: `(?s)temporary_duration_minutes.*15`,
 		},
 		"unknown protocol": {
 			block: `protocol = "FTP"`,
