@@ -1,23 +1,14 @@
 package acctest
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/asmfake"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/localstack"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
 )
-
-// apiserverTokenLeeway is how long after its exp kube-apiserver still accepts a service-account token.
-const apiserverTokenLeeway = time.Minute
 
 // ACKCluster registers cluster as the ACK cluster clusterID on a fake ACK API started for this
 // test, which serves the ASM fake's account, and returns the fake. Its kubeconfigs point at the
@@ -36,37 +27,9 @@ func ACKCluster(t *testing.T, cluster *testcluster.Cluster, clusterID string, li
 	}
 	t.Cleanup(func() { _ = ack.Close() })
 
-	ctx := context.Background()
-	admin, err := kubernetes.NewForConfig(cluster.RESTConfig())
-	if err != nil {
+	if err := localstack.ServeACKCluster(t.Context(), ack, cluster, clusterID, lifetime); err != nil {
 		t.Fatal(err)
 	}
-	name := RandomName("ack-owner")
-	sa, err := admin.CoreV1().ServiceAccounts("default").Create(ctx,
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: "default", Name: name}},
-	}
-	if _, err := admin.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	cfg := cluster.RESTConfig()
-	ack.AddCluster(asmfake.ACKCluster{
-		ID: clusterID, PublicServer: cfg.Host, IntranetServer: cfg.Host, CACertificate: cfg.CAData,
-		CredentialLifetime: lifetime,
-		Issue: func(expiry time.Time) (asmfake.KubeCredential, error) {
-			// The apiserver accepts a service-account token until a minute past its exp (go-jose's
-			// DefaultLeeway: public.Validate in kubernetes pkg/serviceaccount/claims.go), so the token
-			// is minted to expire that much earlier: it stops working when ACK's answer says.
-			token, err := cluster.ServiceAccountToken("default", name, string(sa.UID), expiry.Add(-apiserverTokenLeeway))
-			return asmfake.KubeCredential{Token: token}, err
-		},
-	})
 	return ack
 }
 

@@ -42,7 +42,10 @@ type Options struct {
 
 // Stack is a running local stack.
 type Stack struct {
-	ASM        *asmfake.Server
+	ASM *asmfake.Server
+	// ACK serves DescribeClusterUserKubeconfig for the ASM fake's account; with a local cluster,
+	// ClusterID's kubeconfigs lead to it.
+	ACK        *asmfake.ACK
 	Cluster    *testcluster.Cluster
 	Local      *testcluster.Local
 	Kubeconfig string
@@ -66,6 +69,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.Local, s.Cluster, s.Kubeconfig = local, local.Cluster, local.KubeconfigPath
+	if err = ServeACKCluster(ctx, s.ACK, s.Cluster, ClusterID, 0); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -75,6 +81,11 @@ func StartASMOnly(opts Options) (*Stack, error) {
 	s := &Stack{}
 	s.ASM = asmfake.New(opts.ASM)
 	if err := s.ASM.Start(); err != nil {
+		_ = s.Stop()
+		return nil, err
+	}
+	s.ACK = asmfake.NewACK(s.ASM)
+	if err := s.ACK.Start(); err != nil {
 		_ = s.Stop()
 		return nil, err
 	}
@@ -90,6 +101,9 @@ func (s *Stack) Stop() error {
 	var errs []error
 	if s.Local != nil {
 		errs = append(errs, s.Local.Stop())
+	}
+	if s.ACK != nil {
+		errs = append(errs, s.ACK.Close())
 	}
 	if s.ASM != nil {
 		errs = append(errs, s.ASM.Close())
@@ -122,6 +136,7 @@ func (s *Stack) Env() map[string]string {
 		"ALIBABA_CLOUD_ACCESS_KEY_ID":        AccessKeyID,
 		"ALIBABA_CLOUD_ACCESS_KEY_SECRET":    AccessKeySecret,
 		"ALIBABA_CLOUD_SERVICEMESH_ENDPOINT": s.ASM.Endpoint(),
+		"ALIBABA_CLOUD_CS_ENDPOINT":          s.ACK.Endpoint(),
 		"ALIBABA_CLOUD_PROTOCOL":             "HTTP",
 		"KUBECONFIG":                         s.Kubeconfig,
 	}
@@ -133,7 +148,7 @@ func (s *Stack) ProviderConfig() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "provider \"asm\" {\n")
 	fmt.Fprintf(&b, "  region     = %q\n  access_key = %q\n  secret_key = %q\n  protocol   = \"HTTP\"\n", Region, AccessKeyID, AccessKeySecret)
-	fmt.Fprintf(&b, "  endpoints {\n    servicemesh = %q\n  }\n", s.ASM.Endpoint())
+	fmt.Fprintf(&b, "  endpoints {\n    servicemesh = %q\n    cs          = %q\n  }\n", s.ASM.Endpoint(), s.ACK.Endpoint())
 	fmt.Fprintf(&b, "  kubernetes {\n    config_path = %q\n  }\n}\n", s.Kubeconfig)
 	return b.String()
 }
