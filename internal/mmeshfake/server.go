@@ -37,8 +37,7 @@ const (
 	typeConstraintsKey = "type_constraints"
 )
 
-// Options configures Start. Zero durations and markers take the defaults of the simulator this
-// package replaces, so existing tests keep their meaning.
+// Options configures Start. Zero durations and markers take the defaults below.
 type Options struct {
 	// Kube is the cluster whose runtime pods are served.
 	Kube *rest.Config

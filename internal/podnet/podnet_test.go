@@ -31,12 +31,12 @@ func TestClaimedBlockIsLocalAndExclusive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Release()
+	defer func() { _ = a.Release() }()
 	b, err := Claim()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Release()
+	defer func() { _ = b.Release() }()
 	if a.Host() == b.Host() {
 		t.Fatalf("two claims got the same block %s", a.Host())
 	}
@@ -45,10 +45,10 @@ func TestClaimedBlockIsLocalAndExclusive(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bind pod address %s: %v", pod, err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	conn, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatalf("dial pod address %s: %v", l.Addr(), err)
 	}
-	conn.Close()
+	_ = conn.Close()
 }

@@ -104,7 +104,7 @@ func TestAccProvider_ackQuickstart(t *testing.T) {
 	}
 }
 
-// ackModelsConfig is a runtime, a model whose load takes the simulator's SlowLoadDelay, and a
+// ackModelsConfig is a runtime, a model whose load takes model-mesh's SlowLoadDelay, and a
 // second model created only once the first is READY.
 func ackModelsConfig(providerBlock, namespace string) string {
 	return providerBlock + fmt.Sprintf(`
@@ -145,13 +145,15 @@ resource "asm_inference_service" "after" {
 }
 
 // TestAccProvider_ackCredentialRenewedDuringWait: each kubeconfig ACK hands out here lives 4 s, and
-// the first model takes the simulator's slow load (15 s) to become READY. The credential the apply
+// the first model takes model-mesh's slow load (15 s) to become READY. The credential the apply
 // started with expires during that wait; the wait goes on, and what follows it (the second model,
 // the refresh) gets a renewed credential. The apiserver refuses expired tokens (see
 // TestAccKubeFaults_rejectedToken), so success means none was sent.
 func TestAccProvider_ackCredentialRenewedDuringWait(t *testing.T) {
 	acctest.PreCheck(t)
-	local := acctest.DedicatedCluster(t, testcluster.SimulatorOptions{SlowLoadDelay: 15 * time.Second})
+	modelMesh := acctest.ModelMeshOptions()
+	modelMesh.SlowLoadDelay = 15 * time.Second
+	local := acctest.DedicatedCluster(t, modelMesh)
 	clusterID := acctest.NewAttachableCluster(t, asmfake.Cluster{})
 	ack := acctest.ACKCluster(t, local.Cluster, clusterID, 4*time.Second)
 	config := ackModelsConfig(acctest.ProviderConfigACK(ack, clusterID, ""), testcluster.ServingNamespace)

@@ -149,6 +149,11 @@ func waitForStatus(t *testing.T, namespace, name, want string, ok func(status ma
 	return last
 }
 
+func statusMap(obj *unstructured.Unstructured) map[string]any {
+	status, _, _ := unstructured.NestedMap(obj.Object, "status")
+	return status
+}
+
 func str(status map[string]any, fields ...string) string {
 	s, _, _ := unstructured.NestedString(status, fields...)
 	return s
@@ -248,7 +253,7 @@ func TestRuntimeRecovers(t *testing.T) {
 	if c := condition(status, "Ready"); c == nil || c["status"] != "True" {
 		t.Errorf("Loaded once the runtime is up: Ready = %v, want True", c)
 	}
-	if fi, found := status["modelStatus"].(map[string]any)["lastFailureInfo"]; found {
+	if fi, found, _ := unstructured.NestedMap(status, "modelStatus", "lastFailureInfo"); found {
 		t.Errorf("Loaded once the runtime is up, yet lastFailureInfo %v is kept", fi)
 	}
 }
@@ -355,7 +360,7 @@ func TestNamedRuntime(t *testing.T) {
 	waitForStatus(t, ns, "unnamed", "activeModelState Loaded", func(s map[string]any) bool { return activeState(s) == "Loaded" })
 	waitForStatus(t, ns, "named", "reason RuntimeUnhealthy", func(s map[string]any) bool { return failureReason(s) == "RuntimeUnhealthy" })
 	isvc := waitForStatus(t, ns, "unknown", "reason RuntimeNotRecognized", func(s map[string]any) bool { return failureReason(s) == "RuntimeNotRecognized" })
-	if got := activeState(isvc.Object["status"].(map[string]any)); got != "FailedToLoad" {
+	if got := activeState(statusMap(isvc)); got != "FailedToLoad" {
 		t.Errorf("unknown runtime: activeModelState = %q, want FailedToLoad", got)
 	}
 }
@@ -384,7 +389,7 @@ func TestNoStatusWritten(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if status, found := obj.Object["status"]; found && len(status.(map[string]any)) > 0 {
+		if status := statusMap(obj); len(status) > 0 {
 			t.Errorf("%s/%s has status %v; the controller writes none", isvc.namespace, isvc.name, status)
 		}
 	}
@@ -421,7 +426,7 @@ func TestStandby(t *testing.T) {
 		}
 	}
 	isvc := waitForStatus(t, ns, "standby", "activeModelState Standby", func(s map[string]any) bool { return activeState(s) == "Standby" })
-	status := isvc.Object["status"].(map[string]any)
+	status := statusMap(isvc)
 	c := condition(status, "Ready")
 	keptOutage := failureReason(status) == "RuntimeUnhealthy"
 	if c == nil || (c["status"] == "True") == keptOutage {
@@ -448,7 +453,7 @@ func TestControllerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := activeState(isvc.Object["status"].(map[string]any)); got != "Loaded" {
+	if got := activeState(statusMap(isvc)); got != "Loaded" {
 		t.Errorf("after the restart, activeModelState = %q, want Loaded", got)
 	}
 }
