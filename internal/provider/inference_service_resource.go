@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -39,8 +38,6 @@ const (
 	modelStateFailedToLoad = "FailedToLoad"
 	transitionUpToDate     = "UpToDate"
 )
-
-var inferenceServiceNameRegexp = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 
 // NewInferenceServiceResource returns the asm_inference_service resource.
 func NewInferenceServiceResource() resource.Resource {
