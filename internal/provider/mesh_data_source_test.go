@@ -241,7 +241,8 @@ func TestAccMeshDataSource_meshState(t *testing.T) {
 			ExpectError: wrappedText("Reading mesh", "Forbidden.RAM (HTTP 403)", "RAM permission servicemesh:DescribeServiceMeshDetail"),
 		},
 	)
-	resource.ParallelTest(t, resource.TestCase{
+	// Not parallel: the faults it injects are the fake's, and would hit any test reading a mesh.
+	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		Steps:                    steps,
