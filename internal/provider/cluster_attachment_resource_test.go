@@ -268,7 +268,8 @@ func TestClusterAttachment_validation(t *testing.T) {
 			want: `(?s)Invalid Attribute Value Time Duration.*create = "soon"`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			resource.UnitTest(t, resource.TestCase{
+			resource.ParallelTest(t, resource.TestCase{
+				IsUnitTest:               true, // validation only: runs without TF_ACC, beside its siblings
 				ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 				Steps: []resource.TestStep{{
 					Config:      "provider \"asm\" {}\n" + attachmentBlock(tc.mesh, tc.cluster, tc.body),

@@ -9,5 +9,5 @@ import (
 // NewClusterServingRuntimeResource is asm_cluster_serving_runtime, a cluster-scoped KServe
 // ClusterServingRuntime: the same resource as asm_serving_runtime without a namespace.
 func NewClusterServingRuntimeResource() resource.Resource {
-	return &runtimeResource{kind: kube.ClusterServingRuntime, typeSuffix: "_cluster_serving_runtime"}
+	return newRuntimeResource(kube.ClusterServingRuntime, "_cluster_serving_runtime")
 }

@@ -37,7 +37,7 @@ func TestAccClusterServingRuntime_basic(t *testing.T) {
     { name = "sklearn", version = "0", auto_select = true },
     { name = "xgboost", version = "1", auto_select = true },
   ]`
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             checkRuntimesDestroyed(t, kube.ClusterServingRuntime, "asm_cluster_serving_runtime"),
@@ -119,7 +119,7 @@ func TestAccClusterServingRuntime_containersAndDisappears(t *testing.T) {
 	name := acctest.RandomName("torchserve")
 	ref := kube.Ref{Kind: kube.ClusterServingRuntime, Name: name}
 	config := acctest.ProviderConfig() + fmt.Sprintf(clusterTorchServeRuntime, name, "")
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             checkRuntimesDestroyed(t, kube.ClusterServingRuntime, "asm_cluster_serving_runtime"),

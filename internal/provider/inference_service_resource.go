@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -40,11 +39,15 @@ const (
 	transitionUpToDate     = "UpToDate"
 )
 
-var inferenceServiceNameRegexp = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
-
 // NewInferenceServiceResource returns the asm_inference_service resource.
 func NewInferenceServiceResource() resource.Resource {
-	return &inferenceServiceResource{}
+	r := &inferenceServiceResource{kubeResource: kubeResource[inferenceServiceModel]{
+		kind: kube.InferenceService, typeName: "_inference_service",
+		applyTimeout: inferenceServiceApplyTimeout, deleteTimeout: inferenceServiceDeleteTimeout,
+		importDefaults: map[string]attr.Value{"wait_for_ready": types.BoolValue(true)},
+	}}
+	r.hooks = r
+	return r
 }
 
 // Default timeouts; the schema's description states them.
@@ -54,38 +57,28 @@ const (
 	inferenceServiceDeleteTimeout = 5 * time.Minute
 )
 
+// inferenceServiceResource is the generic core (kubeResource) with its own Create and Update, which
+// wait for ModelMesh to load the model.
 type inferenceServiceResource struct {
-	configuredResource
+	kubeResource[inferenceServiceModel]
 }
 
 type inferenceServiceModel struct {
-	ID                 types.String      `tfsdk:"id"`
-	Name               types.String      `tfsdk:"name"`
-	Namespace          types.String      `tfsdk:"namespace"`
-	Labels             types.Map         `tfsdk:"labels"`
-	Annotations        types.Map         `tfsdk:"annotations"`
-	ModelFormat        *modelFormatModel `tfsdk:"model_format"`
-	Runtime            types.String      `tfsdk:"runtime"`
-	Storage            *modelStorageRef  `tfsdk:"storage"`
-	StorageURI         types.String      `tfsdk:"storage_uri"`
-	ServiceAccountName types.String      `tfsdk:"service_account_name"`
-	WaitForReady       types.Bool        `tfsdk:"wait_for_ready"`
-	ForceConflicts     types.Bool        `tfsdk:"force_conflicts"`
-	MeshID             types.String      `tfsdk:"mesh_id"`
-	Timeouts           timeouts.Value    `tfsdk:"timeouts"`
+	ID                 types.String   `tfsdk:"id"`
+	Name               types.String   `tfsdk:"name"`
+	Namespace          types.String   `tfsdk:"namespace"`
+	Labels             types.Map      `tfsdk:"labels"`
+	Annotations        types.Map      `tfsdk:"annotations"`
+	ModelFormat        types.Object   `tfsdk:"model_format"` // name, version
+	Runtime            types.String   `tfsdk:"runtime"`
+	Storage            types.Object   `tfsdk:"storage"` // key, path, schema_path, parameters
+	StorageURI         types.String   `tfsdk:"storage_uri"`
+	ServiceAccountName types.String   `tfsdk:"service_account_name"`
+	WaitForReady       types.Bool     `tfsdk:"wait_for_ready"`
+	ForceConflicts     types.Bool     `tfsdk:"force_conflicts"`
+	MeshID             types.String   `tfsdk:"mesh_id"`
+	Timeouts           timeouts.Value `tfsdk:"timeouts"`
 	inferenceServiceStatus
-}
-
-type modelFormatModel struct {
-	Name    types.String `tfsdk:"name"`
-	Version types.String `tfsdk:"version"`
-}
-
-type modelStorageRef struct {
-	Key        types.String `tfsdk:"key"`
-	Path       types.String `tfsdk:"path"`
-	SchemaPath types.String `tfsdk:"schema_path"`
-	Parameters types.Map    `tfsdk:"parameters"`
 }
 
 // inferenceServiceStatus is what ModelMesh reports; Terraform never plans a change because of it.
@@ -103,8 +96,22 @@ type inferenceServiceStatus struct {
 	LastFailureMessage types.String `tfsdk:"last_failure_message"`
 }
 
-func (r *inferenceServiceResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_inference_service"
+func (r *inferenceServiceResource) getModel(ctx context.Context, from modelGetter, diags *diag.Diagnostics) inferenceServiceModel {
+	var m inferenceServiceModel
+	diags.Append(from.Get(ctx, &m)...)
+	return m
+}
+
+func (r *inferenceServiceResource) setModel(ctx context.Context, to modelSetter, m *inferenceServiceModel, diags *diag.Diagnostics) {
+	diags.Append(to.Set(ctx, m)...)
+}
+
+func (r *inferenceServiceResource) common(m *inferenceServiceModel) objectAttributes {
+	return objectAttributes{id: &m.ID, forceConflicts: m.ForceConflicts, timeouts: m.Timeouts}
+}
+
+func (r *inferenceServiceResource) ref(m *inferenceServiceModel) kube.Ref {
+	return m.ref()
 }
 
 func (r *inferenceServiceResource) ConfigValidators(context.Context) []resource.ConfigValidator {
@@ -189,34 +196,21 @@ func needsWait(plan, state *inferenceServiceModel, pending bool) bool {
 }
 
 func modelSpecChanged(plan, state *inferenceServiceModel) bool {
-	if (plan.ModelFormat == nil) != (state.ModelFormat == nil) || (plan.Storage == nil) != (state.Storage == nil) {
-		return true
-	}
-	if plan.ModelFormat != nil && (!plan.ModelFormat.Name.Equal(state.ModelFormat.Name) || !plan.ModelFormat.Version.Equal(state.ModelFormat.Version)) {
-		return true
-	}
-	if plan.Storage != nil {
-		p, s := plan.Storage, state.Storage
-		if !p.Key.Equal(s.Key) || !p.Path.Equal(s.Path) || !p.SchemaPath.Equal(s.SchemaPath) || !p.Parameters.Equal(s.Parameters) {
-			return true
-		}
-	}
-	return !plan.Runtime.Equal(state.Runtime) || !plan.StorageURI.Equal(state.StorageURI) ||
+	return !plan.ModelFormat.Equal(state.ModelFormat) || !plan.Storage.Equal(state.Storage) ||
+		!plan.Runtime.Equal(state.Runtime) || !plan.StorageURI.Equal(state.StorageURI) ||
 		!plan.ServiceAccountName.Equal(state.ServiceAccountName)
 }
 
 func (r *inferenceServiceResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan inferenceServiceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	plan := r.getModel(ctx, req.Plan, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Create(ctx, inferenceServiceApplyTimeout)
-	resp.Diagnostics.Append(diags...)
+	timeout := operationTimeout(ctx, plan.Timeouts, "create", r.applyTimeout, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.apply(ctx, "create", timeout, &plan, plan.WaitForReady.ValueBool(), resourceResult{&resp.State, resp.Private, &resp.Diagnostics})
+	r.applyAndWait(ctx, "create", timeout, &plan, plan.WaitForReady.ValueBool(), resourceResult{&resp.State, resp.Private, &resp.Diagnostics})
 }
 
 func (r *inferenceServiceResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -228,13 +222,12 @@ func (r *inferenceServiceResource) Update(ctx context.Context, req resource.Upda
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, inferenceServiceApplyTimeout)
-	resp.Diagnostics.Append(diags...)
+	timeout := operationTimeout(ctx, plan.Timeouts, "update", r.applyTimeout, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	wait := plan.WaitForReady.ValueBool() && needsWait(&plan, &state, pending != nil)
-	r.apply(ctx, "update", timeout, &plan, wait, resourceResult{&resp.State, resp.Private, &resp.Diagnostics})
+	r.applyAndWait(ctx, "update", timeout, &plan, wait, resourceResult{&resp.State, resp.Private, &resp.Diagnostics})
 }
 
 // resourceResult is the part of a Create or Update response that apply fills in.
@@ -246,53 +239,29 @@ type resourceResult struct {
 	diags *diag.Diagnostics
 }
 
-// apply server-side-applies the plan and, when asked, watches until the model is Loaded. Once the
-// object exists it is always saved to state, also when the wait fails, times out or is interrupted:
-// Terraform then taints a new object and the next apply replaces it; after an update the private
-// wait_pending mark makes the next plan wait again.
-func (r *inferenceServiceResource) apply(ctx context.Context, operation string, timeout time.Duration, plan *inferenceServiceModel, wait bool, out resourceResult) {
+// applyAndWait server-side-applies the plan and, when asked, watches until the model is Loaded. Once
+// the object exists it is always saved to state, also when the wait fails, times out or is
+// interrupted: Terraform then taints a new object and the next apply replaces it; after an update
+// the private wait_pending mark makes the next plan wait again.
+func (r *inferenceServiceResource) applyAndWait(ctx context.Context, operation string, timeout time.Duration, plan *inferenceServiceModel, wait bool, out resourceResult) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := r.data.kubeClient(out.diags)
-	if client == nil {
-		return
-	}
-	ref := plan.ref()
-	obj, diags := plan.object(ctx)
-	out.diags.Append(diags...)
-	if out.diags.HasError() {
-		return
-	}
-
-	// Create does not adopt an object it did not make. The generation before the apply tells
-	// whether the status in the apply's response is stale.
-	previous, found := readObject(ctx, client, ref, out.diags)
+	// The generation before the apply tells whether the status in the apply's response is stale.
+	applied, previous := r.applyObject(ctx, plan, operation == "create", true, out.diags)
 	if out.diags.HasError() {
 		return
 	}
 	var previousGeneration int64
-	if found {
-		if operation == "create" {
-			out.diags.AddError(fmt.Sprintf("%s already exists", ref),
-				fmt.Sprintf("Import it to manage it with Terraform (terraform import asm_inference_service.<name> %s/%s), "+
-					"or choose another name.", ref.Namespace, ref.Name))
-			return
-		}
+	if previous != nil {
 		previousGeneration = previous.GetGeneration()
 	}
-	applied, err := client.Apply(ctx, ref, obj, kube.ApplyOptions{FieldManager: r.data.fieldManager, Force: plan.ForceConflicts.ValueBool()})
-	if err != nil {
-		out.diags.AddError(fmt.Sprintf("Applying %s failed", ref), err.Error())
-		return
-	}
-	plan.ID = types.StringValue(ref.Namespace + "/" + ref.Name)
 
 	last, waitErr := applied, error(nil)
 	if wait {
 		waiter := loadWaiter{generation: applied.GetGeneration(), resourceVersion: applied.GetResourceVersion(),
 			specChanged: applied.GetGeneration() != previousGeneration}
 		var seen *unstructured.Unstructured
-		seen, waitErr = waiter.wait(ctx, client, ref)
+		seen, waitErr = waiter.wait(ctx, r.data.kubeClient(out.diags), plan.ref())
 		if seen != nil {
 			last = seen
 		}
@@ -309,63 +278,6 @@ func (r *inferenceServiceResource) apply(ctx context.Context, operation string, 
 	plan.fillUnknown(live)
 	out.diags.Append(out.private.SetKey(ctx, privateWaitPending, nil)...)
 	out.diags.Append(out.state.Set(ctx, plan)...)
-}
-
-func (r *inferenceServiceResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state inferenceServiceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	client := r.data.kubeClient(&resp.Diagnostics)
-	if client == nil {
-		return
-	}
-	obj, found := readObject(ctx, client, state.ref(), &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if !found {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	prior := state
-	resp.Diagnostics.Append(state.readFrom(obj, r.data.fieldManager)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if !unchanged(state, prior) {
-		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-	}
-}
-
-func (r *inferenceServiceResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state inferenceServiceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := state.Timeouts.Delete(ctx, inferenceServiceDeleteTimeout)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	r.data.deleteObject(ctx, timeout, state.ref(), &resp.Diagnostics)
-}
-
-func (r *inferenceServiceResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	namespace, name, err := parseNamespacedID(req.ID)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid import ID", err.Error())
-		return
-	}
-	// Every attribute with a default is set, so the first plan after import shows no change for it.
-	for attribute, value := range map[string]attr.Value{
-		"id": types.StringValue(req.ID), "name": types.StringValue(name), "namespace": types.StringValue(namespace),
-		"wait_for_ready": types.BoolValue(true), "force_conflicts": types.BoolValue(false),
-	} {
-		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attribute), value)...)
-	}
 }
 
 func (m *inferenceServiceModel) ref() kube.Ref {

@@ -45,10 +45,7 @@ func (r *inferenceServiceResource) Schema(ctx context.Context, _ resource.Schema
 				Required: true,
 				Description: "Name of the InferenceService, which is also the model name clients send requests for. " +
 					"A DNS-1035 label: lowercase letters, digits and `-`, starting with a letter. Changing it replaces the object.",
-				Validators: []validator.String{
-					stringvalidator.LengthBetween(1, 63),
-					stringvalidator.RegexMatches(inferenceServiceNameRegexp, "must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit"),
-				},
+				Validators:    []validator.String{dnsLabel1035()},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"namespace": schema.StringAttribute{

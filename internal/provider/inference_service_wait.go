@@ -149,10 +149,10 @@ func describeStatus(s inferenceServiceStatus) string {
 func loadFailureHint(m *inferenceServiceModel, s inferenceServiceStatus) string {
 	namespace := m.Namespace.ValueString()
 	format := "(none)"
-	if m.ModelFormat != nil {
-		format = fmt.Sprintf("%q", m.ModelFormat.Name.ValueString())
-		if !m.ModelFormat.Version.IsNull() {
-			format += fmt.Sprintf(" version %q", m.ModelFormat.Version.ValueString())
+	if !m.ModelFormat.IsNull() {
+		format = fmt.Sprintf("%q", objectString(m.ModelFormat, "name").ValueString())
+		if version := objectString(m.ModelFormat, "version"); !version.IsNull() {
+			format += fmt.Sprintf(" version %q", version.ValueString())
 		}
 	}
 	runtime := "ModelMesh picks a runtime itself (runtime is not set)"
@@ -160,12 +160,12 @@ func loadFailureHint(m *inferenceServiceModel, s inferenceServiceStatus) string 
 		runtime = fmt.Sprintf("runtime %q", m.Runtime.ValueString())
 	}
 	storage := fmt.Sprintf("storage_uri %q", m.StorageURI.ValueString())
-	if m.Storage != nil {
+	if !m.Storage.IsNull() {
 		key := "ModelMesh's default key"
-		if !m.Storage.Key.IsNull() {
-			key = fmt.Sprintf("key %q", m.Storage.Key.ValueString())
+		if k := objectString(m.Storage, "key"); !k.IsNull() {
+			key = fmt.Sprintf("key %q", k.ValueString())
 		}
-		storage = fmt.Sprintf("storage %s, path %q", key, m.Storage.Path.ValueString())
+		storage = fmt.Sprintf("storage %s, path %q", key, objectString(m.Storage, "path").ValueString())
 	}
 
 	switch s.LastFailureReason.ValueString() {

@@ -7,10 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -18,7 +20,67 @@ import (
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
 )
 
-// Helpers shared by the resources that manage Kubernetes objects.
+// The core of the resources that manage one Kubernetes object (asm_serving_runtime,
+// asm_cluster_serving_runtime, asm_inference_service): ids and import, timeouts, server-side apply
+// that refuses to adopt an object on create, reads of the fields Terraform's field manager owns, and
+// a delete that waits until the object is gone. Each resource supplies its schema and the hooks of
+// kubeHooks; asm_model_storage, a key in a shared Secret rather than an object, uses the helpers.
+
+// objectAttributes are the attributes of a model that every Kubernetes-object resource has.
+type objectAttributes struct {
+	id             *types.String
+	forceConflicts types.Bool
+	timeouts       timeouts.Value
+}
+
+// kubeHooks is what a resource supplies to kubeResource for its model M.
+type kubeHooks[M any] interface {
+	// getModel reads the model from a configuration, plan or state; setModel stores it.
+	getModel(ctx context.Context, from modelGetter, diags *diag.Diagnostics) M
+	setModel(ctx context.Context, to modelSetter, m *M, diags *diag.Diagnostics)
+	// common gives the attributes every object resource has, and ref the object the model names.
+	common(m *M) objectAttributes
+	ref(m *M) kube.Ref
+	// buildObject is the object to apply: only the fields Terraform manages.
+	buildObject(ctx context.Context, m *M) (*unstructured.Unstructured, error)
+	// readObject refreshes m, holding the prior values, from the live object and the fields
+	// Terraform's field manager owns in it.
+	readObject(ctx context.Context, m *M, obj *unstructured.Unstructured, owned kube.OwnedFields) error
+}
+
+// appliedChecker is an optional hook: it compares what was requested with what an apply read back.
+type appliedChecker[M any] interface {
+	checkApplied(ctx context.Context, requested, got *M, diags *diag.Diagnostics)
+}
+
+// modelGetter is tfsdk.Config, Plan or State; modelSetter is Plan or State.
+type modelGetter interface {
+	Get(context.Context, any) diag.Diagnostics
+}
+
+type modelSetter interface {
+	Set(context.Context, any) diag.Diagnostics
+}
+
+// kubeResource implements Metadata, Create, Update, Read, Delete and ImportState for a resource
+// managing one Kubernetes object; a resource embeds it and may replace any of them.
+type kubeResource[M any] struct {
+	configuredResource
+	kind     kube.Kind
+	typeName string // after the provider's type name, e.g. "_serving_runtime"
+	// Default timeouts, which the schema's description states.
+	applyTimeout, deleteTimeout time.Duration
+	// importByName: an import id of just `<name>` means the provider's default namespace.
+	importByName bool
+	// importDefaults are set on import besides id, name, namespace and force_conflicts, so that the
+	// first plan after an import shows no change for attributes with a default.
+	importDefaults map[string]attr.Value
+	hooks          kubeHooks[M]
+}
+
+func (r *kubeResource[M]) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + r.typeName
+}
 
 // kubeClient returns the shared client or an error diagnostic naming the missing setting.
 func (d *providerData) kubeClient(diags *diag.Diagnostics) *kube.Client {
@@ -28,6 +90,206 @@ func (d *providerData) kubeClient(diags *diag.Diagnostics) *kube.Client {
 		return nil
 	}
 	return client
+}
+
+// kubeID is the id of a resource managing the object: `<namespace>/<name>`, or `<name>` for a
+// cluster-scoped object.
+func kubeID(ref kube.Ref) string {
+	if ref.Namespace == "" {
+		return ref.Name
+	}
+	return ref.Namespace + "/" + ref.Name
+}
+
+// operationTimeout is the timeout of operation ("create", "update" or "delete") in the timeouts
+// block, or def when unset.
+func operationTimeout(ctx context.Context, t timeouts.Value, operation string, def time.Duration, diags *diag.Diagnostics) time.Duration {
+	get := map[string]func(context.Context, time.Duration) (time.Duration, diag.Diagnostics){
+		"create": t.Create, "update": t.Update, "delete": t.Delete,
+	}[operation]
+	timeout, timeoutDiags := get(ctx, def)
+	diags.Append(timeoutDiags...)
+	return timeout
+}
+
+func applyOperation(create bool) string {
+	if create {
+		return "create"
+	}
+	return "update"
+}
+
+func (r *kubeResource[M]) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	r.applyPlan(ctx, req.Plan, true, &resp.State, &resp.Diagnostics)
+}
+
+func (r *kubeResource[M]) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	r.applyPlan(ctx, req.Plan, false, &resp.State, &resp.Diagnostics)
+}
+
+// applyPlan is Create (create set) and Update: it applies the plan within the create or update
+// timeout and stores what the API server answered.
+func (r *kubeResource[M]) applyPlan(ctx context.Context, planned tfsdk.Plan, create bool, state *tfsdk.State, diags *diag.Diagnostics) {
+	plan := r.hooks.getModel(ctx, planned, diags)
+	if diags.HasError() {
+		return
+	}
+	timeout := operationTimeout(ctx, r.hooks.common(&plan).timeouts, applyOperation(create), r.applyTimeout, diags)
+	if diags.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	requested := plan
+	applied, _ := r.applyObject(ctx, &plan, create, false, diags)
+	if diags.HasError() {
+		return
+	}
+	r.readInto(ctx, &plan, applied, diags)
+	if diags.HasError() {
+		return
+	}
+	if checker, ok := r.hooks.(appliedChecker[M]); ok {
+		checker.checkApplied(ctx, &requested, &plan, diags)
+		if diags.HasError() {
+			return
+		}
+	}
+	r.hooks.setModel(ctx, state, &plan, diags)
+}
+
+// applyObject server-side-applies the object m describes and sets its id. On create it first
+// refuses an existing object: server-side apply would silently adopt it. With readPrevious it also
+// returns the object as it was before the apply (nil when there was none).
+func (r *kubeResource[M]) applyObject(ctx context.Context, m *M, create, readPrevious bool, diags *diag.Diagnostics) (applied, previous *unstructured.Unstructured) {
+	client := r.data.kubeClient(diags)
+	if client == nil {
+		return nil, nil
+	}
+	ref := r.hooks.ref(m)
+	obj, err := r.hooks.buildObject(ctx, m)
+	if err != nil {
+		diags.AddError(fmt.Sprintf("Building %s failed", ref), err.Error())
+		return nil, nil
+	}
+	if create || readPrevious {
+		var found bool
+		previous, found = readObject(ctx, client, ref, diags)
+		if diags.HasError() {
+			return nil, nil
+		}
+		if found && create {
+			diags.AddError(fmt.Sprintf("%s already exists", ref),
+				fmt.Sprintf("Import it to manage it with Terraform (terraform import asm%s.<name> %s), or choose another name.",
+					r.typeName, kubeID(ref)))
+			return nil, nil
+		}
+	}
+	common := r.hooks.common(m)
+	applied, err = client.Apply(ctx, ref, obj, kube.ApplyOptions{FieldManager: r.data.fieldManager, Force: common.forceConflicts.ValueBool()})
+	if err != nil {
+		diags.AddError(fmt.Sprintf("Applying %s failed", ref), err.Error())
+		return nil, nil
+	}
+	*common.id = types.StringValue(kubeID(ref))
+	return applied, previous
+}
+
+// readInto refreshes m from the live object through the resource's readObject hook.
+func (r *kubeResource[M]) readInto(ctx context.Context, m *M, obj *unstructured.Unstructured, diags *diag.Diagnostics) {
+	*r.hooks.common(m).id = types.StringValue(kubeID(r.hooks.ref(m)))
+	owned, err := kube.Owned(obj, r.data.fieldManager)
+	if err == nil {
+		err = r.hooks.readObject(ctx, m, obj, owned)
+	}
+	if err != nil {
+		diags.AddError(fmt.Sprintf("Reading back %s failed", r.hooks.ref(m)), err.Error())
+	}
+}
+
+// Read removes the resource when the object is gone, and otherwise writes back the model only when
+// the refresh changed it.
+func (r *kubeResource[M]) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	state := r.hooks.getModel(ctx, req.State, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	client := r.data.kubeClient(&resp.Diagnostics)
+	if client == nil {
+		return
+	}
+	obj, found := readObject(ctx, client, r.hooks.ref(&state), &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !found {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	prior := state
+	r.readInto(ctx, &state, obj, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !unchanged(state, prior) {
+		r.hooks.setModel(ctx, &resp.State, &state, &resp.Diagnostics)
+	}
+}
+
+func (r *kubeResource[M]) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	state := r.hooks.getModel(ctx, req.State, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout := operationTimeout(ctx, r.hooks.common(&state).timeouts, "delete", r.deleteTimeout, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.data.deleteObject(ctx, timeout, r.hooks.ref(&state), &resp.Diagnostics)
+}
+
+// ImportState takes `<namespace>/<name>` (or `<name>` with importByName, for the provider's default
+// namespace); a cluster-scoped kind takes `<name>`. Read then fills the rest.
+func (r *kubeResource[M]) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	ref, err := r.importRef(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import ID", err.Error())
+		return
+	}
+	values := map[string]attr.Value{
+		"id": types.StringValue(kubeID(ref)), "name": types.StringValue(ref.Name), "force_conflicts": types.BoolValue(false),
+	}
+	if r.kind.Namespaced {
+		values["namespace"] = types.StringValue(ref.Namespace)
+	}
+	for attribute, value := range r.importDefaults {
+		values[attribute] = value
+	}
+	for attribute, value := range values {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attribute), value)...)
+	}
+}
+
+func (r *kubeResource[M]) importRef(id string) (kube.Ref, error) {
+	ref := kube.Ref{Kind: r.kind, Name: id}
+	if r.kind.Namespaced {
+		if !r.importByName || strings.Contains(id, "/") {
+			namespace, name, err := parseNamespacedID(id)
+			ref.Namespace, ref.Name = namespace, name
+			return ref, err
+		}
+		if r.data != nil {
+			ref.Namespace = r.data.namespace
+		}
+	}
+	if errs := validation.IsDNS1123Subdomain(ref.Name); len(errs) > 0 {
+		format := "<name>"
+		if r.kind.Namespaced {
+			format = "<namespace>/<name> or <name>"
+		}
+		return ref, fmt.Errorf("import id %q is not of the form %s: %s", id, format, strings.Join(errs, "; "))
+	}
+	return ref, nil
 }
 
 // parseNamespacedID splits an import id of the form namespace/name.
@@ -112,17 +374,4 @@ func planNamespace(ctx context.Context, data *providerData, req resource.ModifyP
 	if !req.State.Raw.IsNull() && !namespace.Equal(prior) {
 		resp.RequiresReplace = append(resp.RequiresReplace, nsPath)
 	}
-}
-
-// stringMapValue converts a map read from the cluster, keeping null and empty apart as the
-// configuration had them so that `labels = {}` and no labels both read back without a diff.
-func stringMapValue(prior types.Map, m map[string]string) types.Map {
-	if len(m) == 0 && prior.IsNull() {
-		return types.MapNull(types.StringType)
-	}
-	elems := make(map[string]attr.Value, len(m))
-	for k, v := range m {
-		elems[k] = types.StringValue(v)
-	}
-	return types.MapValueMust(types.StringType, elems)
 }

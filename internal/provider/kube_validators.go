@@ -47,6 +47,17 @@ func dnsLabel() validator.String {
 	return stringCheck{"must be a lowercase RFC 1123 label (a-z, 0-9, '-'; at most 63 characters)", validation.IsDNS1123Label}
 }
 
+// secretKey accepts the key of a Secret's data.
+func secretKey() validator.String {
+	return stringCheck{"must consist of letters, digits, '-', '_' or '.'", validation.IsConfigMapKey}
+}
+
+// dnsLabel1035 accepts a DNS-1035 label, the names of objects such as Services and InferenceServices.
+func dnsLabel1035() validator.String {
+	return stringCheck{"must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit",
+		validation.IsDNS1035Label}
+}
+
 func envVarName() validator.String {
 	return stringCheck{"must be a valid environment variable name", validation.IsEnvVarName}
 }

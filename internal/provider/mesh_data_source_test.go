@@ -41,7 +41,7 @@ func expectMesh(path string, value knownvalue.Check) statecheck.StateCheck {
 func TestAccMeshDataSource_basic(t *testing.T) {
 	meshID, clusterID := testMeshID(t), acctest.ClusterID(t)
 	nonEmpty := knownvalue.StringRegexp(regexp.MustCompile(`.+`))
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             checkAttachmentsGone(t),
@@ -78,7 +78,7 @@ data "asm_mesh" "test" {
 func TestAccMeshDataSource_fakeValues(t *testing.T) {
 	meshID := fakeMesh(t, asmfake.Mesh{Name: "prod-mesh", Version: "v1.22.6.71-g7d67a80b-aliyun",
 		Endpoints: asmfake.Endpoints{PublicAPIServer: "https://47.0.0.1:6443", PublicPilot: "47.0.0.2"}})
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
@@ -139,7 +139,7 @@ func TestAccMeshDataSource_versionCheck(t *testing.T) {
 			},
 		)
 	}
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		Steps:                    steps,
@@ -181,7 +181,7 @@ func TestAccMeshDataSource_unusualVersions(t *testing.T) {
 					expectMesh("meets_minimum_version", meets),
 				},
 			})
-			resource.Test(t, resource.TestCase{
+			resource.ParallelTest(t, resource.TestCase{
 				PreCheck:                 func() { acctest.PreCheck(t) },
 				ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 				Steps:                    steps,
@@ -241,6 +241,7 @@ func TestAccMeshDataSource_meshState(t *testing.T) {
 			ExpectError: wrappedText("Reading mesh", "Forbidden.RAM (HTTP 403)", "RAM permission servicemesh:DescribeServiceMeshDetail"),
 		},
 	)
+	// Not parallel: the faults it injects are the fake's, and would hit any test reading a mesh.
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
@@ -259,7 +260,8 @@ func TestMeshDataSource_validation(t *testing.T) {
 			if tc.minimum != "" {
 				minimumLine = fmt.Sprintf("  minimum_version = %q\n", tc.minimum)
 			}
-			resource.UnitTest(t, resource.TestCase{
+			resource.ParallelTest(t, resource.TestCase{
+				IsUnitTest:               true, // validation only: runs without TF_ACC, beside its siblings
 				ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 				Steps: []resource.TestStep{{
 					Config:      fmt.Sprintf("provider \"asm\" {}\ndata \"asm_mesh\" \"test\" {\n  mesh_id = %q\n%s}\n", tc.mesh, minimumLine),

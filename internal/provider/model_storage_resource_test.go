@@ -125,7 +125,7 @@ func TestAccModelStorage_sharedSecret(t *testing.T) {
 	st := newStorageTest(t)
 	foreign := map[string]any{"type": "s3", "bucket": "theirs"}
 	gcs := map[string]any{"type": "gcs", "private_key": "-----BEGIN PRIVATE KEY-----", "project": "p"}
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		// Destroying removes only the provider's keys; the Secret and the foreign key stay.
@@ -171,7 +171,7 @@ func TestAccModelStorage_sharedSecret(t *testing.T) {
 func TestAccModelStorage_createsSecretDriftAndRemoval(t *testing.T) {
 	st := newStorageTest(t)
 	const addr = "asm_model_storage.localMinIO"
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
@@ -297,7 +297,8 @@ func TestModelStorage_validation(t *testing.T) {
 			if regexp.MustCompile(`(?m)^\s*name =`).MatchString(tc.body) {
 				nameLine = ""
 			}
-			resource.UnitTest(t, resource.TestCase{
+			resource.ParallelTest(t, resource.TestCase{
+				IsUnitTest:               true, // validation only: runs without TF_ACC, beside its siblings
 				ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 				Steps: []resource.TestStep{{
 					Config: acctest.ProviderConfigUnreachableKube() +

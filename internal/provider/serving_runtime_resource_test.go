@@ -216,7 +216,7 @@ func TestAccServingRuntime_basic(t *testing.T) {
 	ns := acctest.CreateNamespace(t, "acc-sr")
 	name := acctest.RandomName("triton")
 	ref := kube.Ref{Kind: kube.ServingRuntime, Namespace: ns, Name: name}
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             checkRuntimesDestroyed(t, kube.ServingRuntime, "asm_serving_runtime"),
@@ -387,7 +387,7 @@ func TestAccServingRuntime_mlserverPreset(t *testing.T) {
 	implementation := map[string]any{"name": "MLSERVER_MODEL_IMPLEMENTATION", "value": "custom_model.CustomMLModel"}
 	extra := map[string]any{"name": "EXTRA", "value": "1"}
 	containerPath := tfjsonpath.New("containers").AtSliceIndex(0)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             checkRuntimesDestroyed(t, kube.ServingRuntime, "asm_serving_runtime"),
@@ -452,7 +452,7 @@ func TestAccServingRuntime_defaultNamespaceAndImportByName(t *testing.T) {
 	ns := acctest.CreateNamespace(t, "acc-sr")
 	name := acctest.RandomName("ovms")
 	config := providerWithNamespace(ns) + fmt.Sprintf(defaultNamespaceRuntime, name)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             checkRuntimesDestroyed(t, kube.ServingRuntime, "asm_serving_runtime"),
@@ -512,7 +512,7 @@ func TestAccServingRuntime_outOfBandChanges(t *testing.T) {
 	expectUpdate := resource.ConfigPlanChecks{
 		PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectResourceAction(servingRuntimeAddr, plancheck.ResourceActionUpdate)},
 	}
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             checkRuntimesDestroyed(t, kube.ServingRuntime, "asm_serving_runtime"),
@@ -571,7 +571,7 @@ func TestAccServingRuntime_conflict(t *testing.T) {
 	ns := acctest.CreateNamespace(t, "acc-sr")
 	name := acctest.RandomName("conflict")
 	ref := kube.Ref{Kind: kube.ServingRuntime, Namespace: ns, Name: name}
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             checkRuntimesDestroyed(t, kube.ServingRuntime, "asm_serving_runtime"),
@@ -597,7 +597,7 @@ func TestAccServingRuntime_disappears(t *testing.T) {
 	name := acctest.RandomName("gone")
 	ref := kube.Ref{Kind: kube.ServingRuntime, Namespace: ns, Name: name}
 	config := acctest.ProviderConfig() + fmt.Sprintf(driftRuntime, name, ns, false)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             checkRuntimesDestroyed(t, kube.ServingRuntime, "asm_serving_runtime"),
