@@ -579,6 +579,12 @@ func TestInferenceService_validation(t *testing.T) {
 			body: `storage_uri = "s3://bucket/a"`,
 			want: `model_format`,
 		},
+		"namespace not a DNS label": {
+			body: `namespace = "Bad NS"
+  model_format { name = "sklearn" }
+  storage_uri = "s3://bucket/a"`,
+			want: `Attribute namespace must be a lowercase RFC 1123 label`,
+		},
 		"deploymentMode annotation": {
 			body: `model_format { name = "sklearn" }
   storage_uri = "s3://bucket/a"

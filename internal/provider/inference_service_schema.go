@@ -53,7 +53,7 @@ func (r *inferenceServiceResource) Schema(ctx context.Context, _ resource.Schema
 				Computed: true,
 				Description: "Namespace of the InferenceService. Defaults to the provider's `kubernetes.namespace` " +
 					"(itself defaulting to `modelmesh-serving`). Changing it, or the provider default it came from, replaces the object.",
-				Validators: []validator.String{nonEmpty},
+				Validators: []validator.String{dnsLabel()},
 			},
 			"labels": schema.MapAttribute{
 				ElementType: types.StringType,

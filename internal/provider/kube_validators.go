@@ -155,15 +155,21 @@ func quantityMap() validator.Map {
 		key: validation.IsQualifiedName, value: checkQuantity}
 }
 
-// uniqueNames rejects two elements of a list of objects with the same `name`.
-type uniqueNames struct{}
+// uniqueBy rejects two elements of a list of objects that agree on all the key attributes (unset
+// ones included): `name` for containers and volumes; `name` and `version` for model formats, which
+// upstream runtimes list once per version (triton-2.x: tensorflow 1 and 2).
+type uniqueBy []string
 
-func (uniqueNames) Description(context.Context) string { return "element names must be unique" }
-func (v uniqueNames) MarkdownDescription(ctx context.Context) string {
+var uniqueNames = uniqueBy{"name"}
+
+func (v uniqueBy) Description(context.Context) string {
+	return "elements must differ in " + strings.Join(v, " or ")
+}
+func (v uniqueBy) MarkdownDescription(ctx context.Context) string {
 	return v.Description(ctx)
 }
 
-func (uniqueNames) ValidateList(_ context.Context, req validator.ListRequest, resp *validator.ListResponse) {
+func (v uniqueBy) ValidateList(_ context.Context, req validator.ListRequest, resp *validator.ListResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
@@ -173,16 +179,29 @@ func (uniqueNames) ValidateList(_ context.Context, req validator.ListRequest, re
 		if !ok || obj.IsNull() || obj.IsUnknown() {
 			continue
 		}
-		name, ok := obj.Attributes()["name"].(types.String)
-		if !ok || name.IsNull() || name.IsUnknown() {
+		key, known := make([]string, len(v)), true
+		for k, name := range v {
+			value, _ := obj.Attributes()[name].(types.String)
+			known = known && !value.IsUnknown()
+			key[k] = strconv.Quote(value.ValueString())
+			if value.IsNull() {
+				key[k] = "unset"
+			}
+		}
+		if !known {
 			continue
 		}
-		if first, dup := seen[name.ValueString()]; dup {
-			resp.Diagnostics.Append(validatordiag.InvalidAttributeValueDiagnostic(req.Path.AtListIndex(i).AtName("name"),
-				fmt.Sprintf("must be unique in the list (also used by element %d)", first), strconv.Quote(name.ValueString())))
+		id := strings.Join(key, ", ")
+		if first, dup := seen[id]; dup {
+			what := "must be unique in the list"
+			if len(v) > 1 {
+				what = "with " + strings.Join(v[1:], ", ") + " " + strings.Join(key[1:], ", ") + " must be unique in the list"
+			}
+			resp.Diagnostics.Append(validatordiag.InvalidAttributeValueDiagnostic(req.Path.AtListIndex(i).AtName(v[0]),
+				fmt.Sprintf("%s (also used by element %d)", what, first), key[0]))
 			continue
 		}
-		seen[name.ValueString()] = i
+		seen[id] = i
 	}
 }
 

@@ -264,6 +264,12 @@ func TestModelStorage_validation(t *testing.T) {
 			body: `type = "gcs"
   config_json = jsonencode({ private_key = "k" })`,
 		},
+		"namespace not a DNS label": {
+			body: `namespace = "Bad NS"
+  type = "gcs"
+  config_json = jsonencode({ private_key = "k" })`,
+			want: `Attribute namespace must be a lowercase RFC 1123 label`,
+		},
 		"s3 with another type": {
 			body: `type = "gcs"
   s3 { bucket = "b" }`,

@@ -52,7 +52,7 @@ func (r *modelStorageResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				Computed: true,
 				Description: "Namespace of the Secret. Defaults to the provider's `kubernetes.namespace` (itself defaulting " +
 					"to `modelmesh-serving`). Changing it, or the provider default it came from, moves the key.",
-				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+				Validators: []validator.String{dnsLabel()},
 			},
 			"secret_name": schema.StringAttribute{
 				Optional:      true,

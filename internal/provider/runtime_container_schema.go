@@ -61,7 +61,7 @@ func envAttribute(description string, extra ...validator.String) schema.ListNest
 	return schema.ListNestedAttribute{
 		Optional:    true,
 		Description: description,
-		Validators:  []validator.List{uniqueNames{}},
+		Validators:  []validator.List{uniqueNames},
 		NestedObject: schema.NestedAttributeObject{
 			Attributes: map[string]schema.Attribute{
 				"name": schema.StringAttribute{Required: true, Description: "Variable name.",

@@ -85,8 +85,8 @@ func runtimeAttributes() map[string]schema.Attribute {
 			"left alone and never show as changes.", annotationMap()),
 		"supported_model_formats": schema.ListNestedAttribute{
 			Optional:    true,
-			Description: "Model formats the runtime serves (`spec.supportedModelFormats`).",
-			Validators:  []validator.List{uniqueNames{}},
+			Description: "Model formats the runtime serves (`spec.supportedModelFormats`); a format may be listed once per version.",
+			Validators:  []validator.List{uniqueBy{"name", "version"}},
 			NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 				"name": schema.StringAttribute{Required: true, Description: "Format name, e.g. `sklearn`, `xgboost`, `onnx`.",
 					Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
@@ -162,7 +162,7 @@ func runtimeAttributes() map[string]schema.Attribute {
 			Description: "Containers of the runtime (`spec.containers`); every field the upstream MLServer, Triton, OVMS and " +
 				"TorchServe runtimes use. Exactly one of `containers` and `mlserver`; with `mlserver`, this shows the " +
 				"container the preset expands to.",
-			Validators:   []validator.List{uniqueNames{}, listvalidator.SizeAtLeast(1)},
+			Validators:   []validator.List{uniqueNames, listvalidator.SizeAtLeast(1)},
 			NestedObject: schema.NestedAttributeObject{Attributes: containerAttributes()},
 		},
 		"mlserver": schema.SingleNestedAttribute{
@@ -192,7 +192,7 @@ func runtimeAttributes() map[string]schema.Attribute {
 		"volumes": schema.ListNestedAttribute{
 			Optional:    true,
 			Description: "Pod volumes (`spec.volumes`), each with at most one source; with none, an empty directory.",
-			Validators:  []validator.List{uniqueNames{}},
+			Validators:  []validator.List{uniqueNames},
 			NestedObject: schema.NestedAttributeObject{
 				Attributes: volumeAttributes(),
 				Validators: []validator.Object{attributesOneOf{names: []string{"empty_dir", "secret", "config_map", "persistent_volume_claim"}}},

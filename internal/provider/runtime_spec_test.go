@@ -468,7 +468,7 @@ func TestValidators(t *testing.T) {
 		{names(types.StringUnknown(), types.StringValue("a")), true},
 	} {
 		resp := &validator.ListResponse{}
-		uniqueNames{}.ValidateList(ctx, validator.ListRequest{Path: path.Root("l"), ConfigValue: tc.list}, resp)
+		uniqueNames.ValidateList(ctx, validator.ListRequest{Path: path.Root("l"), ConfigValue: tc.list}, resp)
 		if resp.Diagnostics.HasError() == tc.ok {
 			t.Errorf("uniqueNames on %v: %v", tc.list, resp.Diagnostics)
 		}

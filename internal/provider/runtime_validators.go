@@ -2,6 +2,9 @@ package provider
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -40,4 +43,68 @@ func (multiModelNeedsGRPCEndpoint) ValidateResource(ctx context.Context, req res
 			`e.g. "port:8085" as in ModelMesh's built-in runtimes (and grpc_data_endpoint, e.g. "port:8001", for inference). `+
 			`Without it the ModelMesh controller crashes while it deploys the runtime, and keeps crashing while the runtime `+
 			`exists, which stops model serving in every namespace it manages.`)
+}
+
+// modelMeshRuntimeRules are the checks the ModelMesh controller makes before it deploys a runtime
+// (kserve/modelmesh-serving v0.12.0 controllers/servingruntime_validator.go). A runtime that fails
+// them is never deployed, and the controller says why only in its own log; its models then wait
+// for a runtime Pod forever. Checked here, at plan, they name the attribute to change.
+type modelMeshRuntimeRules struct{}
+
+var _ resource.ConfigValidator = modelMeshRuntimeRules{}
+
+// reservedContainerNames are the containers the controller adds to every runtime Pod
+// (internalContainerNames); "mm-" is reserved as a prefix too (checkName).
+var reservedContainerNames = []string{"mm", "rest-proxy", "puller"}
+
+func (modelMeshRuntimeRules) Description(context.Context) string {
+	return "the runtime must pass the ModelMesh controller's checks: a container named after the built-in adapter's server type, " +
+		"no readiness probe, no container name the controller reserves"
+}
+
+func (v modelMeshRuntimeRules) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (modelMeshRuntimeRules) ValidateResource(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var containers types.List
+	var adapter types.Object
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("containers"), &containers)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("built_in_adapter"), &adapter)...)
+	if resp.Diagnostics.HasError() || containers.IsNull() || containers.IsUnknown() {
+		return // the mlserver preset builds a container that passes
+	}
+	names := map[string]bool{}
+	allKnown := true
+	for i, e := range containers.Elements() {
+		c, ok := e.(types.Object)
+		if !ok || c.IsNull() || c.IsUnknown() {
+			allKnown = false
+			continue
+		}
+		at := path.Root("containers").AtListIndex(i)
+		name, _ := c.Attributes()["name"].(types.String)
+		allKnown = allKnown && !name.IsUnknown()
+		names[name.ValueString()] = true
+		if slices.Contains(reservedContainerNames, name.ValueString()) || strings.HasPrefix(name.ValueString(), "mm-") {
+			resp.Diagnostics.AddAttributeError(at.AtName("name"), "Container name reserved by ModelMesh",
+				fmt.Sprintf("The ModelMesh controller adds containers %s to every runtime Pod and reserves the prefix \"mm-\"; "+
+					"it does not deploy a runtime with a container named %q. Choose another name.",
+					strings.Join(reservedContainerNames, ", "), name.ValueString()))
+		}
+		if probe, _ := c.Attributes()["readiness_probe"].(types.Object); !probe.IsNull() && !probe.IsUnknown() {
+			resp.Diagnostics.AddAttributeError(at.AtName("readiness_probe"), "Readiness probe managed by ModelMesh",
+				"ModelMesh manages the readiness of runtime Pods itself, and its controller does not deploy a runtime "+
+					"whose containers set a readiness probe. Remove readiness_probe (a liveness_probe is allowed).")
+		}
+	}
+	if adapter.IsNull() || adapter.IsUnknown() || !allKnown {
+		return
+	}
+	serverType, _ := adapter.Attributes()["server_type"].(types.String)
+	if serverType.IsNull() || serverType.IsUnknown() || names[serverType.ValueString()] {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(path.Root("built_in_adapter").AtName("server_type"), "No container for the built-in adapter",
+		fmt.Sprintf("With built_in_adapter.server_type = %q the ModelMesh controller needs a container named %q, the model "+
+			"server the adapter talks to, and deploys the runtime only then. Name the model server's container %q.",
+			serverType.ValueString(), serverType.ValueString(), serverType.ValueString()))
 }

@@ -107,6 +107,7 @@ func (r *runtimeResource) ConfigValidators(context.Context) []resource.ConfigVal
 	return []resource.ConfigValidator{
 		resourcevalidator.ExactlyOneOf(path.MatchRoot("containers"), path.MatchRoot("mlserver")),
 		multiModelNeedsGRPCEndpoint{},
+		modelMeshRuntimeRules{},
 	}
 }
 

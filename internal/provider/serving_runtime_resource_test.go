@@ -153,6 +153,7 @@ resource "asm_serving_runtime" "test" {
 
   supported_model_formats = [
     { name = "onnx", version = "1", auto_select = true },
+    { name = "tensorflow", version = "1", priority = 2 },
     { name = "tensorflow", version = "2", priority = 2 },
   ]
   multi_model        = true
@@ -183,7 +184,7 @@ resource "asm_serving_runtime" "test" {
       { name = "FROM_CM", value_from = { config_map_key_ref = { name = "cfg", key = "k", optional = true } } },
       { name = "POD_NAME", value_from = { field_ref = { field_path = "metadata.name" } } },
     ]
-    ports     = [{ container_port = 8001, name = "grpc" }]
+    ports     = [{ container_port = 8001, name = "triton-grpc" }]
     resources = { requests = { cpu = "500m", memory = %[4]q }, limits = { cpu = 5, memory = "1Gi" } }
     volume_mounts = [{ name = "cache", mount_path = "/cache" }]
     liveness_probe = {
@@ -192,8 +193,7 @@ resource "asm_serving_runtime" "test" {
       period_seconds        = 30
       timeout_seconds       = 10
     }
-    readiness_probe = { http_get = { path = "/v2/health/ready", port = 8000 } }
-    startup_probe   = { tcp_socket = { port = "grpc" }, failure_threshold = 30 }
+    startup_probe = { tcp_socket = { port = "triton-grpc" }, failure_threshold = 30 }
   }]
 
   volumes = [
@@ -694,8 +694,8 @@ containers = [{ name = "server", image = "i", env = [{ name = "A", value = "x", 
 			`containers[0].env[0].value_from`},
 		{"duplicate formats", `name = "ok"
 ` + container + `
-supported_model_formats = [{ name = "sklearn" }, { name = "sklearn", version = "1" }]`,
-			`Attribute supported_model_formats[1].name must be unique in the list`},
+supported_model_formats = [{ name = "sklearn" }, { name = "sklearn" }]`,
+			`Attribute supported_model_formats[1].name with version unset must be unique in the list`},
 		{"priority", `name = "ok"
 ` + container + `
 supported_model_formats = [{ name = "sklearn", priority = 0 }]`, `Attribute supported_model_formats[0].priority value must be at least 1`},
@@ -717,8 +717,20 @@ mlserver = { image = "i", implementation = "not a class" }`, `Attribute mlserver
 containers = [{ name = "server", image = "i", liveness_probe = { exec = { command = ["true"] }, tcp_socket = { port = 8080 } } }]`,
 			"Attribute containers[0].liveness_probe: exactly one of `exec`, `http_get`, `tcp_socket` must be set"},
 		{"probe port", `name = "ok"
-containers = [{ name = "server", image = "i", readiness_probe = { tcp_socket = { port = 70000 } } }]`,
-			`Attribute containers[0].readiness_probe.tcp_socket.port must be a port number`},
+containers = [{ name = "server", image = "i", liveness_probe = { tcp_socket = { port = 70000 } } }]`,
+			`Attribute containers[0].liveness_probe.tcp_socket.port must be a port number`},
+		{"readiness probe", `name = "ok"
+containers = [{ name = "server", image = "i", readiness_probe = { tcp_socket = { port = 8000 } } }]`,
+			`Readiness probe managed by ModelMesh`},
+		{"reserved container name", `name = "ok"
+containers = [{ name = "mm-sidecar", image = "i" }]`, `Container name reserved by ModelMesh`},
+		{"adapter without its container", `name = "ok"
+containers = [{ name = "server", image = "i" }]
+built_in_adapter = { server_type = "triton" }`, `No container for the built-in adapter`},
+		{"duplicate format versions", `name = "ok"
+` + container + `
+supported_model_formats = [{ name = "tensorflow", version = "1" }, { name = "tensorflow", version = "1" }]`,
+			`Attribute supported_model_formats[1].name with version "1" must be unique in the list`},
 		{"volume sources", `name = "ok"
 ` + container + `
 volumes = [{ name = "v", empty_dir = {}, secret = { secret_name = "s" } }]`, "Attribute volumes[0]: at most one of"},
