@@ -62,7 +62,9 @@ func (modelMeshRuntimeRules) Description(context.Context) string {
 		"no readiness probe, no container name the controller reserves"
 }
 
-func (v modelMeshRuntimeRules) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v modelMeshRuntimeRules) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (modelMeshRuntimeRules) ValidateResource(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var containers types.List
