@@ -179,7 +179,7 @@ func FuzzQuantity(f *testing.F) {
 		if accepted && err != nil {
 			t.Fatalf("%q: the validator accepted what ParseQuantity rejects: %v", s, err)
 		}
-		if !accepted && err == nil {
+		if _, huge := hugeExponent(s); !accepted && err == nil && !huge {
 			// Only a quantity Kubernetes would store as another amount may be refused.
 			if back, backErr := k8sresource.ParseQuantity(q.String()); backErr == nil && back.Cmp(q) == 0 {
 				t.Fatalf("%q: the validator refused a quantity that ParseQuantity accepts", s)

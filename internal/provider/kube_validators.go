@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,7 +67,27 @@ func quantity() validator.String {
 	return stringCheck{"must be a Kubernetes quantity such as 500m, 2 or 1Gi", checkQuantity}
 }
 
+// maxQuantityExponent bounds a quantity's decimal exponent (the e<n> suffix). Kubernetes caps a
+// quantity at 2^63-1 and rounds it to 10^-9 (resource.Quantity), so nothing beyond this is stored
+// as written, and comparing amounts with exponents in the millions takes minutes of CPU.
+const maxQuantityExponent = 100
+
+var quantityExponent = regexp.MustCompile(`[eE]([+-]?[0-9]+)$`)
+
+// hugeExponent returns the decimal exponent of s when it is beyond maxQuantityExponent.
+func hugeExponent(s string) (string, bool) {
+	m := quantityExponent.FindStringSubmatch(s)
+	if m == nil {
+		return "", false
+	}
+	e, err := strconv.Atoi(m[1])
+	return m[1], err != nil || e > maxQuantityExponent || e < -maxQuantityExponent
+}
+
 func checkQuantity(s string) []string {
+	if exponent, huge := hugeExponent(s); huge {
+		return []string{fmt.Sprintf("the exponent %s is out of range: Kubernetes stores quantities between 10^-9 and 2^63-1", exponent)}
+	}
 	q, err := resource.ParseQuantity(s)
 	if err != nil {
 		return []string{err.Error()}
