@@ -257,8 +257,8 @@ func TestAccServingRuntime_basic(t *testing.T) {
 					for _, e := range []error{
 						expectField(c, "1024Mi", "resources", "requests", "memory"),
 						expectField(c, "5", "resources", "limits", "cpu"),
-						expectField(c, 8000, "readinessProbe", "httpGet", "port"),
-						expectField(c, "grpc", "startupProbe", "tcpSocket", "port"),
+						expectField(c, 30, "livenessProbe", "periodSeconds"),
+						expectField(c, "triton-grpc", "startupProbe", "tcpSocket", "port"),
 						expectField(c, true, "securityContext", "runAsNonRoot"),
 					} {
 						if e != nil {
