@@ -305,22 +305,9 @@ func TestRuntimeNeverPulls(t *testing.T) {
 	waitForStatus(t, ns, "waits", "reason RuntimeUnhealthy", func(s map[string]any) bool { return failureReason(s) == "RuntimeUnhealthy" })
 	// The runtime is scaled up from zero for the model: its Pods appear and are held in
 	// ImagePullBackOff, never ready.
-	pods := kubernetes.NewForConfigOrDie(local.Cluster.RESTConfig()).CoreV1().Pods(ns)
-	var list *corev1.PodList
-	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, statusTimeout, true, func(ctx context.Context) (bool, error) {
-		var err error
-		if list, err = pods.List(ctx, metav1.ListOptions{}); err != nil {
-			return false, nil //nolint:nilerr // retried until the bound
-		}
-		return slices.ContainsFunc(list.Items, func(pod corev1.Pod) bool {
-			return slices.ContainsFunc(pod.Status.ContainerStatuses, func(cs corev1.ContainerStatus) bool {
-				return cs.State.Waiting != nil && cs.State.Waiting.Reason == "ImagePullBackOff"
-			})
-		}), nil
+	list := waitForContainer(t, ns, "a runtime container in ImagePullBackOff", func(cs corev1.ContainerStatus) bool {
+		return cs.State.Waiting != nil && cs.State.Waiting.Reason == "ImagePullBackOff"
 	})
-	if err != nil {
-		t.Fatalf("no runtime container in ImagePullBackOff: %v; pods: %v", err, list)
-	}
 	for _, pod := range list.Items {
 		for _, c := range pod.Status.Conditions {
 			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
@@ -465,21 +452,30 @@ func TestRuntimeCrashLoops(t *testing.T) {
 	ns := newNamespace(t, true)
 	create(t, servingRuntimesResource, ns, servingRuntimeYAML("crashes", ImageCrashLoops))
 	create(t, inferenceServicesResource, ns, inferenceServiceYAML("crashing", "s3://models/model.joblib", ""))
-	pods := kubernetes.NewForConfigOrDie(local.Cluster.RESTConfig()).CoreV1().Pods(ns)
+	waitForContainer(t, ns, "a runtime container restarted twice", func(cs corev1.ContainerStatus) bool {
+		return cs.Image == ImageCrashLoops && cs.RestartCount >= 2 && cs.LastTerminationState.Terminated != nil
+	})
+}
+
+// waitForContainer waits until a container of a Pod in namespace satisfies ok, and returns the
+// Pods as last listed.
+func waitForContainer(t *testing.T, namespace, want string, ok func(corev1.ContainerStatus) bool) *corev1.PodList {
+	t.Helper()
+	pods := kubernetes.NewForConfigOrDie(local.Cluster.RESTConfig()).CoreV1().Pods(namespace)
+	var list *corev1.PodList
 	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, statusTimeout, true, func(ctx context.Context) (bool, error) {
-		list, err := pods.List(ctx, metav1.ListOptions{})
-		if err != nil {
+		var err error
+		if list, err = pods.List(ctx, metav1.ListOptions{}); err != nil {
 			return false, nil //nolint:nilerr // retried until the bound
 		}
 		return slices.ContainsFunc(list.Items, func(pod corev1.Pod) bool {
-			return slices.ContainsFunc(pod.Status.ContainerStatuses, func(cs corev1.ContainerStatus) bool {
-				return cs.Image == ImageCrashLoops && cs.RestartCount >= 2 && cs.LastTerminationState.Terminated != nil
-			})
+			return slices.ContainsFunc(pod.Status.ContainerStatuses, ok)
 		}), nil
 	})
 	if err != nil {
-		t.Fatalf("no runtime container restarted twice: %v", err)
+		t.Fatalf("waiting for %s in namespace %s: %v; pods: %v", want, namespace, err, list)
 	}
+	return list
 }
 
 func managedByController(obj *unstructured.Unstructured) bool {
