@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
-	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // String types for Kubernetes values that have more than one spelling. Any resource managing
@@ -100,8 +99,8 @@ func (v quantityValue) StringSemanticEquals(_ context.Context, newValuable baset
 	if !ok {
 		return false, nil
 	}
-	a, errA := resource.ParseQuantity(v.ValueString())
-	b, errB := resource.ParseQuantity(newValue.ValueString())
+	a, errA := parseQuantity(v.ValueString())
+	b, errB := parseQuantity(newValue.ValueString())
 	if errA != nil || errB != nil {
 		return v.ValueString() == newValue.ValueString(), nil
 	}

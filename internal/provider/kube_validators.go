@@ -74,21 +74,20 @@ const maxQuantityExponent = 100
 
 var quantityExponent = regexp.MustCompile(`[eE]([+-]?[0-9]+)$`)
 
-// hugeExponent returns the decimal exponent of s when it is beyond maxQuantityExponent.
-func hugeExponent(s string) (string, bool) {
-	m := quantityExponent.FindStringSubmatch(s)
-	if m == nil {
-		return "", false
+// parseQuantity is resource.ParseQuantity for values from a configuration: it refuses a decimal
+// exponent beyond maxQuantityExponent before parsing, since parsing and comparing such amounts
+// takes minutes of CPU and gigabytes of memory.
+func parseQuantity(s string) (resource.Quantity, error) {
+	if m := quantityExponent.FindStringSubmatch(s); m != nil {
+		if e, err := strconv.Atoi(m[1]); err != nil || e > maxQuantityExponent || e < -maxQuantityExponent {
+			return resource.Quantity{}, fmt.Errorf("the exponent %s is out of range: Kubernetes stores quantities between 10^-9 and 2^63-1", m[1])
+		}
 	}
-	e, err := strconv.Atoi(m[1])
-	return m[1], err != nil || e > maxQuantityExponent || e < -maxQuantityExponent
+	return resource.ParseQuantity(s)
 }
 
 func checkQuantity(s string) []string {
-	if exponent, huge := hugeExponent(s); huge {
-		return []string{fmt.Sprintf("the exponent %s is out of range: Kubernetes stores quantities between 10^-9 and 2^63-1", exponent)}
-	}
-	q, err := resource.ParseQuantity(s)
+	q, err := parseQuantity(s)
 	if err != nil {
 		return []string{err.Error()}
 	}
