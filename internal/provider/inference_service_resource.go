@@ -35,6 +35,7 @@ const (
 	privateWaitPending = "wait_pending"
 
 	modelStateLoaded       = "Loaded"
+	modelStateStandby      = "Standby"
 	modelStateFailedToLoad = "FailedToLoad"
 	transitionUpToDate     = "UpToDate"
 )
@@ -153,10 +154,12 @@ func (r *inferenceServiceResource) ModifyPlan(ctx context.Context, req resource.
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-// plannedStatus is honest about what the apply changes: an apply that waits ends with the model
-// Loaded, UpToDate and Ready (or fails), and its URLs do not depend on the model; the rest of the
-// status is unknown until then. An apply that leaves the model alone (labels, annotations, timeouts)
-// keeps the status as last read, and a status that moves on by itself is refreshed, never planned.
+// plannedStatus is honest about what the apply changes: an apply that loads a model ends with it
+// Loaded, UpToDate and Ready (or fails), and its URLs do not depend on the model; an apply that only
+// waits (wait_for_ready turned on) ends UpToDate, possibly with the model in Standby and not Ready
+// (see loadWaiter). The rest of the status is unknown until then. An apply that leaves the model
+// alone (labels, annotations, timeouts) keeps the status as last read, and a status that moves on by
+// itself is refreshed, never planned.
 func plannedStatus(plan, state *inferenceServiceModel, pending bool) inferenceServiceStatus {
 	if state != nil && !needsWait(plan, state, pending) {
 		return state.inferenceServiceStatus
@@ -178,11 +181,19 @@ func plannedStatus(plan, state *inferenceServiceModel, pending bool) inferenceSe
 		}
 	}
 	if plan.WaitForReady.ValueBool() {
-		s.Ready = types.BoolValue(true)
-		s.ActiveModelState = types.StringValue(modelStateLoaded)
 		s.TransitionStatus = types.StringValue(transitionUpToDate)
+		if loadStarts(plan, state, pending) {
+			s.Ready = types.BoolValue(true)
+			s.ActiveModelState = types.StringValue(modelStateLoaded)
+		}
 	}
 	return s
+}
+
+// loadStarts reports whether the apply loads a model ModelMesh has not loaded yet: a new object, a
+// changed model, or a change whose load the last apply did not see finish.
+func loadStarts(plan, state *inferenceServiceModel, pending bool) bool {
+	return state == nil || pending || modelSpecChanged(plan, state)
 }
 
 // needsWait reports whether an update must wait for a load: when the model spec changes, when
@@ -210,7 +221,8 @@ func (r *inferenceServiceResource) Create(ctx context.Context, req resource.Crea
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.applyAndWait(ctx, "create", timeout, &plan, plan.WaitForReady.ValueBool(), resourceResult{&resp.State, resp.Private, &resp.Diagnostics})
+	r.applyAndWait(ctx, "create", timeout, &plan, loadWaiterOptions{wait: plan.WaitForReady.ValueBool(), loadStarted: true},
+		resourceResult{&resp.State, resp.Private, &resp.Diagnostics})
 }
 
 func (r *inferenceServiceResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -226,8 +238,10 @@ func (r *inferenceServiceResource) Update(ctx context.Context, req resource.Upda
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	wait := plan.WaitForReady.ValueBool() && needsWait(&plan, &state, pending != nil)
-	r.applyAndWait(ctx, "update", timeout, &plan, wait, resourceResult{&resp.State, resp.Private, &resp.Diagnostics})
+	r.applyAndWait(ctx, "update", timeout, &plan, loadWaiterOptions{
+		wait:        plan.WaitForReady.ValueBool() && needsWait(&plan, &state, pending != nil),
+		loadStarted: loadStarts(&plan, &state, pending != nil),
+	}, resourceResult{&resp.State, resp.Private, &resp.Diagnostics})
 }
 
 // resourceResult is the part of a Create or Update response that apply fills in.
@@ -239,13 +253,30 @@ type resourceResult struct {
 	diags *diag.Diagnostics
 }
 
+// loadWaiterOptions say whether an apply waits, and for what (see loadWaiter).
+type loadWaiterOptions struct {
+	wait, loadStarted bool
+}
+
 // applyAndWait server-side-applies the plan and, when asked, watches until the model is Loaded. Once
 // the object exists it is always saved to state, also when the wait fails, times out or is
 // interrupted: Terraform then taints a new object and the next apply replaces it; after an update
 // the private wait_pending mark makes the next plan wait again.
-func (r *inferenceServiceResource) applyAndWait(ctx context.Context, operation string, timeout time.Duration, plan *inferenceServiceModel, wait bool, out resourceResult) {
+func (r *inferenceServiceResource) applyAndWait(ctx context.Context, operation string, timeout time.Duration, plan *inferenceServiceModel, opts loadWaiterOptions, out resourceResult) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	client := r.data.kubeClient(out.diags)
+	if out.diags.HasError() {
+		return
+	}
+	if operation == "create" {
+		// Refused before anything exists: nothing to clean up. An unlabelled namespace may be the
+		// controller's own, so only the wait can tell (runtimeInspector).
+		if reason := namespaceNotServed(ctx, client, plan.Namespace.ValueString(), false); reason != "" {
+			out.diags.AddAttributeError(path.Root("namespace"), "ModelMesh does not serve this namespace", reason)
+			return
+		}
+	}
 	// The generation before the apply tells whether the status in the apply's response is stale.
 	applied, previous := r.applyObject(ctx, plan, operation == "create", true, out.diags)
 	if out.diags.HasError() {
@@ -257,11 +288,12 @@ func (r *inferenceServiceResource) applyAndWait(ctx context.Context, operation s
 	}
 
 	last, waitErr := applied, error(nil)
-	if wait {
-		waiter := loadWaiter{generation: applied.GetGeneration(), resourceVersion: applied.GetResourceVersion(),
-			specChanged: applied.GetGeneration() != previousGeneration}
+	waiter := loadWaiter{generation: applied.GetGeneration(), resourceVersion: applied.GetResourceVersion(),
+		specChanged: applied.GetGeneration() != previousGeneration, loadStarted: opts.loadStarted}
+	inspector := newRuntimeInspector(client, plan)
+	if opts.wait {
 		var seen *unstructured.Unstructured
-		seen, waitErr = waiter.wait(ctx, r.data.kubeClient(out.diags), plan.ref())
+		seen, waitErr = waiter.wait(ctx, client, plan.ref(), inspector)
 		if seen != nil {
 			last = seen
 		}
@@ -272,8 +304,14 @@ func (r *inferenceServiceResource) applyAndWait(ctx context.Context, operation s
 		plan.inferenceServiceStatus = live
 		out.diags.Append(out.private.SetKey(ctx, privateWaitPending, []byte("true"))...)
 		out.diags.Append(out.state.Set(ctx, plan)...)
-		out.diags.AddError(waitFailure(ctx, operation, plan, live, waitErr, timeout))
+		out.diags.AddError(waitFailure(ctx, operation, plan, live, waitErr, timeout, inspector.seen(), waiter.current(last)))
 		return
+	}
+	if opts.wait && live.ActiveModelState.ValueString() == modelStateStandby && !live.Ready.ValueBool() {
+		out.diags.AddWarning(fmt.Sprintf("%s is in Standby and not Ready", plan.ref()),
+			"ModelMesh keeps this model in Standby: it loads it when the first request for it arrives. Its Ready "+
+				"condition stays False until then because the controller keeps the runtime's earlier failure: "+
+				describeStatus(live))
 	}
 	plan.fillUnknown(live)
 	out.diags.Append(out.private.SetKey(ctx, privateWaitPending, nil)...)

@@ -57,7 +57,12 @@ func requireLocalModelMesh(t *testing.T) {
 // createServingRuntime writes a multi-model runtime for the formats out of band, as a platform team would.
 func createServingRuntime(t *testing.T, namespace, name string, formats ...string) {
 	t.Helper()
-	if err := createServingRuntimeWith(t.Context(), acctest.Dynamic(t), namespace, name, formats...); err != nil {
+	createRuntimeObject(t, testRuntime(namespace, name, formats...))
+}
+
+func createRuntimeObject(t *testing.T, obj *unstructured.Unstructured) {
+	t.Helper()
+	if _, err := acctest.Dynamic(t).Resource(kube.ServingRuntime.GVR).Namespace(obj.GetNamespace()).Create(t.Context(), obj, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -65,11 +70,17 @@ func createServingRuntime(t *testing.T, namespace, name string, formats ...strin
 // createServingRuntimeWith is createServingRuntime for goroutines of a test, which must not call
 // t.Fatal: it returns the error instead.
 func createServingRuntimeWith(ctx context.Context, client dynamic.Interface, namespace, name string, formats ...string) error {
+	_, err := client.Resource(kube.ServingRuntime.GVR).Namespace(namespace).Create(ctx, testRuntime(namespace, name, formats...), metav1.CreateOptions{})
+	return err
+}
+
+// testRuntime is a multi-model runtime for the formats, each auto-selected at version 0.
+func testRuntime(namespace, name string, formats ...string) *unstructured.Unstructured {
 	supported := []any{}
 	for _, f := range formats {
 		supported = append(supported, map[string]any{"name": f, "version": "0", "autoSelect": true})
 	}
-	obj := &unstructured.Unstructured{Object: map[string]any{
+	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": kube.ServingRuntime.APIVersion(), "kind": kube.ServingRuntime.Kind,
 		"metadata": map[string]any{"name": name, "namespace": namespace},
 		// The endpoints, container name and adapter of upstream mlserver-1.x: without grpcEndpoint
@@ -83,8 +94,6 @@ func createServingRuntimeWith(ctx context.Context, client dynamic.Interface, nam
 			"builtInAdapter": map[string]any{"serverType": "mlserver", "runtimeManagementPort": int64(8001)},
 		},
 	}}
-	_, err := client.Resource(kube.ServingRuntime.GVR).Namespace(namespace).Create(ctx, obj, metav1.CreateOptions{})
-	return err
 }
 
 // config renders the resource; body holds extra arguments and blocks.
@@ -646,11 +655,11 @@ func TestLoadWaiter(t *testing.T) {
 		failure string
 	}{
 		"stale Loaded in the apply's response": {
-			waiter: loadWaiter{generation: 2, resourceVersion: "10", specChanged: true},
+			waiter: loadWaiter{generation: 2, resourceVersion: "10", specChanged: true, loadStarted: true},
 			obj:    isvcWithStatus(2, "10", loaded),
 		},
 		"Loaded written after the apply": {
-			waiter: loadWaiter{generation: 2, resourceVersion: "10", specChanged: true},
+			waiter: loadWaiter{generation: 2, resourceVersion: "10", specChanged: true, loadStarted: true},
 			obj:    isvcWithStatus(2, "12", loaded), done: true,
 		},
 		"unchanged spec: the status is current": {
@@ -658,19 +667,19 @@ func TestLoadWaiter(t *testing.T) {
 			obj:    isvcWithStatus(2, "10", loaded), done: true,
 		},
 		"observedGeneration behind": {
-			waiter: loadWaiter{generation: 3, resourceVersion: "10", specChanged: true},
+			waiter: loadWaiter{generation: 3, resourceVersion: "10", specChanged: true, loadStarted: true},
 			obj:    isvcWithStatus(3, "11", withObserved(loaded, 2)),
 		},
 		"observedGeneration current": {
-			waiter: loadWaiter{generation: 3, resourceVersion: "10", specChanged: true},
+			waiter: loadWaiter{generation: 3, resourceVersion: "10", specChanged: true, loadStarted: true},
 			obj:    isvcWithStatus(3, "10", withObserved(loaded, 3)), done: true,
 		},
 		"old model serving while the new one loads": {
-			waiter: loadWaiter{generation: 2, resourceVersion: "10", specChanged: true},
+			waiter: loadWaiter{generation: 2, resourceVersion: "10", specChanged: true, loadStarted: true},
 			obj:    isvcWithStatus(2, "11", modelMeshStatus(true, "Loaded", "Loading", "InProgress", nil)),
 		},
 		"new model failed": {
-			waiter: loadWaiter{generation: 2, resourceVersion: "10", specChanged: true},
+			waiter: loadWaiter{generation: 2, resourceVersion: "10", specChanged: true, loadStarted: true},
 			obj: isvcWithStatus(2, "11", modelMeshStatus(true, "Loaded", "FailedToLoad", "BlockedByFailedLoad",
 				map[string]any{"reason": "ModelLoadFailed", "message": "boom"})),
 			failure: "ModelLoadFailed",
@@ -679,29 +688,44 @@ func TestLoadWaiter(t *testing.T) {
 		// status tests): a first model is active and target at once, so its transitionStatus is
 		// UpToDate even when it failed to load.
 		"stale failure of the previous spec": {
-			waiter: loadWaiter{generation: 2, resourceVersion: "10", specChanged: true},
+			waiter: loadWaiter{generation: 2, resourceVersion: "10", specChanged: true, loadStarted: true},
 			obj: isvcWithStatus(2, "10", modelMeshStatus(false, "FailedToLoad", "", "UpToDate",
 				map[string]any{"reason": "ModelLoadFailed", "message": "old"})),
 		},
 		"no runtime": {
-			waiter: loadWaiter{generation: 1, resourceVersion: "5", specChanged: true},
+			waiter: loadWaiter{generation: 1, resourceVersion: "5", specChanged: true, loadStarted: true},
 			obj: isvcWithStatus(1, "6", modelMeshStatus(false, "FailedToLoad", "", "UpToDate",
 				map[string]any{"reason": "NoSupportingRuntime", "message": "none"})),
 			failure: "NoSupportingRuntime",
 		},
-		"no runtime yet, within the placement grace": {
-			waiter: loadWaiter{generation: 1, resourceVersion: "5", specChanged: true, placementGrace: true},
+		"runtime not recognized": {
+			waiter: loadWaiter{generation: 1, resourceVersion: "5", specChanged: true, loadStarted: true},
 			obj: isvcWithStatus(1, "6", modelMeshStatus(false, "FailedToLoad", "", "UpToDate",
-				map[string]any{"reason": "RuntimeNotRecognized", "message": "not yet"})),
+				map[string]any{"reason": "RuntimeNotRecognized", "message": "none"})),
+			failure: "RuntimeNotRecognized",
 		},
-		"load failure within the placement grace": {
-			waiter: loadWaiter{generation: 1, resourceVersion: "5", specChanged: true, placementGrace: true},
-			obj: isvcWithStatus(1, "6", modelMeshStatus(false, "FailedToLoad", "", "UpToDate",
-				map[string]any{"reason": "ModelLoadFailed", "message": "boom"})),
-			failure: "ModelLoadFailed",
+		// ModelMesh leaves a model it unloaded in Standby until it is used (TestStandby in
+		// internal/testcluster): a wait that started no load takes it, Ready or not.
+		"Standby, a wait that started no load": {
+			waiter: loadWaiter{generation: 2, resourceVersion: "10"},
+			obj:    isvcWithStatus(2, "10", modelMeshStatus(true, "Standby", "", "UpToDate", nil)), done: true,
+		},
+		"Standby with the kept runtime failure, a wait that started no load": {
+			waiter: loadWaiter{generation: 2, resourceVersion: "10"},
+			obj: isvcWithStatus(2, "10", modelMeshStatus(false, "Standby", "", "UpToDate",
+				map[string]any{"reason": "RuntimeUnhealthy", "message": "Waiting for runtime Pod to become available"})),
+			done: true,
+		},
+		"Standby while this apply loads": {
+			waiter: loadWaiter{generation: 2, resourceVersion: "10", loadStarted: true},
+			obj:    isvcWithStatus(2, "10", modelMeshStatus(true, "Standby", "", "UpToDate", nil)),
+		},
+		"Loading counts as available, but is not Loaded": {
+			waiter: loadWaiter{generation: 2, resourceVersion: "10"},
+			obj:    isvcWithStatus(2, "10", modelMeshStatus(true, "Loading", "", "UpToDate", nil)),
 		},
 		"invalid spec": {
-			waiter: loadWaiter{generation: 1, resourceVersion: "5", specChanged: true},
+			waiter: loadWaiter{generation: 1, resourceVersion: "5", specChanged: true, loadStarted: true},
 			obj: isvcWithStatus(1, "6", modelMeshStatus(false, "Pending", "", "InvalidSpec",
 				map[string]any{"reason": "InvalidPredictorSpec", "message": "bad"})),
 			failure: "InvalidPredictorSpec",
@@ -751,6 +775,13 @@ func TestPlannedStatus(t *testing.T) {
 	changed.WaitForReady = types.BoolValue(false)
 	if s := plannedStatus(&changed, state, false); !s.Ready.IsUnknown() {
 		t.Errorf("model change without wait: ready must be unknown, got %+v", s)
+	}
+	// Turning the wait on loads nothing: the model may be in Standby, not Ready (loadWaiter).
+	notWaited := *state
+	notWaited.WaitForReady = types.BoolValue(false)
+	s = plannedStatus(state, &notWaited, false)
+	if !s.Ready.IsUnknown() || !s.ActiveModelState.IsUnknown() || !s.TransitionStatus.Equal(types.StringValue(transitionUpToDate)) {
+		t.Errorf("wait turned on: ready and active_model_state unknown, transition_status UpToDate; got %+v", s)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -15,39 +16,48 @@ import (
 // wait ended without it.
 
 // loadWaiter decides, for each version of the object seen while watching, whether ModelMesh has
-// finished loading the spec that was applied.
+// finished the wait's work. The wait ends as kubectl's would, at the Ready condition, and also needs
+// the applied spec Loaded when this apply started a load (loadStarted). A wait that started no load
+// (a re-wait, or wait_for_ready turned on) accepts a model in Standby: ModelMesh loads such a model
+// only when it is used, so waiting for Loaded could only time out.
 type loadWaiter struct {
 	generation      int64
 	resourceVersion string
 	// specChanged: the apply changed the spec, so the status in its response describes the old one.
 	specChanged bool
-	// placementGrace: a placement failure does not end the wait (see placementGrace).
-	placementGrace bool
+	// loadStarted: this apply or the unfinished one before it changed the model.
+	loadStarted bool
 }
 
-// placementGrace is how long a placement failure (RuntimeNotRecognized, NoSupportingRuntime) may
-// last before it counts. ModelMesh places a model again whenever runtimes change, and its cache of
-// runtimes can trail one created moments earlier in the same apply, or lag after an apiserver
-// restart; only a failure that outlasts the grace is a real misconfiguration.
-const placementGrace = 30 * time.Second
-
-// wait watches the object until the applied spec is Loaded or has failed, and returns the last
-// version seen.
-func (w loadWaiter) wait(ctx context.Context, client *kube.Client, ref kube.Ref) (*unstructured.Unstructured, error) {
-	last, err := client.WaitFor(ctx, ref, w.done)
-	var failed *loadFailedError
-	if !errors.As(err, &failed) || !placementFailed(failed.status) {
-		return last, err
+// wait watches the object until the applied spec is Loaded (or the model Ready, see loadWaiter)
+// or has failed, and returns the last version seen. Meanwhile inspector looks behind a status that
+// says the runtime is unhealthy, or that does not come, and ends the wait when it cannot succeed.
+func (w loadWaiter) wait(ctx context.Context, client *kube.Client, ref kube.Ref, inspector *runtimeInspector) (*unstructured.Unstructured, error) {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var mu sync.Mutex
+	var latest *unstructured.Unstructured
+	done := func(obj *unstructured.Unstructured) (bool, error) {
+		mu.Lock()
+		latest = obj
+		mu.Unlock()
+		return w.done(obj)
 	}
-	graceCtx, cancel := context.WithTimeout(ctx, placementGrace)
-	defer cancel()
-	w.placementGrace = true
-	seen, err := client.WaitFor(graceCtx, ref, w.done)
-	if seen != nil {
-		last = seen
-	}
-	if err != nil && ctx.Err() == nil && graceCtx.Err() != nil {
-		return last, &loadFailedError{status: statusOf(last)}
+	inspected := make(chan struct{})
+	go func() {
+		defer close(inspected)
+		inspector.watch(ctx, stop, func() (*unstructured.Unstructured, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			return latest, latest != nil && w.current(latest)
+		})
+	}()
+	last, err := client.WaitFor(ctx, ref, done)
+	stop(nil)
+	<-inspected
+	var failed *runtimeFailedError
+	if errors.As(context.Cause(ctx), &failed) {
+		return last, failed
 	}
 	return last, err
 }
@@ -71,11 +81,17 @@ func (w loadWaiter) done(obj *unstructured.Unstructured) (bool, error) {
 		return false, nil
 	}
 	s := statusOf(obj)
-	if s.Ready.ValueBool() && s.ActiveModelState.ValueString() == modelStateLoaded && s.TransitionStatus.ValueString() == transitionUpToDate {
-		return true, nil
-	}
-	if loadFailed(s) && (!w.placementGrace || !placementFailed(s)) {
+	if loadFailed(s) {
 		return false, &loadFailedError{status: s}
+	}
+	if s.TransitionStatus.ValueString() != transitionUpToDate {
+		return false, nil
+	}
+	switch s.ActiveModelState.ValueString() {
+	case modelStateLoaded:
+		return s.Ready.ValueBool(), nil
+	case modelStateStandby:
+		return !w.loadStarted, nil
 	}
 	return false, nil
 }
@@ -91,47 +107,54 @@ func (w loadWaiter) current(obj *unstructured.Unstructured) bool {
 	return !w.specChanged || obj.GetResourceVersion() != w.resourceVersion
 }
 
-// loadFailed reports the states in which ModelMesh stops trying until the spec or the runtimes change.
+// loadFailed reports the states in which ModelMesh stops trying until the spec or the runtimes
+// change. The controller places a model once: a model whose runtime is missing is not placed again
+// when the runtime turns up (see TestAccInferenceService_noSupportingRuntime).
 func loadFailed(s inferenceServiceStatus) bool {
 	switch s.TransitionStatus.ValueString() {
 	case "BlockedByFailedLoad", "InvalidSpec":
 		return true
 	}
-	return placementFailed(s) || s.ActiveModelState.ValueString() == modelStateFailedToLoad ||
-		s.TargetModelState.ValueString() == modelStateFailedToLoad
-}
-
-// placementFailed reports that ModelMesh found no runtime for the model, which it retries by
-// itself when runtimes change.
-func placementFailed(s inferenceServiceStatus) bool {
 	switch s.LastFailureReason.ValueString() {
 	case "NoSupportingRuntime", "RuntimeNotRecognized":
 		return true
 	}
-	return false
+	return s.ActiveModelState.ValueString() == modelStateFailedToLoad || s.TargetModelState.ValueString() == modelStateFailedToLoad
 }
 
-// waitFailure explains why waiting ended without a Loaded model, and what to check.
-func waitFailure(ctx context.Context, operation string, m *inferenceServiceModel, s inferenceServiceStatus, err error, timeout time.Duration) (string, string) {
+// waitFailure explains why waiting ended without a Loaded model, and what to check. seen is what
+// the last look behind the status found; current, whether the status describes the applied spec.
+func waitFailure(ctx context.Context, operation string, m *inferenceServiceModel, s inferenceServiceStatus, err error, timeout time.Duration, seen string, current bool) (string, string) {
 	ref := m.ref()
 	kept := "The object is kept in Terraform state: a new object is marked tainted and replaced by the next apply; " +
 		"after an update, the next apply waits again."
+	last := "Last status: " + describeStatus(s)
+	if !current {
+		last = "The ModelMesh controller wrote no status for the applied spec. It writes none for a namespace it does not " +
+			"serve (label modelmesh-enabled=true) or a spec it cannot read; check that it runs (kubectl get pods -A " +
+			"-l control-plane=modelmesh-controller) and its log."
+	}
+	if seen != "" {
+		last += "\nRuntime Pods last seen:\n" + seen
+	}
 	var failed *loadFailedError
+	var runtimeFailed *runtimeFailedError
 	switch {
 	case errors.As(err, &failed):
 		return fmt.Sprintf("%s failed to load its model", ref),
 			fmt.Sprintf("ModelMesh reports %s\n\n%s\n\n%s", describeStatus(s), loadFailureHint(m, s), kept)
+	case errors.As(err, &runtimeFailed):
+		return runtimeFailed.summary, runtimeFailed.detail + "\n\n" + kept
 	case errors.Is(err, errDeletedWhileWaiting):
 		return fmt.Sprintf("%s was deleted while waiting", ref),
 			"Something else deleted the object before its model was Loaded; the next apply creates it again."
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return fmt.Sprintf("Timed out waiting for %s", ref),
-			fmt.Sprintf("ModelMesh did not report the model Loaded within %s (timeouts.%s). Last status: %s\n\n"+
-				"Check the pods of the serving runtime in namespace %q and their logs; if the model is just large, "+
-				"raise timeouts.%s. %s", timeout, operation, describeStatus(s), ref.Namespace, operation, kept)
+			fmt.Sprintf("ModelMesh did not report the model Loaded within %s (timeouts.%s). %s\n\n"+
+				"If the model is just large, raise timeouts.%s. %s", timeout, operation, last, operation, kept)
 	case ctx.Err() != nil:
 		return fmt.Sprintf("Interrupted while waiting for %s", ref),
-			fmt.Sprintf("Stopped waiting for the model to load. Last status: %s\n\n%s", describeStatus(s), kept)
+			fmt.Sprintf("Stopped waiting for the model to load. %s\n\n%s", last, kept)
 	}
 	return fmt.Sprintf("Waiting for %s failed", ref), err.Error() + "\n\n" + kept
 }

@@ -28,6 +28,10 @@ const (
 	// ImageCrashLoops lets a pod start and turn ready, then its container crashes, waits in
 	// CrashLoopBackOff (pod not ready) and is restarted, again and again.
 	ImageCrashLoops = "registry.invalid/testcluster/crash-loops:v1"
+	// ImageFailsAtStart runs a container that exits with code 1 before it is ever ready, as a server
+	// that cannot import its model class does: the pod runs but never turns ready, and the container
+	// waits in CrashLoopBackOff between restarts.
+	ImageFailsAtStart = "registry.invalid/testcluster/fails-at-start:v1"
 )
 
 // fakeNodes is how many fake Nodes the cluster has; a runtime's two pods (podsPerRuntime) can land
@@ -59,6 +63,9 @@ var kwokStages = []string{
 //     "back-off 10s restarting failed container=<name> pod=<pod>_<namespace>(<uid>)"
 //     (pkg/kubelet/kuberuntime/kuberuntime_manager.go), restartCount grows, Ready is False until the
 //     container runs again.
+//   - A container that fails at start: as CrashLoopBackOff, but the pod is never Ready; its other
+//     containers run. The status is written once, so restartCount stays at 1 where the kubelet's
+//     would grow.
 var faultStages = fmt.Sprintf(`
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
@@ -165,6 +172,7 @@ spec:
     - {key: '.metadata.deletionTimestamp', operator: DoesNotExist}
     - {key: '.status.phase', operator: In, values: [Running]}
     - {key: '.status.containerStatuses.[].state.waiting.reason', operator: In, values: [CrashLoopBackOff]}
+    - {key: '.spec.containers.[].image', operator: In, values: [%[2]q]}
   delay: {durationMilliseconds: 3000}
   weight: 10000
   next:
@@ -190,7 +198,63 @@ spec:
           running: {startedAt: {{ $now | Quote }}}
           {{ end }}
       {{ end }}
-`, ImageNeverPulls, ImageCrashLoops)
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: testcluster-fails-at-start
+spec:
+  resourceRef: {apiGroup: v1, kind: Pod}
+  selector:
+    matchExpressions:
+    - {key: '.metadata.deletionTimestamp', operator: DoesNotExist}
+    - {key: '.status.phase', operator: In, values: [Pending]}
+    - {key: '.spec.nodeName', operator: Exists}
+    - {key: '.spec.containers.[].image', operator: In, values: [%[3]q]}
+  weight: 10000
+  next:
+    statusTemplate: |
+      {{ $since := .metadata.creationTimestamp }}
+      {{ $pod := . }}
+      conditions:
+      - {type: Initialized, status: "True", lastTransitionTime: {{ $since | Quote }}}
+      - {type: PodScheduled, status: "True", lastTransitionTime: {{ $since | Quote }}}
+      - {type: Ready, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $since | Quote }}}
+      - {type: ContainersReady, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $since | Quote }}}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        started: false
+        {{ if eq .image %[3]q }}
+        ready: false
+        restartCount: 1
+        lastState:
+          terminated: {exitCode: 1, reason: Error, startedAt: {{ $since | Quote }}, finishedAt: {{ $since | Quote }}}
+        state:
+          waiting:
+            reason: CrashLoopBackOff
+            message: {{ printf "back-off 10s restarting failed container=%%s pod=%%s_%%s(%%s)" .name $pod.metadata.name $pod.metadata.namespace $pod.metadata.uid | Quote }}
+        {{ else }}
+        ready: false
+        restartCount: 0
+        state:
+          running: {startedAt: {{ $since | Quote }}}
+        {{ end }}
+      {{ end }}
+      {{ with NodeIPsWith .spec.nodeName }}
+      hostIP: {{ index . 0 | Quote }}
+      {{ end }}
+      {{ with PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
+      podIP: {{ index . 0 | Quote }}
+      podIPs:
+      {{ range . }}
+      - ip: {{ . | Quote }}
+      {{ end }}
+      {{ end }}
+      phase: Running
+      startTime: {{ $since | Quote }}
+`, ImageNeverPulls, ImageCrashLoops, ImageFailsAtStart)
 
 // writeKwokConfig writes KWOK's configuration: the stages above, and the pod CIDR of Pods on Nodes
 // without one (there are none: each fake Node has its own).

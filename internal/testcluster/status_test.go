@@ -457,6 +457,30 @@ func TestRuntimeCrashLoops(t *testing.T) {
 	})
 }
 
+// TestRuntimeFailsAtStart: a runtime whose container exits before it is ever ready keeps its Pods
+// unready, so the controller waits for them, as with an image that never pulls.
+func TestRuntimeFailsAtStart(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t, true)
+	create(t, servingRuntimesResource, ns, servingRuntimeYAML("fails", ImageFailsAtStart))
+	create(t, inferenceServicesResource, ns, inferenceServiceYAML("waits", "s3://models/model.joblib", ""))
+	waitForStatus(t, ns, "waits", "reason RuntimeUnhealthy", func(s map[string]any) bool { return failureReason(s) == "RuntimeUnhealthy" })
+	list := waitForContainer(t, ns, "a runtime container in CrashLoopBackOff", func(cs corev1.ContainerStatus) bool {
+		return cs.Image == ImageFailsAtStart && cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff" &&
+			cs.LastTerminationState.Terminated != nil && cs.LastTerminationState.Terminated.ExitCode == 1
+	})
+	for _, pod := range list.Items {
+		if pod.Status.Phase != corev1.PodRunning {
+			t.Errorf("pod %s is %s, want Running", pod.Name, pod.Status.Phase)
+		}
+		for _, c := range pod.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				t.Errorf("pod %s is Ready although its runtime container never started", pod.Name)
+			}
+		}
+	}
+}
+
 // waitForContainer waits until a container of a Pod in namespace satisfies ok, and returns the
 // Pods as last listed.
 func waitForContainer(t *testing.T, namespace, want string, ok func(corev1.ContainerStatus) bool) *corev1.PodList {

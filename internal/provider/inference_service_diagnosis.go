@@ -1,0 +1,316 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
+)
+
+// Looking behind ModelMesh's status while a wait goes on: the runtime Pods behind RuntimeUnhealthy,
+// and the causes of a status that never comes.
+
+const (
+	// stuckGrace is how long a Pod may stay stuck (image pull failing, crash loop, unschedulable,
+	// missing configuration) before the wait ends: the kubelet and the scheduler retry these, and an
+	// image pushed or a Secret created moments late cures them.
+	stuckGrace = 30 * time.Second
+	// noStatusGrace is how long the controller may take to write a status for an applied spec. It
+	// writes one within seconds when it serves the namespace and can read the spec.
+	noStatusGrace = 45 * time.Second
+	// inspectInterval spaces the looks at Pods: their changes do not show on the watched object.
+	inspectInterval = 5 * time.Second
+
+	modelMeshEnabledLabel = "modelmesh-enabled"
+)
+
+// runtimeFailedError ends a wait that cannot succeed without a change outside the InferenceService.
+type runtimeFailedError struct {
+	summary, detail string
+}
+
+func (e *runtimeFailedError) Error() string { return e.summary + ": " + e.detail }
+
+// runtimeInspector remembers, across looks, since when each problem has been seen.
+type runtimeInspector struct {
+	client  *kube.Client
+	model   *inferenceServiceModel
+	started time.Time
+	now     func() time.Time
+
+	mu        sync.Mutex
+	firstSeen map[string]time.Time
+	lastSeen  string // what the last look found, for a timeout's message
+}
+
+func newRuntimeInspector(client *kube.Client, m *inferenceServiceModel) *runtimeInspector {
+	return &runtimeInspector{client: client, model: m, started: time.Now(), now: time.Now, firstSeen: map[string]time.Time{}}
+}
+
+// lasting reports whether the problem named key has been seen for at least grace, counting from
+// its first sighting in this wait.
+func (i *runtimeInspector) lasting(key string, grace time.Duration, seenNow map[string]bool) bool {
+	seenNow[key] = true
+	first, ok := i.firstSeen[key]
+	if !ok {
+		first = i.now()
+		i.firstSeen[key] = first
+	}
+	return i.now().Sub(first) >= grace
+}
+
+// look inspects what the status points at: with a current status saying the runtime is
+// unhealthy, the runtime Pods; with no current status after noStatusGrace, the causes the
+// controller would not say. It returns a runtimeFailedError when the wait cannot succeed.
+func (i *runtimeInspector) look(ctx context.Context, obj *unstructured.Unstructured, current bool) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	seenNow := map[string]bool{}
+	defer func() {
+		for key := range i.firstSeen {
+			if !seenNow[key] {
+				delete(i.firstSeen, key)
+			}
+		}
+	}()
+	noStatus := obj == nil || !current
+	if noStatus && i.now().Sub(i.started) < noStatusGrace {
+		return nil
+	}
+	if noStatus {
+		if err := i.lookAtNamespace(ctx); err != nil {
+			return err
+		}
+	} else if s := statusOf(obj); s.LastFailureReason.ValueString() != "RuntimeUnhealthy" && s.ActiveModelState.ValueString() != "Pending" {
+		i.lastSeen = ""
+		return nil
+	}
+	return i.lookAtRuntimes(ctx, noStatus, seenNow)
+}
+
+// lookAtNamespace finds a namespace the controller does not serve (controllers/util.go
+// modelMeshEnabled): labelled other than modelmesh-enabled=true, terminating, or unlabelled (only
+// the controller's own namespace is served without the label, and the controller has written
+// nothing here).
+func (i *runtimeInspector) lookAtNamespace(ctx context.Context) error {
+	namespace := i.model.Namespace.ValueString()
+	if reason := namespaceNotServed(ctx, i.client, namespace, true); reason != "" {
+		return &runtimeFailedError{
+			summary: fmt.Sprintf("ModelMesh does not serve namespace %q", namespace),
+			detail:  fmt.Sprintf("The ModelMesh controller wrote no status for %s within %s: %s", i.model.ref(), noStatusGrace, reason),
+		}
+	}
+	return nil
+}
+
+// namespaceNotServed says why the ModelMesh controller ignores a namespace, or "" when it may serve
+// it. An unlabelled namespace counts only when unlabelledCounts: it may be the controller's own.
+// A namespace the provider may not read is taken as served.
+func namespaceNotServed(ctx context.Context, client *kube.Client, namespace string, unlabelledCounts bool) string {
+	ns, err := client.Namespace(ctx, namespace)
+	if err != nil {
+		return ""
+	}
+	fix := fmt.Sprintf("Label it (kubectl label namespace %s %s=true --overwrite), or deploy the model into a namespace "+
+		"ModelMesh serves.", namespace, modelMeshEnabledLabel)
+	value, labelled := ns.Labels[modelMeshEnabledLabel]
+	switch {
+	case ns.Status.Phase == corev1.NamespaceTerminating:
+		return fmt.Sprintf("namespace %q is being deleted.", namespace)
+	case labelled && value != "true":
+		return fmt.Sprintf("namespace %q is labelled %s=%q, and ModelMesh only serves namespaces labelled %s=true. %s",
+			namespace, modelMeshEnabledLabel, value, modelMeshEnabledLabel, fix)
+	case !labelled && unlabelledCounts:
+		return fmt.Sprintf("namespace %q lacks the label %s=true, which ModelMesh needs on every namespace but its own. %s",
+			namespace, modelMeshEnabledLabel, fix)
+	}
+	return ""
+}
+
+// lookAtRuntimes checks the runtimes that may serve the model. The wait fails when none of them
+// can run: each lacks a Deployment, or each has Pods and all of them have been stuck for
+// stuckGrace. A runtime scaled to zero is waited for: the controller scales it up for the model.
+func (i *runtimeInspector) lookAtRuntimes(ctx context.Context, noStatus bool, seenNow map[string]bool) error {
+	namespace := i.model.Namespace.ValueString()
+	candidates, err := i.candidateRuntimes(ctx)
+	if err != nil || len(candidates) == 0 {
+		// Without a runtime ModelMesh says NoSupportingRuntime or RuntimeNotRecognized itself.
+		return nil //nolint:nilerr // a look that cannot be taken leaves the wait to its timeout
+	}
+	deployed, err := i.client.RuntimeDeployments(ctx, namespace)
+	if err != nil {
+		return nil //nolint:nilerr // as above
+	}
+	var seen, blocking []string
+	var stuckPods []kube.PodProblem
+	for _, runtime := range candidates {
+		rd := deployed[runtime]
+		switch {
+		case rd == nil:
+			line := fmt.Sprintf("runtime %q: no Deployment in namespace %q", runtime, namespace)
+			seen = append(seen, line)
+			if i.lasting("undeployed/"+runtime, noStatusGrace, seenNow) {
+				blocking = append(blocking, line+": the ModelMesh controller does not deploy it. It refuses runtimes that are "+
+					"disabled, not multi-model, or whose built-in adapter has no container named after its server type "+
+					"or a container with a readiness probe; its log says which (kubectl logs -n <controller namespace> "+
+					"-l control-plane=modelmesh-controller).")
+			}
+			continue
+		case len(rd.Pods) == 0:
+			seen = append(seen, fmt.Sprintf("runtime %q: Deployment %s has no Pods yet", runtime, rd.Deployment.Name))
+			continue
+		}
+		allStuck := true
+		var runtimeStuck []kube.PodProblem
+		for podIndex := range rd.Pods {
+			pod := &rd.Pods[podIndex]
+			problems := kube.Problems(pod)
+			if len(problems) == 0 {
+				allStuck = false
+				seen = append(seen, fmt.Sprintf("runtime %q: pod %s %s", runtime, pod.Name, podSummary(pod)))
+				continue
+			}
+			for _, p := range problems {
+				seen = append(seen, fmt.Sprintf("runtime %q: %s", runtime, p))
+				if !i.lasting("pod/"+p.Pod+"/"+p.Container+"/"+p.Reason, stuckGrace, seenNow) {
+					allStuck = false
+				}
+			}
+			runtimeStuck = append(runtimeStuck, problems[0])
+		}
+		if !allStuck {
+			continue
+		}
+		stuckPods = append(stuckPods, runtimeStuck...)
+		blocking = append(blocking, fmt.Sprintf("runtime %q: every Pod of Deployment %s is stuck", runtime, rd.Deployment.Name))
+	}
+	i.lastSeen = strings.Join(seen, "\n")
+	if len(blocking) < len(candidates) {
+		return nil
+	}
+	return i.runtimeFailure(ctx, noStatus, blocking, stuckPods)
+}
+
+func podSummary(pod *corev1.Pod) string {
+	if kube.PodReady(pod) {
+		return fmt.Sprintf("%s, Ready", pod.Status.Phase)
+	}
+	return fmt.Sprintf("%s, not Ready", pod.Status.Phase)
+}
+
+// runtimeFailure explains a wait that no runtime can end, naming each stuck Pod with its newest
+// warning event and the command that shows its logs.
+func (i *runtimeInspector) runtimeFailure(ctx context.Context, noStatus bool, blocking []string, stuck []kube.PodProblem) error {
+	namespace := i.model.Namespace.ValueString()
+	var b strings.Builder
+	if noStatus {
+		fmt.Fprintf(&b, "The ModelMesh controller wrote no status for the applied spec within %s, and no runtime that may serve it can run:\n", noStatusGrace)
+	} else {
+		b.WriteString("ModelMesh reports RuntimeUnhealthy, and no runtime that may serve the model can run:\n")
+	}
+	for _, line := range blocking {
+		b.WriteString("- " + line + "\n")
+	}
+	for _, p := range stuck {
+		fmt.Fprintf(&b, "\n%s.", p)
+		if warning, err := i.client.LastWarning(ctx, namespace, p.Pod); err == nil && warning != "" && !strings.Contains(p.Message, warning) {
+			fmt.Fprintf(&b, "\n  Newest warning event: %s", warning)
+		}
+		fmt.Fprintf(&b, "\n  %s\n", podFixHint(namespace, p))
+	}
+	return &runtimeFailedError{summary: fmt.Sprintf("The runtime of %s cannot run", i.model.ref()), detail: strings.TrimRight(b.String(), "\n")}
+}
+
+func podFixHint(namespace string, p kube.PodProblem) string {
+	describe := fmt.Sprintf("kubectl describe pod -n %s %s", namespace, p.Pod)
+	switch p.Reason {
+	case "CrashLoopBackOff", "RunContainerError":
+		return fmt.Sprintf("Its logs say why: kubectl logs -n %s %s -c %s --previous", namespace, p.Pod, p.Container)
+	case "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull":
+		return fmt.Sprintf("Check the runtime's image name and tag, and image_pull_secrets for a private registry; details: %s "+
+			"(kubectl logs -n %s %s -c %s once it runs)", describe, namespace, p.Pod, p.Container)
+	case "CreateContainerConfigError", "CreateContainerError":
+		return "A Secret or ConfigMap the container uses is likely missing; details: " + describe
+	}
+	return "Check the runtime's node_selector, tolerations, affinity and resource requests against the cluster's nodes; details: " + describe
+}
+
+// candidateRuntimes are the runtimes ModelMesh may place the model on: the named one, or else
+// those listing its format with autoSelect (model-mesh's type constraints, which the controller
+// builds from supportedModelFormats; only enabled multi-model runtimes are deployed).
+func (i *runtimeInspector) candidateRuntimes(ctx context.Context) ([]string, error) {
+	if !i.model.Runtime.IsNull() {
+		return []string{i.model.Runtime.ValueString()}, nil
+	}
+	format := objectString(i.model.ModelFormat, "name").ValueString()
+	version := objectString(i.model.ModelFormat, "version")
+	var out []string
+	for _, kind := range []kube.Kind{kube.ServingRuntime, kube.ClusterServingRuntime} {
+		runtimes, err := i.client.List(ctx, kind, i.model.Namespace.ValueString())
+		if err != nil {
+			return nil, err
+		}
+		for _, rt := range runtimes {
+			if runtimeAutoSelects(rt, format, version) && !slices.Contains(out, rt.GetName()) {
+				out = append(out, rt.GetName())
+			}
+		}
+	}
+	return out, nil
+}
+
+func runtimeAutoSelects(rt unstructured.Unstructured, format string, version types.String) bool {
+	if disabled, _, _ := unstructured.NestedBool(rt.Object, "spec", "disabled"); disabled {
+		return false
+	}
+	if multi, _, _ := unstructured.NestedBool(rt.Object, "spec", "multiModel"); !multi {
+		return false
+	}
+	formats, _, _ := unstructured.NestedSlice(rt.Object, "spec", "supportedModelFormats")
+	for _, f := range formats {
+		f, ok := f.(map[string]any)
+		if !ok || f["name"] != format || f["autoSelect"] != true {
+			continue
+		}
+		if version.IsNull() || f["version"] == version.ValueString() {
+			return true
+		}
+	}
+	return false
+}
+
+// seen is what the last look found, for a timeout's message.
+func (i *runtimeInspector) seen() string {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.lastSeen
+}
+
+// watch looks every inspectInterval at the newest object the wait saw, until ctx ends, and
+// cancels the wait with the failure it finds.
+func (i *runtimeInspector) watch(ctx context.Context, stop context.CancelCauseFunc, latest func() (*unstructured.Unstructured, bool)) {
+	ticker := time.NewTicker(inspectInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		obj, current := latest()
+		var failed *runtimeFailedError
+		if err := i.look(ctx, obj, current); errors.As(err, &failed) {
+			stop(failed)
+			return
+		}
+	}
+}

@@ -1,0 +1,198 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
+)
+
+// The wait under the statuses the real ModelMesh controller writes when a model cannot load for
+// reasons outside the InferenceService: runtime Pods that cannot run, a namespace it does not
+// serve, a model it unloaded.
+
+var (
+	namespaceGVR = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	podGVR       = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+)
+
+// stuckRuntimeTest applies a model whose runtime's Pods cannot run, and expects the apply to fail
+// well before its timeout, naming the Pod and what to run.
+func stuckRuntimeTest(t *testing.T, adjust func(spec map[string]any), pattern string) {
+	requireLocalModelMesh(t)
+	namespace := acctest.CreateNamespace(t, "stuck")
+	tc := isvcTest{namespace: namespace, name: acctest.RandomName("model"), runtime: "stuck-runtime"}
+	rt := testRuntime(namespace, tc.runtime, "sklearn")
+	spec, _, _ := unstructured.NestedMap(rt.Object, "spec")
+	adjust(spec)
+	if err := unstructured.SetNestedMap(rt.Object, spec, "spec"); err != nil {
+		t.Fatal(err)
+	}
+	createRuntimeObject(t, rt)
+	runtime := fmt.Sprintf("  runtime = %q\n", tc.runtime)
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             tc.checkGone(t),
+		Steps: []resource.TestStep{
+			{
+				// A timeout says what it last saw of the runtime.
+				Config: tc.config("sklearn/mnist-svm.joblib", runtime+`  timeouts { create = "25s" }`),
+				ExpectError: errorPattern(`Timed out waiting.*Last failure: RuntimeUnhealthy.*Runtime Pods last seen:\s+runtime "` + tc.runtime + `"`),
+			},
+			{
+				// The long timeout is never reached: the wait ends once the Pods have been stuck for
+				// stuckGrace.
+				Config:      tc.config("sklearn/mnist-svm.joblib", runtime+`  timeouts { create = "4m" }`),
+				ExpectError: errorPattern(`The runtime of InferenceService "` + tc.name + `".*cannot run.*RuntimeUnhealthy.*` + pattern),
+			},
+		},
+	})
+}
+
+func TestAccInferenceService_runtimeImageNeverPulls(t *testing.T) {
+	stuckRuntimeTest(t, func(spec map[string]any) {
+		spec["containers"].([]any)[0].(map[string]any)["image"] = testcluster.ImageNeverPulls
+	}, `pod modelmesh-serving-stuck-runtime-\S+, container mlserver: (ErrImagePull|ImagePullBackOff):.*`+
+		regexp.QuoteMeta(testcluster.ImageNeverPulls)+`.*image_pull_secrets.*kubectl describe pod -n \S+ modelmesh-serving-stuck-runtime-`)
+}
+
+func TestAccInferenceService_runtimeFailsAtStart(t *testing.T) {
+	stuckRuntimeTest(t, func(spec map[string]any) {
+		spec["containers"].([]any)[0].(map[string]any)["image"] = testcluster.ImageFailsAtStart
+	}, `container mlserver: CrashLoopBackOff:.*last exit code 1.*kubectl logs -n \S+ modelmesh-serving-stuck-runtime-\S+ -c mlserver --previous`)
+}
+
+func TestAccInferenceService_runtimeUnschedulable(t *testing.T) {
+	stuckRuntimeTest(t, func(spec map[string]any) {
+		spec["nodeSelector"] = map[string]any{"example.com/gpu": "a100"}
+	}, `pod modelmesh-serving-stuck-runtime-\S+: Unschedulable: 0/2 nodes are available.*node_selector`)
+}
+
+// labelNamespace sets (or, with value "", removes) the modelmesh-enabled label.
+func labelNamespace(t *testing.T, namespace, value string) {
+	t.Helper()
+	label := fmt.Sprintf("%q", value)
+	if value == "" {
+		label = "null" // a merge patch removes a key set to null
+	}
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%s}}}`, modelMeshEnabledLabel, label)
+	if _, err := acctest.Dynamic(t).Resource(namespaceGVR).Patch(t.Context(), namespace, k8stypes.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAccInferenceService_namespaceNotServed(t *testing.T) {
+	requireLocalModelMesh(t)
+	tc := newISVCTest(t)
+	labelNamespace(t, tc.namespace, "false")
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             tc.checkGone(t),
+		Steps: []resource.TestStep{
+			{
+				// Refused before anything is created.
+				Config: tc.config("sklearn/mnist-svm.joblib", ""),
+				ExpectError: errorPattern(`ModelMesh does not serve this namespace.*labelled modelmesh-enabled="false".*kubectl label namespace ` +
+					tc.namespace + ` modelmesh-enabled=true --overwrite`),
+			},
+			{
+				// Nothing was left behind. Without the label, the namespace may be the controller's own:
+				// the apply goes ahead, and the wait fails once the controller has written nothing.
+				PreConfig: func() {
+					if _, err := acctest.Kube(t).Get(t.Context(), tc.ref()); !kube.IsNotFound(err) {
+						t.Errorf("the refused create left an InferenceService behind (err %v)", err)
+					}
+					labelNamespace(t, tc.namespace, "")
+				},
+				Config: tc.config("sklearn/mnist-svm.joblib", ""),
+				ExpectError: errorPattern(`ModelMesh does not serve namespace "` + tc.namespace + `".*wrote no status.*lacks the label ` +
+					`modelmesh-enabled=true.*kubectl label namespace ` + tc.namespace),
+			},
+			{
+				// Labelled, the tainted model is replaced and loads.
+				PreConfig:         func() { labelNamespace(t, tc.namespace, "true") },
+				Config:            tc.config("sklearn/mnist-svm.joblib", ""),
+				ConfigStateChecks: []statecheck.StateCheck{expectState("ready", knownvalue.Bool(true))},
+			},
+		},
+	})
+}
+
+// TestAccInferenceService_standby: a model ModelMesh unloaded (its runtime's Pods went away) stays
+// in Standby until it is used. Turning the wait on starts no load, so the wait takes Standby
+// instead of timing out.
+func TestAccInferenceService_standby(t *testing.T) {
+	requireLocalModelMesh(t)
+	tc := newISVCTest(t)
+	runtime := fmt.Sprintf("  runtime = %q\n", tc.runtime)
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             tc.checkGone(t),
+		Steps: []resource.TestStep{
+			{
+				Config: tc.config("sklearn/mnist-svm.joblib", runtime+"  wait_for_ready = false\n"),
+			},
+			{
+				PreConfig: func() { unloadModel(t, tc) },
+				Config:    tc.config("sklearn/mnist-svm.joblib", runtime+`  timeouts { update = "60s" }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(isvcAddr, plancheck.ResourceActionUpdate),
+					expectUnknown("ready"),
+					expectPlanned("transition_status", knownvalue.StringExact("UpToDate")),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					expectState("active_model_state", knownvalue.StringExact("Standby")),
+					expectState("transition_status", knownvalue.StringExact("UpToDate")),
+				},
+			},
+			{
+				Config:   tc.config("sklearn/mnist-svm.joblib", runtime+`  timeouts { update = "60s" }`),
+				PlanOnly: true,
+			},
+		},
+	})
+}
+
+// unloadModel waits for the model to load, deletes its runtime's Pods, and waits until ModelMesh
+// shows it in Standby.
+func unloadModel(t *testing.T, tc isvcTest) {
+	t.Helper()
+	client := acctest.Kube(t)
+	state := func(want string) {
+		t.Helper()
+		err := wait.PollUntilContextTimeout(t.Context(), 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+			obj, err := client.Get(ctx, tc.ref())
+			if err != nil {
+				return false, err
+			}
+			return statusOf(obj).ActiveModelState.ValueString() == want, nil
+		})
+		if err != nil {
+			t.Fatalf("waiting for activeModelState %s: %v", want, err)
+		}
+	}
+	state(modelStateLoaded)
+	pods := acctest.Dynamic(t).Resource(podGVR).Namespace(tc.namespace)
+	if err := pods.DeleteCollection(t.Context(), metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=modelmesh-controller"}); err != nil {
+		t.Fatal(err)
+	}
+	state(modelStateStandby)
+}
