@@ -193,7 +193,11 @@ func (i *runtimeInspector) lookAtRuntimes(ctx context.Context, noStatus bool, se
 		stuckPods = append(stuckPods, runtimeStuck...)
 		blocking = append(blocking, fmt.Sprintf("runtime %q: every Pod of Deployment %s is stuck", runtime, rd.Deployment.Name))
 	}
-	i.lastSeen = strings.Join(seen, "\n")
+	i.lastSeen = ""
+	for _, line := range seen {
+		i.lastSeen += "- " + line + "\n"
+	}
+	i.lastSeen = strings.TrimSuffix(i.lastSeen, "\n")
 	if len(blocking) < len(candidates) {
 		return nil
 	}
@@ -223,9 +227,9 @@ func (i *runtimeInspector) runtimeFailure(ctx context.Context, noStatus bool, bl
 	for _, p := range stuck {
 		fmt.Fprintf(&b, "\n%s.", p)
 		if warning, err := i.client.LastWarning(ctx, namespace, p.Pod); err == nil && warning != "" && !strings.Contains(p.Message, warning) {
-			fmt.Fprintf(&b, "\n  Newest warning event: %s", warning)
+			fmt.Fprintf(&b, "\nNewest warning event: %s", warning)
 		}
-		fmt.Fprintf(&b, "\n  %s\n", podFixHint(namespace, p))
+		fmt.Fprintf(&b, "\n%s\n", podFixHint(namespace, p))
 	}
 	return &runtimeFailedError{summary: fmt.Sprintf("The runtime of %s cannot run", i.model.ref()), detail: strings.TrimRight(b.String(), "\n")}
 }

@@ -207,8 +207,6 @@ func loadFailureHint(m *inferenceServiceModel, s inferenceServiceStatus) string 
 		return fmt.Sprintf("Check the %s: the key must exist in the storage-config Secret of namespace %q "+
 			"(asm_model_storage) with working credentials, and the model must exist at that path. Also check that %s "+
 			"can load model format %s; its pod logs (failure location above) have details.", storage, namespace, runtime, format)
-	case "RuntimeUnhealthy":
-		return fmt.Sprintf("The runtime's pods are unhealthy: check the pods of %s in namespace %q.", runtime, namespace)
 	}
 	return fmt.Sprintf("Check model_format (%s), runtime (%s) and the %s.", format, runtime, storage)
 }

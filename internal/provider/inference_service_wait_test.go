@@ -52,8 +52,8 @@ func stuckRuntimeTest(t *testing.T, adjust func(spec map[string]any), pattern st
 		Steps: []resource.TestStep{
 			{
 				// A timeout says what it last saw of the runtime.
-				Config: tc.config("sklearn/mnist-svm.joblib", runtime+`  timeouts { create = "25s" }`),
-				ExpectError: errorPattern(`Timed out waiting.*Last failure: RuntimeUnhealthy.*Runtime Pods last seen:\s+runtime "` + tc.runtime + `"`),
+				Config:      tc.config("sklearn/mnist-svm.joblib", runtime+`  timeouts { create = "25s" }`),
+				ExpectError: errorPattern(`Timed out waiting.*Last failure: RuntimeUnhealthy.*Runtime Pods last seen:\s+- runtime "` + tc.runtime + `"`),
 			},
 			{
 				// The long timeout is never reached: the wait ends once the Pods have been stuck for
