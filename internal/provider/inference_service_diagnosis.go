@@ -142,9 +142,20 @@ func namespaceNotServed(ctx context.Context, client *kube.Client, namespace stri
 func (i *runtimeInspector) lookAtRuntimes(ctx context.Context, noStatus bool, seenNow map[string]bool) error {
 	namespace := i.model.Namespace.ValueString()
 	candidates, err := i.candidateRuntimes(ctx)
-	if err != nil || len(candidates) == 0 {
-		// Without a runtime ModelMesh says NoSupportingRuntime or RuntimeNotRecognized itself.
+	if err != nil {
 		return nil //nolint:nilerr // a look that cannot be taken leaves the wait to its timeout
+	}
+	if len(candidates) == 0 {
+		// ModelMesh says NoSupportingRuntime or RuntimeNotRecognized only while some runtime Pod
+		// runs in the namespace; with every runtime scaled to zero it waits for a Pod forever.
+		if !noStatus && i.lasting("no-runtime", noStatusGrace, seenNow) {
+			return &runtimeFailedError{
+				summary: fmt.Sprintf("No runtime can serve %s", i.model.ref()),
+				detail: fmt.Sprintf("ModelMesh reports RuntimeUnhealthy, waiting for a runtime Pod, but none can come: %s",
+					loadFailureHint(i.model, inferenceServiceStatus{LastFailureReason: types.StringValue("NoSupportingRuntime")})),
+			}
+		}
+		return nil
 	}
 	deployed, err := i.client.RuntimeDeployments(ctx, namespace)
 	if err != nil {
@@ -248,18 +259,29 @@ func podFixHint(namespace string, p kube.PodProblem) string {
 	return "Check the runtime's node_selector, tolerations, affinity and resource requests against the cluster's nodes; details: " + describe
 }
 
-// candidateRuntimes are the runtimes ModelMesh may place the model on: the named one, or else
-// those listing its format with autoSelect (model-mesh's type constraints, which the controller
-// builds from supportedModelFormats; only enabled multi-model runtimes are deployed).
+// candidateRuntimes are the runtimes ModelMesh may place the model on: the named one if it exists,
+// or else those listing its format with autoSelect (model-mesh's type constraints, which the
+// controller builds from supportedModelFormats; only enabled multi-model runtimes are deployed).
 func (i *runtimeInspector) candidateRuntimes(ctx context.Context) ([]string, error) {
+	namespace := i.model.Namespace.ValueString()
 	if !i.model.Runtime.IsNull() {
-		return []string{i.model.Runtime.ValueString()}, nil
+		name := i.model.Runtime.ValueString()
+		for _, kind := range []kube.Kind{kube.ServingRuntime, kube.ClusterServingRuntime} {
+			_, err := i.client.Get(ctx, kube.Ref{Kind: kind, Namespace: namespace, Name: name})
+			if err == nil {
+				return []string{name}, nil
+			}
+			if !kube.IsNotFound(err) {
+				return nil, err
+			}
+		}
+		return nil, nil
 	}
 	format := objectString(i.model.ModelFormat, "name").ValueString()
 	version := objectString(i.model.ModelFormat, "version")
 	var out []string
 	for _, kind := range []kube.Kind{kube.ServingRuntime, kube.ClusterServingRuntime} {
-		runtimes, err := i.client.List(ctx, kind, i.model.Namespace.ValueString())
+		runtimes, err := i.client.List(ctx, kind, namespace)
 		if err != nil {
 			return nil, err
 		}

@@ -196,3 +196,39 @@ func unloadModel(t *testing.T, tc isvcTest) {
 	}
 	state(modelStateStandby)
 }
+
+// TestAccInferenceService_noRuntimeWhileScaledToZero: with no runtime Pod running in the namespace
+// (ScaleToZero), ModelMesh cannot say that no runtime fits: it reports RuntimeUnhealthy, waiting for
+// a Pod that no runtime will start. The wait tells the cause instead of timing out.
+func TestAccInferenceService_noRuntimeWhileScaledToZero(t *testing.T) {
+	requireLocalModelMesh(t)
+	tc := isvcTest{namespace: acctest.CreateNamespace(t, "cold"), name: acctest.RandomName("model")}
+	format := acctest.RandomName("format")
+	config := func(body string) string {
+		return acctest.ProviderConfig() + fmt.Sprintf(`
+resource "asm_inference_service" "test" {
+  name      = %q
+  namespace = %q
+  model_format { name = %q }
+  storage_uri = "s3://models/model.joblib"
+  timeouts { create = "3m" }
+%s}
+`, tc.name, tc.namespace, format, body)
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             tc.checkGone(t),
+		Steps: []resource.TestStep{
+			{
+				Config: config(""),
+				ExpectError: errorPattern(`No runtime can serve InferenceService "` + tc.name + `".*RuntimeUnhealthy.*No runtime is set.*model format "` +
+					format + `" with auto_select = true`),
+			},
+			{
+				Config:      config(`  runtime = "missing-runtime"` + "\n"),
+				ExpectError: errorPattern(`No runtime can serve.*Check that runtime "missing-runtime" exists`),
+			},
+		},
+	})
+}
