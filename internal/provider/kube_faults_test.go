@@ -358,7 +358,7 @@ func TestAccKubeFaults_rejectedToken(t *testing.T) {
 			cfg.Host, cfg.CAData, token)
 	}
 	rejected := expectedError(`401 Unauthorized[\s\S]*kubernetes\.token`)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             s.checkGone(t),

@@ -172,7 +172,7 @@ func TestAccProvider_ackClusterIDKnownOnlyAtApply(t *testing.T) {
 		fmt.Sprintf("ack_cluster_id = %q", clusterID), "ack_cluster_id = terraform_data.cluster.output", 1)
 	config := provider + fmt.Sprintf("\nresource \"terraform_data\" \"cluster\" {\n  input = %q\n}\n", clusterID) +
 		acctest.Runtime{Name: "mlserver-ack-later", Namespace: namespace}.HCL()
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
@@ -207,6 +207,7 @@ func TestAccProvider_ackErrorsAtFirstUse(t *testing.T) {
 		Replace(acctest.ProviderConfigACK(ack, clusterID, ""))
 	before := fake.CountRequests(kubeconfigAction)
 
+	// Not parallel: it counts the kubeconfig requests of every test on the shared ASM fake.
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,

@@ -220,7 +220,7 @@ func TestAccSecurity_wrongSecretKey(t *testing.T) {
 	if !strings.Contains(config, wrong) {
 		t.Fatal("could not replace secret_key in the provider block")
 	}
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
