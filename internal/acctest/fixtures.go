@@ -98,9 +98,10 @@ func (m Model) HCL() string {
 	if format.Name == "" {
 		format.Name = "sklearn"
 	}
-	fmt.Fprintf(&b, "  model_format {\n    name    = %q\n", format.Name)
-	if format.Version != "" {
-		fmt.Fprintf(&b, "    version = %q\n", format.Version)
+	if format.Version == "" {
+		fmt.Fprintf(&b, "  model_format {\n    name = %q\n", format.Name)
+	} else {
+		fmt.Fprintf(&b, "  model_format {\n    name    = %q\n    version = %q\n", format.Name, format.Version)
 	}
 	key := m.StorageKey
 	if key == "" {
