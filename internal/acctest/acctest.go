@@ -249,19 +249,20 @@ func NewAttachableCluster(t *testing.T, c asmfake.Cluster) string {
 // Kube is a client for the cluster the provider manages, for checks and out-of-band changes.
 func Kube(t *testing.T) *kube.Client {
 	t.Helper()
-	requireStack(t)
-	c, err := kube.New(env.restConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return newClient(t, kube.New)
 }
 
 // Dynamic is a raw client, for out-of-band edits under another field manager.
 func Dynamic(t *testing.T) dynamic.Interface {
 	t.Helper()
+	return newClient(t, dynamic.NewForConfig)
+}
+
+// newClient makes a client of the cluster the provider manages with newForConfig.
+func newClient[C any](t *testing.T, newForConfig func(*rest.Config) (C, error)) C {
+	t.Helper()
 	requireStack(t)
-	c, err := dynamic.NewForConfig(env.restConfig)
+	c, err := newForConfig(env.restConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,12 +278,8 @@ func RandomName(prefix string) string {
 // controller serves it. It is left in place: deleting it would only add work while the suite runs.
 func CreateNamespace(t *testing.T, prefix string) string {
 	t.Helper()
-	requireStack(t)
+	cs := newClient(t, kubernetes.NewForConfig)
 	name := RandomName(prefix)
-	cs, err := kubernetes.NewForConfig(env.restConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"modelmesh-enabled": "true"}}}
 	if _, err := cs.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating namespace %s: %v", name, err)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hashicorp/terraform-exec/tfexec"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,7 +68,6 @@ const (
 func TestAccConcurrency_sharedSecretAndManyModels(t *testing.T) {
 	requireLocalModelMesh(t)
 	ns := acctest.CreateNamespace(t, "conc")
-	runtime := acctest.RandomName("rt")
 	calls := &inFlight{}
 	factory := acctest.ProtoV6ProviderFactories["asm"]
 	server, err := factory()
@@ -75,7 +75,11 @@ func TestAccConcurrency_sharedSecretAndManyModels(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	config := acctest.ProviderConfig() + fmt.Sprintf(mlserverRuntime, runtime, ns, "seldonio/mlserver:1.3.2", "", "") + fmt.Sprintf(`
+	runtime := acctest.Runtime{Name: acctest.RandomName("rt"), Namespace: ns}
+	model := acctest.Model{Label: "m", Name: "model-${count.index}", Namespace: ns, Runtime: runtime.NameRef(),
+		Format: acctest.Format{Name: "sklearn", Version: "0"}, StorageKey: "asm_model_storage.s[count.index].name",
+		Path: "sklearn/model-${count.index}.joblib", Extra: fmt.Sprintf("  count     = %d", concurrentCount)}
+	config := acctest.ProviderConfig() + runtime.HCL() + model.HCL() + fmt.Sprintf(`
 resource "asm_model_storage" "s" {
   count     = %[2]d
   name      = "key-${count.index}"
@@ -89,23 +93,9 @@ resource "asm_model_storage" "s" {
     region            = "us-south"
   }
 }
-
-resource "asm_inference_service" "m" {
-  count     = %[2]d
-  name      = "model-${count.index}"
-  namespace = %[1]q
-  runtime   = asm_serving_runtime.test.name
-  model_format {
-    name    = "sklearn"
-    version = "0"
-  }
-  storage {
-    key  = asm_model_storage.s[count.index].name
-    path = "sklearn/model-${count.index}.joblib"
-  }
-}
 `, ns, concurrentCount)
-	cli := acctest.NewTerraformCLI(t, func() tfprotov6.ProviderServer { return countingServer{ProviderServer: server, calls: calls} }, config)
+	tf := acctest.NewTerraform(t, func() tfprotov6.ProviderServer { return countingServer{ProviderServer: server, calls: calls} }, config)
+	ctx := t.Context()
 
 	secrets := acctest.Dynamic(t).Resource(kube.Secret.GVR).Namespace(ns)
 	// ourKeys returns the Secret's keys that this test's resources own, decoded.
@@ -133,18 +123,18 @@ resource "asm_inference_service" "m" {
 		return out, nil
 	}
 	client := acctest.Kube(t)
-	model := func(i int) kube.Ref {
+	modelRef := func(i int) kube.Ref {
 		return kube.Ref{Kind: kube.InferenceService, Namespace: ns, Name: fmt.Sprintf("model-%d", i)}
 	}
 	destroyed := false
 	t.Cleanup(func() {
 		if !destroyed { // leave nothing behind when the test stopped half-way
-			_, _ = cli.Run("destroy", "-auto-approve", "-input=false", "-no-color")
+			_ = tf.Destroy(context.Background()) // the test's context has ended by now
 		}
 	})
 
-	if out, err := cli.Run("apply", "-auto-approve", "-input=false", "-no-color", fmt.Sprintf("-parallelism=%d", parallelism)); err != nil {
-		t.Fatalf("apply: %v\n%s", err, out)
+	if err := tf.Apply(ctx, tfexec.Parallelism(parallelism)); err != nil {
+		t.Fatalf("apply: %v", err)
 	}
 	keys, err := ourKeys()
 	if err != nil {
@@ -161,7 +151,7 @@ resource "asm_inference_service" "m" {
 		} else if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("key %s = %v, want %v", key, got, want)
 		}
-		if _, err := client.Get(context.Background(), model(i)); err != nil {
+		if _, err := client.Get(context.Background(), modelRef(i)); err != nil {
 			t.Error(err)
 		}
 	}
@@ -173,21 +163,20 @@ resource "asm_inference_service" "m" {
 		t.Errorf("at most %d resource changes ran at once: -parallelism=%d did not take effect", calls.peak(), parallelism)
 	}
 
-	// -detailed-exitcode: 0 is an empty plan, 2 a non-empty one.
-	if out, err := cli.Run("plan", "-detailed-exitcode", "-input=false", "-no-color"); err != nil {
-		t.Errorf("the plan after the apply is not empty (%v):\n%s", err, out)
+	if changes, err := tf.Plan(ctx); err != nil || changes {
+		t.Errorf("the plan after the apply: %v; changes: %v, want none (the plan is in the log above)", err, changes)
 	}
 
-	if out, err := cli.Run("destroy", "-auto-approve", "-input=false", "-no-color", fmt.Sprintf("-parallelism=%d", parallelism)); err != nil {
-		t.Fatalf("destroy: %v\n%s", err, out)
+	if err := tf.Destroy(ctx, tfexec.Parallelism(parallelism)); err != nil {
+		t.Fatalf("destroy: %v", err)
 	}
 	destroyed = true
 	if keys, err := ourKeys(); err != nil || len(keys) != 0 {
 		t.Errorf("destroy left %d keys in the Secret (err %v)", len(keys), err)
 	}
 	for i := range concurrentCount {
-		if _, err := client.Get(context.Background(), model(i)); !kube.IsNotFound(err) {
-			t.Errorf("%s after destroy: %v", model(i), err)
+		if _, err := client.Get(context.Background(), modelRef(i)); !kube.IsNotFound(err) {
+			t.Errorf("%s after destroy: %v", modelRef(i), err)
 		}
 	}
 }

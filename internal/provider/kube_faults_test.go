@@ -51,29 +51,16 @@ func (s faultStack) viaKubeconfig() string {
 	return fmt.Sprintf("provider \"asm\" {\n  kubernetes {\n    config_path = %q\n  }\n}\n", s.kubeconfig)
 }
 
+// The names of the runtime and the model a faultStack's config holds.
+const (
+	faultRuntime = "mlserver-faults"
+	faultModel   = "model"
+)
+
 // config is the provider block plus a runtime and a model stored at path.
 func (s faultStack) config(provider, path string) string {
-	return provider + fmt.Sprintf(`
-resource "asm_serving_runtime" "test" {
-  name                    = "mlserver-faults"
-  namespace               = %[1]q
-  supported_model_formats = [{ name = "sklearn", version = "0", auto_select = true }]
-  mlserver                = { image = "seldonio/mlserver:1.3.2" }
-}
-
-resource "asm_inference_service" "test" {
-  name      = "model"
-  namespace = %[1]q
-  runtime   = asm_serving_runtime.test.name
-  model_format {
-    name = "sklearn"
-  }
-  storage {
-    key  = "localMinIO"
-    path = %[2]q
-  }
-}
-`, s.namespace, path)
+	runtime := acctest.Runtime{Name: faultRuntime, Namespace: s.namespace}
+	return provider + runtime.HCL() + acctest.Model{Name: faultModel, Namespace: s.namespace, Runtime: runtime.NameRef(), Path: path}.HCL()
 }
 
 func (s faultStack) dynamic(t *testing.T) dynamic.Interface {
@@ -108,7 +95,7 @@ func (s faultStack) checkExactlyOne(t *testing.T) resource.TestCheckFunc {
 		if err != nil {
 			return err
 		}
-		if want := map[kube.Kind][]string{kube.ServingRuntime: {"mlserver-faults"}, kube.InferenceService: {"model"}}; !reflect.DeepEqual(names, want) {
+		if want := map[kube.Kind][]string{kube.ServingRuntime: {faultRuntime}, kube.InferenceService: {faultModel}}; !reflect.DeepEqual(names, want) {
 			return fmt.Errorf("objects in the namespace: %v, want only %v", names, want)
 		}
 		return nil
@@ -194,7 +181,7 @@ func TestAccKubeFaults_apiserverOutages(t *testing.T) {
 	pathIs := func(want string) func() bool {
 		client := s.dynamic(t) // here: the returned func runs on restartWhen's goroutine, where t.Fatal must not
 		return func() bool {
-			obj, err := client.Resource(kube.InferenceService.GVR).Namespace(s.namespace).Get(context.Background(), "model", metav1.GetOptions{})
+			obj, err := client.Resource(kube.InferenceService.GVR).Namespace(s.namespace).Get(context.Background(), faultModel, metav1.GetOptions{})
 			if err != nil {
 				return false
 			}
@@ -371,7 +358,7 @@ func TestAccKubeFaults_rejectedToken(t *testing.T) {
 			cfg.Host, cfg.CAData, token)
 	}
 	rejected := expectedError(`401 Unauthorized[\s\S]*kubernetes\.token`)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             s.checkGone(t),

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-exec/tfexec"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -28,7 +29,7 @@ import (
 
 const kubeconfigAction = "DescribeClusterUserKubeconfig"
 
-// quickstartConfig is examples/quickstart/main.tf for acctest.NewTerraformCLI, which writes its own
+// quickstartConfig is examples/quickstart/main.tf for acctest.NewTerraform, which writes its own
 // required_providers block; the module it uses is referred to by absolute path, since the
 // configuration runs in a folder of its own.
 func quickstartConfig(t *testing.T) string {
@@ -60,34 +61,40 @@ func TestAccProvider_ackQuickstart(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	fake := acctest.ASMFake()
-	cli := acctest.NewTerraformCLI(t, func() tfprotov6.ProviderServer { return providerserver.NewProtocol6(New("test")())() },
+	tf := acctest.NewTerraform(t, func() tfprotov6.ProviderServer { return providerserver.NewProtocol6(New("test")())() },
 		quickstartConfig(t))
-	vars := []string{"-input=false", "-no-color", "-var", "mesh_id=" + meshID, "-var", "cluster_id=" + clusterID}
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := cli.Run(append(args, vars...)...)
-		if err != nil {
-			t.Fatalf("terraform %s: %v\n%s", args[0], err, out)
-		}
-		return out
-	}
+	ctx := t.Context()
+	meshVar, clusterVar := tfexec.Var("mesh_id="+meshID), tfexec.Var("cluster_id="+clusterID)
 
-	if out, err := cli.Run("validate", "-no-color"); err != nil {
-		t.Fatalf("validate: %v\n%s", err, out)
+	validated, err := tf.Validate(ctx)
+	if err != nil {
+		t.Fatalf("validate: %v", err)
 	}
-	run("plan")
+	if !validated.Valid {
+		t.Fatalf("validate: %d errors: %+v", validated.ErrorCount, validated.Diagnostics)
+	}
+	if changes, err := tf.Plan(ctx, meshVar, clusterVar); err != nil || !changes {
+		t.Fatalf("plan: %v; changes: %v, want a plan that creates", err, changes)
+	}
 	if n := fake.CountRequests(kubeconfigAction); n != 0 {
 		t.Fatalf("validate and a create-only plan asked ACK for a kubeconfig %d times", n)
 	}
 
 	t.Cleanup(func() {
-		if out, err := cli.Run(append([]string{"destroy", "-auto-approve"}, vars...)...); err != nil {
-			t.Errorf("destroy: %v\n%s", err, out)
+		// The test's context has ended by now.
+		if err := tf.Destroy(context.Background(), meshVar, clusterVar); err != nil {
+			t.Errorf("destroy: %v", err)
 		}
 	})
-	run("apply", "-auto-approve")
-	if out, err := cli.Run("output", "-raw", "my_model_sample_ready"); err != nil || !strings.HasSuffix(out, "true") {
-		t.Errorf("my_model_sample_ready: %v %q, want true", err, out)
+	if err := tf.Apply(ctx, meshVar, clusterVar); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	outputs, err := tf.Output(ctx)
+	if err != nil {
+		t.Fatalf("output: %v", err)
+	}
+	if ready := string(outputs["my_model_sample_ready"].Value); ready != "true" {
+		t.Errorf("my_model_sample_ready = %q, want true", ready)
 	}
 	issued := ack.Issued()
 	if len(issued) != 1 || issued[0].AccessKeyID != localstack.AccessKeyID || issued[0].ClusterID != clusterID || issued[0].Private {
@@ -98,50 +105,20 @@ func TestAccProvider_ackQuickstart(t *testing.T) {
 		t.Errorf("the quickstart's model is not on the cluster: %v", err)
 	}
 
-	// A second plan is empty (exit code 0 with -detailed-exitcode).
-	if out, err := cli.Run(append([]string{"plan", "-detailed-exitcode"}, vars...)...); err != nil {
-		t.Errorf("the plan after apply is not empty: %v\n%s", err, out)
+	// A second plan is empty (terraform-exec plans with -detailed-exitcode).
+	if changes, err := tf.Plan(ctx, meshVar, clusterVar); err != nil || changes {
+		t.Errorf("the plan after apply: %v; changes: %v, want none (the plan is in the log above)", err, changes)
 	}
 }
 
 // ackModelsConfig is a runtime, a model whose load takes model-mesh's SlowLoadDelay, and a
 // second model created only once the first is READY.
 func ackModelsConfig(providerBlock, namespace string) string {
-	return providerBlock + fmt.Sprintf(`
-resource "asm_serving_runtime" "test" {
-  name                    = "mlserver-ack"
-  namespace               = %[1]q
-  supported_model_formats = [{ name = "sklearn", version = "0", auto_select = true }]
-  mlserver                = { image = "seldonio/mlserver:1.3.2" }
-}
-
-resource "asm_inference_service" "slow" {
-  name      = "slow"
-  namespace = %[1]q
-  runtime   = asm_serving_runtime.test.name
-  model_format {
-    name = "sklearn"
-  }
-  storage {
-    key  = "localMinIO"
-    path = "slow/model.joblib"
-  }
-}
-
-resource "asm_inference_service" "after" {
-  name      = "after"
-  namespace = %[1]q
-  runtime   = asm_serving_runtime.test.name
-  model_format {
-    name = "sklearn"
-  }
-  storage {
-    key  = "localMinIO"
-    path = "sklearn/model.joblib"
-  }
-  depends_on = [asm_inference_service.slow]
-}
-`, namespace)
+	runtime := acctest.Runtime{Name: "mlserver-ack", Namespace: namespace}
+	slow := acctest.Model{Label: "slow", Name: "slow", Namespace: namespace, Runtime: runtime.NameRef(), Path: "slow/model.joblib"}
+	after := acctest.Model{Label: "after", Name: "after", Namespace: namespace, Runtime: runtime.NameRef(), Path: "sklearn/model.joblib",
+		Extra: "  depends_on = [" + slow.Address() + "]"}
+	return providerBlock + runtime.HCL() + slow.HCL() + after.HCL()
 }
 
 // TestAccProvider_ackCredentialRenewedDuringWait: each kubeconfig ACK hands out here lives 4 s, and
@@ -193,19 +170,9 @@ func TestAccProvider_ackClusterIDKnownOnlyAtApply(t *testing.T) {
 	namespace := acctest.CreateNamespace(t, "ackunk")
 	provider := strings.Replace(acctest.ProviderConfigACK(ack, clusterID, ""),
 		fmt.Sprintf("ack_cluster_id = %q", clusterID), "ack_cluster_id = terraform_data.cluster.output", 1)
-	config := provider + fmt.Sprintf(`
-resource "terraform_data" "cluster" {
-  input = %q
-}
-
-resource "asm_serving_runtime" "test" {
-  name                    = "mlserver-ack-later"
-  namespace               = %q
-  supported_model_formats = [{ name = "sklearn", version = "0" }]
-  mlserver                = { image = "seldonio/mlserver:1.3.2" }
-}
-`, clusterID, namespace)
-	resource.Test(t, resource.TestCase{
+	config := provider + fmt.Sprintf("\nresource \"terraform_data\" \"cluster\" {\n  input = %q\n}\n", clusterID) +
+		acctest.Runtime{Name: "mlserver-ack-later", Namespace: namespace}.HCL()
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
@@ -231,14 +198,7 @@ func TestAccProvider_ackErrorsAtFirstUse(t *testing.T) {
 	clusterID := acctest.NewAttachableCluster(t, asmfake.Cluster{})
 	ack := acctest.ACKCluster(t, acctest.LocalCluster(t), clusterID, 0)
 	namespace := acctest.CreateNamespace(t, "ackerr")
-	runtime := fmt.Sprintf(`
-resource "asm_serving_runtime" "test" {
-  name                    = "mlserver-ack-errors"
-  namespace               = %q
-  supported_model_formats = [{ name = "sklearn", version = "0" }]
-  mlserver                = { image = "seldonio/mlserver:1.3.2" }
-}
-`, namespace)
+	runtime := acctest.Runtime{Name: "mlserver-ack-errors", Namespace: namespace}.HCL()
 	const unknown = "c0000000000000000000000000000dead"
 	const deniedKey, deniedSecret = "LTAI5tNoCsPermission", "no-cs-permission-secret"
 	fake.AddCredential(asmfake.Credential{AccessKeyID: deniedKey, AccessKeySecret: deniedSecret})
@@ -247,6 +207,7 @@ resource "asm_serving_runtime" "test" {
 		Replace(acctest.ProviderConfigACK(ack, clusterID, ""))
 	before := fake.CountRequests(kubeconfigAction)
 
+	// Not parallel: it counts the kubeconfig requests of every test on the shared ASM fake.
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
@@ -285,19 +246,8 @@ func TestAccProvider_ackNoCredentialInLogsOrState(t *testing.T) {
 	clusterID := acctest.NewAttachableCluster(t, asmfake.Cluster{})
 	ack := acctest.ACKCluster(t, acctest.LocalCluster(t), clusterID, 0)
 	namespace := acctest.CreateNamespace(t, "acksec")
-	logPath := filepath.Join(t.TempDir(), "trace.log")
-	t.Setenv("TF_LOG", "TRACE")
-	t.Setenv("TF_LOG_PATH", logPath)
-	t.Setenv("TF_ACC_LOG", "TRACE")
-	t.Setenv("TF_ACC_LOG_PATH", logPath)
-	config := acctest.ProviderConfigACK(ack, clusterID, "") + fmt.Sprintf(`
-resource "asm_serving_runtime" "test" {
-  name                    = "mlserver-ack-secrets"
-  namespace               = %q
-  supported_model_formats = [{ name = "sklearn", version = "0" }]
-  mlserver                = { image = "seldonio/mlserver:1.3.2" }
-}
-`, namespace)
+	traceLog := acctest.TraceLog(t)
+	config := acctest.ProviderConfigACK(ack, clusterID, "") + acctest.Runtime{Name: "mlserver-ack-secrets", Namespace: namespace}.HCL()
 	credentials := func() []string {
 		var out []string
 		for _, issued := range ack.Issued() {
@@ -330,11 +280,7 @@ resource "asm_serving_runtime" "test" {
 		},
 	})
 
-	raw, err := os.ReadFile(logPath)
-	if err != nil {
-		t.Fatalf("reading the TRACE log: %v", err)
-	}
-	log := string(raw)
+	log := traceLog()
 	if !strings.Contains(log, "configured asm provider") || !strings.Contains(log, clusterID) {
 		t.Fatalf("the TRACE log (%d bytes) lacks the provider's configuration line naming the cluster: it does not log to it", len(log))
 	}

@@ -3,8 +3,6 @@ package provider
 import (
 	"encoding/base64"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -91,13 +89,7 @@ func TestAccSecurity_noSecretsInLogsOrState(t *testing.T) {
 		secrets[fmt.Sprintf("kubeconfig credential #%d", i)] = s
 	}
 
-	logPath := filepath.Join(t.TempDir(), "trace.log")
-	// TF_LOG/TF_LOG_PATH drive the in-process provider's log sink; TF_ACC_LOG/TF_ACC_LOG_PATH are
-	// what terraform-plugin-testing passes to the terraform CLI as its TF_LOG/TF_LOG_PATH.
-	t.Setenv("TF_LOG", "TRACE")
-	t.Setenv("TF_LOG_PATH", logPath)
-	t.Setenv("TF_ACC_LOG", "TRACE")
-	t.Setenv("TF_ACC_LOG_PATH", logPath)
+	traceLog := acctest.TraceLog(t)
 
 	config := providerConfig + fmt.Sprintf(`
 resource "asm_model_storage" "s3" {
@@ -165,11 +157,7 @@ data "asm_mesh" "test" {
 		},
 	})
 
-	raw, err := os.ReadFile(logPath)
-	if err != nil {
-		t.Fatalf("reading the TRACE log: %v", err)
-	}
-	log := string(raw)
+	log := traceLog()
 	// The log must really hold what the provider logged, or its absence of secrets proves nothing.
 	for _, line := range []string{"configured asm provider", "ASM call succeeded"} {
 		if !strings.Contains(log, line) {
@@ -232,7 +220,7 @@ func TestAccSecurity_wrongSecretKey(t *testing.T) {
 	if !strings.Contains(config, wrong) {
 		t.Fatal("could not replace secret_key in the provider block")
 	}
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
