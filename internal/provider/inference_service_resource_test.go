@@ -102,21 +102,8 @@ func (tc isvcTest) config(path, body string) string {
 }
 
 func (tc isvcTest) block(resourceName, name, path, body string) string {
-	return fmt.Sprintf(`
-resource "asm_inference_service" %q {
-  name      = %q
-  namespace = %q
-  model_format {
-    name    = "sklearn"
-    version = "0"
-  }
-  storage {
-    key  = "localMinIO"
-    path = %q
-  }
-%s
-}
-`, resourceName, name, tc.namespace, path, body)
+	return acctest.Model{Label: resourceName, Name: name, Namespace: tc.namespace, Format: acctest.Format{Name: "sklearn", Version: "0"},
+		Path: path, Extra: body}.HCL()
 }
 
 func (tc isvcTest) ref() kube.Ref {
@@ -190,7 +177,7 @@ func TestAccInferenceService_basic(t *testing.T) {
 	tc := newISVCTest(t)
 	url := fmt.Sprintf("grpc://modelmesh-serving.%s:8033", tc.namespace)
 	runtime := fmt.Sprintf("  runtime = %q\n", tc.runtime)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             tc.checkGone(t),
@@ -283,7 +270,7 @@ func TestAccInferenceService_loadFailureTaintsAndRecovers(t *testing.T) {
 	tc := newISVCTest(t)
 	runtime := fmt.Sprintf("  runtime = %q\n", tc.runtime)
 	var started time.Time
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             tc.checkGone(t),
@@ -338,7 +325,7 @@ func TestAccInferenceService_noSupportingRuntime(t *testing.T) {
 	// waiting for one. A model loaded on the namespace's runtime keeps model-mesh running.
 	warm := tc.block("warm", tc.name+"-warm", "sklearn/warm.joblib", fmt.Sprintf("  runtime = %q\n", tc.runtime))
 	afterWarm := "  depends_on = [asm_inference_service.warm]\n"
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
@@ -420,7 +407,7 @@ func TestAccInferenceService_waitTimeoutTaintsAndRecovers(t *testing.T) {
 	requireLocalModelMesh(t)
 	tc := newISVCTest(t)
 	runtime := fmt.Sprintf("  runtime = %q\n", tc.runtime)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             tc.checkGone(t),
@@ -464,7 +451,7 @@ func TestAccInferenceService_outOfBandChanges(t *testing.T) {
 	requireLocalModelMesh(t)
 	tc := newISVCTest(t)
 	runtime := fmt.Sprintf("  runtime = %q\n", tc.runtime)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             tc.checkGone(t),
@@ -516,7 +503,7 @@ func TestAccInferenceService_outOfBandChanges(t *testing.T) {
 
 func TestAccInferenceService_existingObjectIsNotAdopted(t *testing.T) {
 	tc := newISVCTest(t)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
@@ -543,7 +530,7 @@ func TestAccInferenceService_meshVersionCheckedAtPlan(t *testing.T) {
 		t.Skip("no mesh older than 1.18.0.134 to test against (set ASM_ACC_OLD_MESH_ID)")
 	}
 	tc := newISVCTest(t)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
@@ -831,7 +818,7 @@ resource "asm_inference_service" "test" {
 func TestAccInferenceService_seedScenario(t *testing.T) {
 	requireLocalModelMesh(t)
 	namespace := acctest.CreateNamespace(t, "seed")
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             isvcTest{namespace: namespace, name: "my-model-sample"}.checkGone(t),
