@@ -66,11 +66,20 @@ var kwokStages = []string{
 //   - A container that fails at start: as CrashLoopBackOff, but the pod is never Ready; its other
 //     containers run. The status is written once, so restartCount stays at 1 where the kubelet's
 //     would grow.
-var faultStages = fmt.Sprintf(`
-apiVersion: kwok.x-k8s.io/v1alpha1
+var faultStages = strings.Join([]string{
+	scheduledPodStage("testcluster-image-pull-backoff", ImageNeverPulls, imagePullBackOffStatus),
+	fmt.Sprintf(crashLoopStages, ImageCrashLoops),
+	scheduledPodStage("testcluster-fails-at-start", ImageFailsAtStart, failsAtStartStatus),
+}, "\n---\n")
+
+// scheduledPodStage takes a scheduled, Pending Pod with a container of image and writes status (a
+// template in which %[1]q is the image) and the Pod's addresses, which the kubelet reports once
+// the Pod's sandbox exists.
+func scheduledPodStage(name, image, status string) string {
+	return fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata:
-  name: testcluster-image-pull-backoff
+  name: %[2]s
 spec:
   resourceRef: {apiGroup: v1, kind: Pod}
   selector:
@@ -82,7 +91,20 @@ spec:
   weight: 10000
   next:
     statusTemplate: |
-      {{ $since := .metadata.creationTimestamp }}
+`+status+`      {{ with NodeIPsWith .spec.nodeName }}
+      hostIP: {{ index . 0 | Quote }}
+      {{ end }}
+      {{ with PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
+      podIP: {{ index . 0 | Quote }}
+      podIPs:
+      {{ range . }}
+      - ip: {{ . | Quote }}
+      {{ end }}
+      {{ end }}
+`, image, name)
+}
+
+const imagePullBackOffStatus = `      {{ $since := .metadata.creationTimestamp }}
       conditions:
       - {type: Initialized, status: "True", lastTransitionTime: {{ $since | Quote }}}
       - {type: Ready, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $since | Quote }}, message: "containers with unready status: [{{ range .spec.containers }}{{ if eq .image %[1]q }}{{ .name }}{{ end }}{{ end }}]"}
@@ -106,20 +128,44 @@ spec:
           running: {startedAt: {{ $since | Quote }}}
         {{ end }}
       {{ end }}
-      {{ with NodeIPsWith .spec.nodeName }}
-      hostIP: {{ index . 0 | Quote }}
-      {{ end }}
-      {{ with PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
-      podIP: {{ index . 0 | Quote }}
-      podIPs:
-      {{ range . }}
-      - ip: {{ . | Quote }}
-      {{ end }}
-      {{ end }}
       phase: Pending
       startTime: {{ $since | Quote }}
----
-apiVersion: kwok.x-k8s.io/v1alpha1
+`
+
+const failsAtStartStatus = `      {{ $since := .metadata.creationTimestamp }}
+      {{ $pod := . }}
+      conditions:
+      - {type: Initialized, status: "True", lastTransitionTime: {{ $since | Quote }}}
+      - {type: PodScheduled, status: "True", lastTransitionTime: {{ $since | Quote }}}
+      - {type: Ready, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $since | Quote }}}
+      - {type: ContainersReady, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $since | Quote }}}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        started: false
+        {{ if eq .image %[1]q }}
+        ready: false
+        restartCount: 1
+        lastState:
+          terminated: {exitCode: 1, reason: Error, startedAt: {{ $since | Quote }}, finishedAt: {{ $since | Quote }}}
+        state:
+          waiting:
+            reason: CrashLoopBackOff
+            message: {{ printf "back-off 10s restarting failed container=%%s pod=%%s_%%s(%%s)" .name $pod.metadata.name $pod.metadata.namespace $pod.metadata.uid | Quote }}
+        {{ else }}
+        ready: false
+        restartCount: 0
+        state:
+          running: {startedAt: {{ $since | Quote }}}
+        {{ end }}
+      {{ end }}
+      phase: Running
+      startTime: {{ $since | Quote }}
+`
+
+// crashLoopStages crash a running, ready container of the image (%[1]q) and restart it.
+const crashLoopStages = `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata:
   name: testcluster-crash
@@ -130,7 +176,7 @@ spec:
     - {key: '.metadata.deletionTimestamp', operator: DoesNotExist}
     - {key: '.status.phase', operator: In, values: [Running]}
     - {key: '.status.conditions.[] | select( .type == "Ready" ) | .status', operator: In, values: ["True"]}
-    - {key: '.spec.containers.[].image', operator: In, values: [%[2]q]}
+    - {key: '.spec.containers.[].image', operator: In, values: [%[1]q]}
   delay: {durationMilliseconds: 3000}
   weight: 10000
   next:
@@ -144,7 +190,7 @@ spec:
       {{ range .status.containerStatuses }}
       - image: {{ .image | Quote }}
         name: {{ .name | Quote }}
-        {{ if eq .image %[2]q }}
+        {{ if eq .image %[1]q }}
         ready: false
         started: false
         restartCount: {{ add .restartCount 1 }}
@@ -172,7 +218,7 @@ spec:
     - {key: '.metadata.deletionTimestamp', operator: DoesNotExist}
     - {key: '.status.phase', operator: In, values: [Running]}
     - {key: '.status.containerStatuses.[].state.waiting.reason', operator: In, values: [CrashLoopBackOff]}
-    - {key: '.spec.containers.[].image', operator: In, values: [%[2]q]}
+    - {key: '.spec.containers.[].image', operator: In, values: [%[1]q]}
   delay: {durationMilliseconds: 3000}
   weight: 10000
   next:
@@ -198,63 +244,7 @@ spec:
           running: {startedAt: {{ $now | Quote }}}
           {{ end }}
       {{ end }}
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: testcluster-fails-at-start
-spec:
-  resourceRef: {apiGroup: v1, kind: Pod}
-  selector:
-    matchExpressions:
-    - {key: '.metadata.deletionTimestamp', operator: DoesNotExist}
-    - {key: '.status.phase', operator: In, values: [Pending]}
-    - {key: '.spec.nodeName', operator: Exists}
-    - {key: '.spec.containers.[].image', operator: In, values: [%[3]q]}
-  weight: 10000
-  next:
-    statusTemplate: |
-      {{ $since := .metadata.creationTimestamp }}
-      {{ $pod := . }}
-      conditions:
-      - {type: Initialized, status: "True", lastTransitionTime: {{ $since | Quote }}}
-      - {type: PodScheduled, status: "True", lastTransitionTime: {{ $since | Quote }}}
-      - {type: Ready, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $since | Quote }}}
-      - {type: ContainersReady, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $since | Quote }}}
-      containerStatuses:
-      {{ range .spec.containers }}
-      - image: {{ .image | Quote }}
-        name: {{ .name | Quote }}
-        started: false
-        {{ if eq .image %[3]q }}
-        ready: false
-        restartCount: 1
-        lastState:
-          terminated: {exitCode: 1, reason: Error, startedAt: {{ $since | Quote }}, finishedAt: {{ $since | Quote }}}
-        state:
-          waiting:
-            reason: CrashLoopBackOff
-            message: {{ printf "back-off 10s restarting failed container=%%s pod=%%s_%%s(%%s)" .name $pod.metadata.name $pod.metadata.namespace $pod.metadata.uid | Quote }}
-        {{ else }}
-        ready: false
-        restartCount: 0
-        state:
-          running: {startedAt: {{ $since | Quote }}}
-        {{ end }}
-      {{ end }}
-      {{ with NodeIPsWith .spec.nodeName }}
-      hostIP: {{ index . 0 | Quote }}
-      {{ end }}
-      {{ with PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
-      podIP: {{ index . 0 | Quote }}
-      podIPs:
-      {{ range . }}
-      - ip: {{ . | Quote }}
-      {{ end }}
-      {{ end }}
-      phase: Running
-      startTime: {{ $since | Quote }}
-`, ImageNeverPulls, ImageCrashLoops, ImageFailsAtStart)
+`
 
 // writeKwokConfig writes KWOK's configuration: the stages above, and the pod CIDR of Pods on Nodes
 // without one (there are none: each fake Node has its own).
