@@ -31,17 +31,21 @@ var (
 	podGVR       = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 )
 
-// stuckRuntimeTest applies a model whose runtime's Pods cannot run, and expects the apply to fail
-// well before its timeout, naming the Pod and what to run.
-func stuckRuntimeTest(t *testing.T, adjust func(spec map[string]any), pattern string) {
+// stuckRuntimeTest applies a model whose runtime's Pods cannot run (the runtime's container has
+// image; nodeSelector, when set, matches no Node), and expects the apply to fail well before its
+// timeout, naming the Pod and what to run.
+func stuckRuntimeTest(t *testing.T, image string, nodeSelector map[string]any, pattern string) {
 	requireLocalModelMesh(t)
 	namespace := acctest.CreateNamespace(t, "stuck")
 	tc := isvcTest{namespace: namespace, name: acctest.RandomName("model"), runtime: "stuck-runtime"}
 	rt := testRuntime(namespace, tc.runtime, "sklearn")
-	spec, _, _ := unstructured.NestedMap(rt.Object, "spec")
-	adjust(spec)
-	if err := unstructured.SetNestedMap(rt.Object, spec, "spec"); err != nil {
+	if err := unstructured.SetNestedSlice(rt.Object, []any{map[string]any{"name": "mlserver", "image": image}}, "spec", "containers"); err != nil {
 		t.Fatal(err)
+	}
+	if nodeSelector != nil {
+		if err := unstructured.SetNestedMap(rt.Object, nodeSelector, "spec", "nodeSelector"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	createRuntimeObject(t, rt)
 	runtime := fmt.Sprintf("  runtime = %q\n", tc.runtime)
@@ -66,22 +70,16 @@ func stuckRuntimeTest(t *testing.T, adjust func(spec map[string]any), pattern st
 }
 
 func TestAccInferenceService_runtimeImageNeverPulls(t *testing.T) {
-	stuckRuntimeTest(t, func(spec map[string]any) {
-		spec["containers"].([]any)[0].(map[string]any)["image"] = testcluster.ImageNeverPulls
-	}, `pod modelmesh-serving-stuck-runtime-\S+, container mlserver: (ErrImagePull|ImagePullBackOff):.*`+
+	stuckRuntimeTest(t, testcluster.ImageNeverPulls, nil, `pod modelmesh-serving-stuck-runtime-\S+, container mlserver: (ErrImagePull|ImagePullBackOff):.*`+
 		regexp.QuoteMeta(testcluster.ImageNeverPulls)+`.*image_pull_secrets.*kubectl describe pod -n \S+ modelmesh-serving-stuck-runtime-`)
 }
 
 func TestAccInferenceService_runtimeFailsAtStart(t *testing.T) {
-	stuckRuntimeTest(t, func(spec map[string]any) {
-		spec["containers"].([]any)[0].(map[string]any)["image"] = testcluster.ImageFailsAtStart
-	}, `container mlserver: CrashLoopBackOff:.*last exit code 1.*kubectl logs -n \S+ modelmesh-serving-stuck-runtime-\S+ -c mlserver --previous`)
+	stuckRuntimeTest(t, testcluster.ImageFailsAtStart, nil, `container mlserver: CrashLoopBackOff:.*last exit code 1.*kubectl logs -n \S+ modelmesh-serving-stuck-runtime-\S+ -c mlserver --previous`)
 }
 
 func TestAccInferenceService_runtimeUnschedulable(t *testing.T) {
-	stuckRuntimeTest(t, func(spec map[string]any) {
-		spec["nodeSelector"] = map[string]any{"example.com/gpu": "a100"}
-	}, `pod modelmesh-serving-stuck-runtime-\S+: Unschedulable: 0/2 nodes are available.*node_selector`)
+	stuckRuntimeTest(t, "mlserver:test", map[string]any{"example.com/gpu": "a100"}, `pod modelmesh-serving-stuck-runtime-\S+: Unschedulable: 0/2 nodes are available.*node_selector`)
 }
 
 // labelNamespace sets (or, with value "", removes) the modelmesh-enabled label.
