@@ -311,7 +311,7 @@ var mlserverExpectedEnv = []map[string]any{
 	{"name": "MLSERVER_GRPC_PORT", "value": "8001"},
 	{"name": "MLSERVER_HTTP_PORT", "value": "8002"},
 	{"name": "MLSERVER_LOAD_MODELS_AT_STARTUP", "value": "false"},
-	{"name": "MLSERVER_MODEL_NAME", "value": "dummy-model"},
+	{"name": "MLSERVER_MODEL_NAME", "value": "dummy-model-fixme"},
 	{"name": "MLSERVER_HOST", "value": "127.0.0.1"},
 	{"name": "MLSERVER_GRPC_MAX_MESSAGE_LENGTH", "value": "-1"},
 }
@@ -650,9 +650,55 @@ resource "asm_serving_runtime" "known" {
 					plancheck.ExpectKnownValue(servingRuntimeAddr, tfjsonpath.New("grpc_data_endpoint"), knownvalue.StringExact("port:8001")),
 					plancheck.ExpectUnknownValue(servingRuntimeAddr, tfjsonpath.New("containers")),
 					plancheck.ExpectKnownValue("asm_serving_runtime.known", tfjsonpath.New("containers").AtSliceIndex(0).AtMapKey("env").
-						AtSliceIndex(4).AtMapKey("value"), knownvalue.StringExact("dummy-model")),
+						AtSliceIndex(4).AtMapKey("value"), knownvalue.StringExact("dummy-model-fixme")),
 					plancheck.ExpectKnownValue("asm_serving_runtime.known", tfjsonpath.New("containers").AtSliceIndex(0).AtMapKey("resources").
 						AtMapKey("limits").AtMapKey("memory"), knownvalue.StringExact("1024Mi")),
+				},
+			},
+		}},
+	})
+}
+
+// The preset gives its container upstream mlserver-1.x's resources (kserve/modelmesh-serving
+// config/runtimes/mlserver-1.x.yaml) unless mlserver.resources is set; set, it replaces them whole.
+func TestServingRuntime_mlserverPresetResources(t *testing.T) {
+	quantities := func(cpu, memory string) knownvalue.Check {
+		return knownvalue.MapExact(map[string]knownvalue.Check{"cpu": knownvalue.StringExact(cpu), "memory": knownvalue.StringExact(memory)})
+	}
+	upstream := knownvalue.ObjectExact(map[string]knownvalue.Check{"requests": quantities("500m", "1Gi"), "limits": quantities("5", "1Gi")})
+	containerResources := tfjsonpath.New("containers").AtSliceIndex(0).AtMapKey("resources")
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: acctest.ProviderConfigUnreachableKube() + `
+resource "asm_serving_runtime" "unset" {
+  name     = "unset"
+  mlserver = { image = "seldonio/mlserver:1.3.2" }
+}
+
+resource "asm_serving_runtime" "set" {
+  name     = "set"
+  mlserver = { image = "seldonio/mlserver:1.3.2", resources = { limits = { memory = "2Gi" } } }
+}
+
+resource "asm_serving_runtime" "none" {
+  name     = "none"
+  mlserver = { image = "seldonio/mlserver:1.3.2", resources = {} }
+}
+`,
+			PlanOnly:           true,
+			ExpectNonEmptyPlan: true,
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue("asm_serving_runtime.unset", tfjsonpath.New("mlserver").AtMapKey("resources"), upstream),
+					plancheck.ExpectKnownValue("asm_serving_runtime.unset", containerResources, upstream),
+					plancheck.ExpectKnownValue("asm_serving_runtime.set", containerResources, knownvalue.ObjectExact(map[string]knownvalue.Check{
+						"requests": knownvalue.Null(),
+						"limits":   knownvalue.MapExact(map[string]knownvalue.Check{"memory": knownvalue.StringExact("2Gi")}),
+					})),
+					plancheck.ExpectKnownValue("asm_serving_runtime.none", containerResources, knownvalue.ObjectExact(map[string]knownvalue.Check{
+						"requests": knownvalue.Null(), "limits": knownvalue.Null(),
+					})),
 				},
 			},
 		}},
