@@ -810,8 +810,15 @@ spec_overrides_json = jsonencode({ containers = [{ name = "mlserver", image = "j
 
 // The documentation examples validate and plan, offline.
 func TestServingRuntime_examplesPlan(t *testing.T) {
-	for _, dir := range []string{"asm_serving_runtime", "asm_cluster_serving_runtime"} {
-		example, err := os.ReadFile(filepath.Join("..", "..", "examples", "resources", dir, "resource.tf"))
+	paths := []string{
+		filepath.Join("resources", "asm_serving_runtime", "resource.tf"),
+		filepath.Join("resources", "asm_cluster_serving_runtime", "resource.tf"),
+	}
+	for _, rt := range builtInRuntimes {
+		paths = append(paths, filepath.Join("runtimes", rt.name, "main.tf"))
+	}
+	for _, path := range paths {
+		example, err := os.ReadFile(filepath.Join("..", "..", "examples", path))
 		if err != nil {
 			t.Fatal(err)
 		}
