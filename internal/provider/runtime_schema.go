@@ -171,8 +171,8 @@ func runtimeAttributes() map[string]schema.Attribute {
 			Description: "MLServer preset, instead of `containers`: one container named `mlserver` with the environment " +
 				"ModelMesh needs (`MLSERVER_MODELS_DIR=/models/_mlserver_models/`, `MLSERVER_GRPC_PORT=8001`, " +
 				"`MLSERVER_HTTP_PORT=8002`, `MLSERVER_LOAD_MODELS_AT_STARTUP=false`, `MLSERVER_MODEL_NAME=dummy-model-fixme`, " +
-				"`MLSERVER_HOST=127.0.0.1`, `MLSERVER_GRPC_MAX_MESSAGE_LENGTH=-1`) and, unless `resources` is set, requests " +
-				"`cpu = \"500m\"`, `memory = \"1Gi\"` and limits `cpu = \"5\"`, `memory = \"1Gi\"`; and unless set otherwise " +
+				"`MLSERVER_HOST=127.0.0.1`, `MLSERVER_GRPC_MAX_MESSAGE_LENGTH=-1`) and upstream's requests and limits unless " +
+				"`resources` is set; and unless set otherwise " +
 				"`grpc_endpoint = \"port:8085\"`, `grpc_data_endpoint = \"port:8001\"`, `multi_model = true`, " +
 				"`protocol_versions = [\"grpc-v2\"]` and `built_in_adapter` `{ server_type = \"mlserver\", " +
 				"runtime_management_port = 8001, mem_buffer_bytes = 134217728, model_loading_timeout_millis = 90000 }`, " +

@@ -617,6 +617,56 @@ func TestAccServingRuntime_disappears(t *testing.T) {
 	})
 }
 
+// quickstartRuntime is the runtime of examples/quickstart, as it stands there but for its image
+// variable and its dependency on the cluster attachment.
+func quickstartRuntime(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../examples/quickstart/main.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)\nresource "asm_serving_runtime" "my_model_server" \{\n.*?\n\}\n`).FindString(string(raw))
+	if !strings.Contains(block, "var.runtime_image") || !strings.Contains(block, "depends_on = [asm_cluster_attachment.ack]") {
+		t.Fatalf("the quickstart's runtime is no longer asm_serving_runtime.my_model_server with var.runtime_image and "+
+			"depends_on = [asm_cluster_attachment.ack]:\n%s", block)
+	}
+	block = strings.Replace(block, "var.runtime_image", `"registry.example.com/my-model-server:0.1"`, 1)
+	return strings.Replace(block, "depends_on = [asm_cluster_attachment.ack]", "", 1)
+}
+
+// The guide calls an InferenceService's runtime optional: with the quickstart's runtime, a model of
+// its format that names no runtime is served by it (ModelMesh picks auto-select runtimes only).
+func TestAccServingRuntime_quickstartRuntimeAutoSelected(t *testing.T) {
+	ns := acctest.CreateNamespace(t, "acc-sr")
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkRuntimesDestroyed(t, kube.ServingRuntime, "asm_serving_runtime"),
+		Steps: []resource.TestStep{{
+			Config: providerWithNamespace(ns) + quickstartRuntime(t) + `
+resource "asm_inference_service" "test" {
+  name = "my-model-sample"
+  model_format {
+    name = "my-model"
+  }
+  storage {
+    key  = "localMinIO"
+    path = "my-model/model.json"
+  }
+  depends_on = [asm_serving_runtime.my_model_server]
+  # Without a runtime to serve it, the model never loads; fail well before go test's own timeout.
+  timeouts {
+    create = "3m"
+  }
+}
+`,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("asm_inference_service.test", tfjsonpath.New("ready"), knownvalue.Bool(true)),
+			},
+		}},
+	})
+}
+
 // A create plans without the cluster, including values only known at apply.
 func TestServingRuntime_planWithUnreachableCluster(t *testing.T) {
 	resource.UnitTest(t, resource.TestCase{
