@@ -62,11 +62,12 @@ resource "asm_model_storage" "minio" {
   depends_on = [asm_cluster_attachment.ack]
 }
 
-# Step 3: the custom runtime, an MLServer image serving the CustomMLModel class.
+# Step 3: the custom runtime, an MLServer image serving the CustomMLModel class. auto_select makes it
+# the runtime of my-model models that name none.
 resource "asm_serving_runtime" "my_model_server" {
   name = "my-model-server-0.x"
   supported_model_formats = [
-    { name = "my-model", version = "1" },
+    { name = "my-model", version = "1", auto_select = true },
   ]
   mlserver = {
     image          = var.runtime_image

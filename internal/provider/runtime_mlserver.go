@@ -28,7 +28,7 @@ var (
 		{"MLSERVER_HTTP_PORT", "8002"},
 		{"MLSERVER_LOAD_MODELS_AT_STARTUP", "false"},
 		// With no model loaded, MLServer fails the adapter's RepositoryIndex call unless a model name is set.
-		{"MLSERVER_MODEL_NAME", "dummy-model"},
+		{"MLSERVER_MODEL_NAME", "dummy-model-fixme"},
 		// Listen inside the pod only; ModelMesh proxies all traffic.
 		{"MLSERVER_HOST", "127.0.0.1"},
 		// ModelMesh enforces the message size limit.
@@ -40,6 +40,11 @@ var (
 		"runtime_management_port":      types.Int64Value(8001),
 		"mem_buffer_bytes":             types.Int64Value(134217728),
 		"model_loading_timeout_millis": types.Int64Value(90000),
+	}
+	// The container's requests and limits, used unless mlserver.resources is set.
+	mlserverResources = map[string]map[string]string{
+		"requests": {"cpu": "500m", "memory": "1Gi"},
+		"limits":   {"cpu": "5", "memory": "1Gi"},
 	}
 	// ModelMesh only schedules models onto multi-model runtimes.
 	mlserverMultiModel       = types.BoolValue(true)
@@ -60,7 +65,18 @@ func isMLServerEnv(name string) bool {
 	return false
 }
 
-// planRuntime fills the computed attributes the preset decides, so the plan shows what will be
+// mlserverResourcesDefault is mlserverResources as a value of t, the type of mlserver.resources.
+func mlserverResourcesDefault(t types.ObjectType) types.Object {
+	attrs := make(map[string]attr.Value, len(mlserverResources))
+	for kind, amounts := range mlserverResources {
+		elems := make(map[string]attr.Value, len(amounts))
+		for name, amount := range amounts {
+			elems[name] = quantityValue{StringValue: types.StringValue(amount)}
+		}
+		attrs[kind] = types.MapValueMust(quantityType{}, elems)
+	}
+	return types.ObjectValueMust(t.AttrTypes, attrs)
+}
 
 // presetDefault is v with the preset, null without, and unknown while the preset's presence is.
 func presetDefault[T attr.Value](ctx context.Context, preset types.Object, v T) T {

@@ -18,7 +18,8 @@ import (
 // will be applied. config is the configuration; plan is modified in place.
 func planRuntime(ctx context.Context, plan *runtimeModel, config runtimeModel) diag.Diagnostics {
 	var diags diag.Diagnostics
-	preset := config.MLServer
+	// The preset as planned, with its defaults (resources, debug) filled in.
+	preset := plan.MLServer
 	if config.MultiModel.IsNull() {
 		plan.MultiModel = presetDefault(ctx, preset, mlserverMultiModel)
 	}

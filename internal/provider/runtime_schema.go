@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -169,8 +170,9 @@ func runtimeAttributes() map[string]schema.Attribute {
 			Optional: true,
 			Description: "MLServer preset, instead of `containers`: one container named `mlserver` with the environment " +
 				"ModelMesh needs (`MLSERVER_MODELS_DIR=/models/_mlserver_models/`, `MLSERVER_GRPC_PORT=8001`, " +
-				"`MLSERVER_HTTP_PORT=8002`, `MLSERVER_LOAD_MODELS_AT_STARTUP=false`, `MLSERVER_MODEL_NAME=dummy-model`, " +
-				"`MLSERVER_HOST=127.0.0.1`, `MLSERVER_GRPC_MAX_MESSAGE_LENGTH=-1`), and unless set otherwise " +
+				"`MLSERVER_HTTP_PORT=8002`, `MLSERVER_LOAD_MODELS_AT_STARTUP=false`, `MLSERVER_MODEL_NAME=dummy-model-fixme`, " +
+				"`MLSERVER_HOST=127.0.0.1`, `MLSERVER_GRPC_MAX_MESSAGE_LENGTH=-1`) and upstream's requests and limits unless " +
+				"`resources` is set; and unless set otherwise " +
 				"`grpc_endpoint = \"port:8085\"`, `grpc_data_endpoint = \"port:8001\"`, `multi_model = true`, " +
 				"`protocol_versions = [\"grpc-v2\"]` and `built_in_adapter` `{ server_type = \"mlserver\", " +
 				"runtime_management_port = 8001, mem_buffer_bytes = 134217728, model_loading_timeout_millis = 90000 }`, " +
@@ -185,7 +187,7 @@ func runtimeAttributes() map[string]schema.Attribute {
 						regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$`), "must be module.Class")}},
 				"debug": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 					Description: "Debug logging in a single worker process (`MLSERVER_DEBUG=true`, `MLSERVER_MODEL_PARALLEL_WORKERS=0`)."},
-				"resources": resourcesAttribute("Compute resources of the MLServer container."),
+				"resources": mlserverResourcesAttribute(),
 				"env":       envAttribute("Extra environment variables, after the preset's.", notPresetEnv()),
 			},
 		},
@@ -249,6 +251,16 @@ func runtimeAttributes() map[string]schema.Attribute {
 				"conflict. Off by default.",
 		},
 	}
+}
+
+// mlserverResourcesAttribute is the preset's resources, upstream mlserver-1.x's unless set.
+func mlserverResourcesAttribute() schema.SingleNestedAttribute {
+	a := resourcesAttribute("Compute resources of the MLServer container. Unset, upstream `mlserver-1.x`'s: requests " +
+		"`{ cpu = \"500m\", memory = \"1Gi\" }`, limits `{ cpu = \"5\", memory = \"1Gi\" }`. Setting it replaces them " +
+		"whole (`resources = {}` for none).")
+	a.Computed = true
+	a.Default = objectdefault.StaticValue(mlserverResourcesDefault(schemaType[types.ObjectType](a.GetType())))
+	return a
 }
 
 func runtimeSchema(ctx context.Context, kind kube.Kind) schema.Schema {

@@ -135,7 +135,7 @@ func TestMLServerPresetExpandsAndIsRecognised(t *testing.T) {
 			env = append(env, fmt.Sprintf("%v=%v", m["name"], m["value"]))
 		}
 		want := []string{"MLSERVER_MODELS_DIR=/models/_mlserver_models/", "MLSERVER_GRPC_PORT=8001", "MLSERVER_HTTP_PORT=8002",
-			"MLSERVER_LOAD_MODELS_AT_STARTUP=false", "MLSERVER_MODEL_NAME=dummy-model", "MLSERVER_HOST=127.0.0.1",
+			"MLSERVER_LOAD_MODELS_AT_STARTUP=false", "MLSERVER_MODEL_NAME=dummy-model-fixme", "MLSERVER_HOST=127.0.0.1",
 			"MLSERVER_GRPC_MAX_MESSAGE_LENGTH=-1"}
 		if want = append(want, tc.wantEnv...); !reflect.DeepEqual(env, want) {
 			t.Errorf("%s: env\n got %v\nwant %v", tc.preset, env, want)
@@ -336,7 +336,7 @@ const liveMLServer = `{
 		"containers": [{"name": "mlserver", "image": "mlserver:1", "securityContext": {"runAsNonRoot": true},
 			"env": [{"name": "MLSERVER_MODELS_DIR", "value": "/models/_mlserver_models/"}, {"name": "MLSERVER_GRPC_PORT", "value": "8001"},
 				{"name": "MLSERVER_HTTP_PORT", "value": "8002"}, {"name": "MLSERVER_LOAD_MODELS_AT_STARTUP", "value": "false"},
-				{"name": "MLSERVER_MODEL_NAME", "value": "dummy-model"}, {"name": "MLSERVER_HOST", "value": "127.0.0.1"},
+				{"name": "MLSERVER_MODEL_NAME", "value": "dummy-model-fixme"}, {"name": "MLSERVER_HOST", "value": "127.0.0.1"},
 				{"name": "MLSERVER_GRPC_MAX_MESSAGE_LENGTH", "value": "-1"}]}]
 	}
 }`

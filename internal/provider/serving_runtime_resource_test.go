@@ -311,7 +311,7 @@ var mlserverExpectedEnv = []map[string]any{
 	{"name": "MLSERVER_GRPC_PORT", "value": "8001"},
 	{"name": "MLSERVER_HTTP_PORT", "value": "8002"},
 	{"name": "MLSERVER_LOAD_MODELS_AT_STARTUP", "value": "false"},
-	{"name": "MLSERVER_MODEL_NAME", "value": "dummy-model"},
+	{"name": "MLSERVER_MODEL_NAME", "value": "dummy-model-fixme"},
 	{"name": "MLSERVER_HOST", "value": "127.0.0.1"},
 	{"name": "MLSERVER_GRPC_MAX_MESSAGE_LENGTH", "value": "-1"},
 }
@@ -617,6 +617,56 @@ func TestAccServingRuntime_disappears(t *testing.T) {
 	})
 }
 
+// quickstartRuntime is the runtime of examples/quickstart, as it stands there but for its image
+// variable and its dependency on the cluster attachment.
+func quickstartRuntime(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../examples/quickstart/main.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)\nresource "asm_serving_runtime" "my_model_server" \{\n.*?\n\}\n`).FindString(string(raw))
+	if !strings.Contains(block, "var.runtime_image") || !strings.Contains(block, "depends_on = [asm_cluster_attachment.ack]") {
+		t.Fatalf("the quickstart's runtime is no longer asm_serving_runtime.my_model_server with var.runtime_image and "+
+			"depends_on = [asm_cluster_attachment.ack]:\n%s", block)
+	}
+	block = strings.Replace(block, "var.runtime_image", `"registry.example.com/my-model-server:0.1"`, 1)
+	return strings.Replace(block, "depends_on = [asm_cluster_attachment.ack]", "", 1)
+}
+
+// The guide calls an InferenceService's runtime optional: with the quickstart's runtime, a model of
+// its format that names no runtime is served by it (ModelMesh picks auto-select runtimes only).
+func TestAccServingRuntime_quickstartRuntimeAutoSelected(t *testing.T) {
+	ns := acctest.CreateNamespace(t, "acc-sr")
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkRuntimesDestroyed(t, kube.ServingRuntime, "asm_serving_runtime"),
+		Steps: []resource.TestStep{{
+			Config: providerWithNamespace(ns) + quickstartRuntime(t) + `
+resource "asm_inference_service" "test" {
+  name = "my-model-sample"
+  model_format {
+    name = "my-model"
+  }
+  storage {
+    key  = "localMinIO"
+    path = "my-model/model.json"
+  }
+  depends_on = [asm_serving_runtime.my_model_server]
+  # Without a runtime to serve it, the model never loads; fail well before go test's own timeout.
+  timeouts {
+    create = "3m"
+  }
+}
+`,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("asm_inference_service.test", tfjsonpath.New("ready"), knownvalue.Bool(true)),
+			},
+		}},
+	})
+}
+
 // A create plans without the cluster, including values only known at apply.
 func TestServingRuntime_planWithUnreachableCluster(t *testing.T) {
 	resource.UnitTest(t, resource.TestCase{
@@ -650,9 +700,55 @@ resource "asm_serving_runtime" "known" {
 					plancheck.ExpectKnownValue(servingRuntimeAddr, tfjsonpath.New("grpc_data_endpoint"), knownvalue.StringExact("port:8001")),
 					plancheck.ExpectUnknownValue(servingRuntimeAddr, tfjsonpath.New("containers")),
 					plancheck.ExpectKnownValue("asm_serving_runtime.known", tfjsonpath.New("containers").AtSliceIndex(0).AtMapKey("env").
-						AtSliceIndex(4).AtMapKey("value"), knownvalue.StringExact("dummy-model")),
+						AtSliceIndex(4).AtMapKey("value"), knownvalue.StringExact("dummy-model-fixme")),
 					plancheck.ExpectKnownValue("asm_serving_runtime.known", tfjsonpath.New("containers").AtSliceIndex(0).AtMapKey("resources").
 						AtMapKey("limits").AtMapKey("memory"), knownvalue.StringExact("1024Mi")),
+				},
+			},
+		}},
+	})
+}
+
+// The preset gives its container upstream mlserver-1.x's resources (kserve/modelmesh-serving
+// config/runtimes/mlserver-1.x.yaml) unless mlserver.resources is set; set, it replaces them whole.
+func TestServingRuntime_mlserverPresetResources(t *testing.T) {
+	quantities := func(cpu, memory string) knownvalue.Check {
+		return knownvalue.MapExact(map[string]knownvalue.Check{"cpu": knownvalue.StringExact(cpu), "memory": knownvalue.StringExact(memory)})
+	}
+	upstream := knownvalue.ObjectExact(map[string]knownvalue.Check{"requests": quantities("500m", "1Gi"), "limits": quantities("5", "1Gi")})
+	containerResources := tfjsonpath.New("containers").AtSliceIndex(0).AtMapKey("resources")
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: acctest.ProviderConfigUnreachableKube() + `
+resource "asm_serving_runtime" "unset" {
+  name     = "unset"
+  mlserver = { image = "seldonio/mlserver:1.3.2" }
+}
+
+resource "asm_serving_runtime" "set" {
+  name     = "set"
+  mlserver = { image = "seldonio/mlserver:1.3.2", resources = { limits = { memory = "2Gi" } } }
+}
+
+resource "asm_serving_runtime" "none" {
+  name     = "none"
+  mlserver = { image = "seldonio/mlserver:1.3.2", resources = {} }
+}
+`,
+			PlanOnly:           true,
+			ExpectNonEmptyPlan: true,
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue("asm_serving_runtime.unset", tfjsonpath.New("mlserver").AtMapKey("resources"), upstream),
+					plancheck.ExpectKnownValue("asm_serving_runtime.unset", containerResources, upstream),
+					plancheck.ExpectKnownValue("asm_serving_runtime.set", containerResources, knownvalue.ObjectExact(map[string]knownvalue.Check{
+						"requests": knownvalue.Null(),
+						"limits":   knownvalue.MapExact(map[string]knownvalue.Check{"memory": knownvalue.StringExact("2Gi")}),
+					})),
+					plancheck.ExpectKnownValue("asm_serving_runtime.none", containerResources, knownvalue.ObjectExact(map[string]knownvalue.Check{
+						"requests": knownvalue.Null(), "limits": knownvalue.Null(),
+					})),
 				},
 			},
 		}},
@@ -764,8 +860,15 @@ spec_overrides_json = jsonencode({ containers = [{ name = "mlserver", image = "j
 
 // The documentation examples validate and plan, offline.
 func TestServingRuntime_examplesPlan(t *testing.T) {
-	for _, dir := range []string{"asm_serving_runtime", "asm_cluster_serving_runtime"} {
-		example, err := os.ReadFile(filepath.Join("..", "..", "examples", "resources", dir, "resource.tf"))
+	paths := []string{
+		filepath.Join("resources", "asm_serving_runtime", "resource.tf"),
+		filepath.Join("resources", "asm_cluster_serving_runtime", "resource.tf"),
+	}
+	for _, rt := range builtInRuntimes {
+		paths = append(paths, filepath.Join("runtimes", rt.name, "main.tf"))
+	}
+	for _, path := range paths {
+		example, err := os.ReadFile(filepath.Join("..", "..", "examples", path))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,2 +1,2 @@
 # A ClusterServingRuntime is imported by its name.
-terraform import asm_cluster_serving_runtime.mlserver mlserver-1.x
+terraform import asm_cluster_serving_runtime.my_model_server my-model-server-0.x

@@ -1,31 +1,30 @@
-# A custom MLServer runtime through the preset: the container, environment, endpoints and adapter
-# settings ModelMesh needs are filled in, and the plan shows them under `containers`.
+# A custom MLServer runtime through the preset: the container, environment, resources, endpoints and
+# adapter settings ModelMesh needs are filled in as in upstream mlserver-1.x, and the plan shows them
+# under `containers`. auto_select lets InferenceServices of this format leave `runtime` out.
 resource "asm_serving_runtime" "my_model_server" {
   name      = "my-model-server-0.x"
   namespace = "modelmesh-serving"
 
   supported_model_formats = [
-    { name = "my-model", version = "1" },
+    { name = "my-model", version = "1", auto_select = true },
   ]
 
   mlserver = {
     image          = "registry.cn-hangzhou.aliyuncs.com/modelmesh-demo/my-model-server:0.1"
     implementation = "custom_model.CustomMLModel"
-    resources = {
-      requests = { cpu = "500m", memory = "1Gi" }
-      limits   = { cpu = "5", memory = "1Gi" }
-    }
   }
 }
 
-# A runtime given in full: Triton, as in ModelMesh's own triton-2.x runtime.
-resource "asm_serving_runtime" "triton" {
-  name = "triton-2.x"
+# A runtime given in full: Triton on GPU nodes for ONNX and TensorFlow models, in one namespace. A
+# variant of ModelMesh's built-in triton-2.x (the "Built-in runtimes" guide has that one as upstream
+# ships it): fewer formats, a GPU per pod, a toleration and a security context. A format may be
+# listed once per version.
+resource "asm_serving_runtime" "triton_gpu" {
+  name = "triton-gpu"
 
   supported_model_formats = [
-    { name = "keras", version = "2" },
     { name = "onnx", version = "1", auto_select = true },
-    { name = "pytorch", version = "1", auto_select = true },
+    { name = "tensorflow", version = "1", auto_select = true },
     { name = "tensorflow", version = "2", auto_select = true },
   ]
   protocol_versions  = ["grpc-v2"]
