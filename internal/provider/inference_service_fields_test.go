@@ -369,7 +369,9 @@ func TestAccInferenceServiceFields_whatReloads(t *testing.T) {
 // TestAccInferenceServiceFields_protocolVersion: without runtime, ModelMesh places the model only on
 // a runtime serving its protocol version (GetPredictorTypeLabel in modelmesh-serving v0.12.0's
 // controllers/modelmesh/model_type_labels.go), and a new version loads the model anew. The
-// namespace's runtime lists grpc-v2, which the REST proxy also serves as v2, and not v1.
+// namespace's runtime lists grpc-v2, which the REST proxy also serves as v2. (A version no runtime
+// serves, v1 here, is the wait's business: the controller then scales the runtime to zero, and the
+// model waits with RuntimeUnhealthy.)
 func TestAccInferenceServiceFields_protocolVersion(t *testing.T) {
 	requireLocalModelMesh(t)
 	tc := fieldsTest{newISVCTest(t)}
@@ -391,11 +393,6 @@ func TestAccInferenceServiceFields_protocolVersion(t *testing.T) {
 				Config:           config("v2"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: expectWait()},
 				Check:            tc.checkLive(t, expectLiveModel(map[string]any{"protocolVersion": "v2"})),
-			},
-			{
-				// No runtime serves v1: ModelMesh's own verdict, after the wait's placement grace.
-				Config:      config("v1"),
-				ExpectError: errorPattern(`NoSupportingRuntime`),
 			},
 		},
 	})

@@ -88,7 +88,7 @@ func (r *inferenceServiceResource) Schema(ctx context.Context, _ resource.Schema
 			"protocol_version": optional("Inference protocol the model is served with (`spec.predictor.model.protocolVersion`): "+
 				"`v1`, `v2`, `grpc-v1` or `grpc-v2`. Without `runtime`, ModelMesh places the model only on a runtime listing "+
 				"this protocol in its `protocol_versions` (with ModelMesh's REST proxy enabled, as by default, a `grpc-v2` "+
-				"runtime also serves `v2`); with `runtime` it does not use it. Changing it reloads the model, and the apply waits.",
+				"runtime also serves `v2`), and a model no runtime serves is not loaded; with `runtime` it does not use it. Changing it reloads the model, and the apply waits.",
 				stringvalidator.OneOf(inferenceProtocols...)),
 			"service_account_name": optional("Service account of the predictor (`spec.predictor.serviceAccountName`). "+
 				"ModelMesh ignores it: models are loaded by the runtime's Pods, which run as the service account "+
