@@ -72,6 +72,11 @@ func TestInferenceServiceFields_validation(t *testing.T) {
 			body: `storage { key = "localMinIO" }`,
 			want: `Missing Attribute Configuration.*Exactly one of these attributes must be configured:.*\[storage.path,storage_uri\]`,
 		},
+		"servingRuntime annotation": {
+			body: `storage_uri = "s3://bucket/model"
+  annotations = { "serving.kserve.io/servingRuntime" = "mlserver-1.x" }`,
+			want: `Attribute annotations\["serving.kserve.io/servingRuntime"\] value must be none of`,
+		},
 		"protocol_version grpc-v2": {body: `storage_uri = "s3://bucket/model"
   protocol_version = "grpc-v2"`},
 		"protocol_version v1": {body: `storage_uri = "s3://bucket/model"
@@ -165,8 +170,10 @@ func TestInferenceServiceFields_modelSpecChanged(t *testing.T) {
 // fieldsTest is an InferenceService whose model comes from storage_uri, on the namespace's runtime.
 type fieldsTest struct{ isvcTest }
 
-// config renders the resource with the storage_uri and the extra arguments and blocks in body.
-func (tc fieldsTest) config(uri, body string) string {
+const fieldsTestURI = "s3://modelmesh-example-models/sklearn/mnist-svm.joblib"
+
+// config renders the resource with fieldsTestURI and the extra arguments and blocks in body.
+func (tc fieldsTest) config(body string) string {
 	return acctest.ProviderConfig() + fmt.Sprintf(`
 resource "asm_inference_service" "test" {
   name        = %q
@@ -178,7 +185,7 @@ resource "asm_inference_service" "test" {
   }
 %s
 }
-`, tc.name, tc.namespace, uri, body)
+`, tc.name, tc.namespace, fieldsTestURI, body)
 }
 
 // liveModel returns spec.predictor.model of the object in the cluster.
@@ -237,17 +244,16 @@ func TestAccInferenceServiceFields_storageURIWithStorage(t *testing.T) {
     parameters  = { region = "us-south" }
   }
 `, tc.runtime)
-	const uri = "s3://modelmesh-example-models/sklearn/mnist-svm.joblib"
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             tc.checkGone(t),
 		Steps: []resource.TestStep{
 			{
-				Config: tc.config(uri, body),
+				Config: tc.config(body),
 				ConfigStateChecks: []statecheck.StateCheck{
 					expectState("ready", knownvalue.Bool(true)),
-					expectState("storage_uri", knownvalue.StringExact(uri)),
+					expectState("storage_uri", knownvalue.StringExact(fieldsTestURI)),
 					expectState("storage", knownvalue.ObjectExact(map[string]knownvalue.Check{
 						"key": knownvalue.StringExact("localMinIO"), "path": knownvalue.Null(),
 						"schema_path": knownvalue.StringExact("sklearn/schema.json"),
@@ -255,7 +261,7 @@ func TestAccInferenceServiceFields_storageURIWithStorage(t *testing.T) {
 					})),
 				},
 				Check: tc.checkLive(t, expectLiveModel(map[string]any{
-					"storageUri": uri,
+					"storageUri": fieldsTestURI,
 					"storage": map[string]any{
 						"key": "localMinIO", "schemaPath": "sklearn/schema.json",
 						"parameters": map[string]any{"region": "us-south"},
@@ -270,7 +276,7 @@ func TestAccInferenceServiceFields_storageURIWithStorage(t *testing.T) {
 			},
 			{
 				// A new storage parameter changes the model ModelMesh builds: the update waits.
-				Config:           tc.config(uri, strings.Replace(body, `region = "us-south"`, `region = "us-east"`, 1)),
+				Config:           tc.config(strings.Replace(body, `region = "us-south"`, `region = "us-east"`, 1)),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: expectWait()},
 				Check: tc.checkLive(t, expectLiveModel(map[string]any{
 					"storage": map[string]any{
@@ -289,7 +295,6 @@ func TestAccInferenceServiceFields_storageURIWithStorage(t *testing.T) {
 func TestAccInferenceServiceFields_whatReloads(t *testing.T) {
 	requireLocalModelMesh(t)
 	tc := fieldsTest{newISVCTest(t)}
-	const uri = "s3://modelmesh-example-models/sklearn/mnist-svm.joblib"
 	config := func(serviceAccount string, annotations map[string]string, storageKey string) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "  runtime = %q\n  service_account_name = %q\n  annotations = {\n", tc.runtime, serviceAccount)
@@ -300,7 +305,7 @@ func TestAccInferenceServiceFields_whatReloads(t *testing.T) {
 		if storageKey != "" {
 			fmt.Fprintf(&b, "  storage { key = %q }\n", storageKey)
 		}
-		return tc.config(uri, b.String())
+		return tc.config(b.String())
 	}
 	annotations := map[string]string{secretKeyAnnotation: "localMinIO", schemaPathAnnotation: "sklearn/schema.json", "example.com/note": "a"}
 	with := func(k, v string) map[string]string {
@@ -319,7 +324,7 @@ func TestAccInferenceServiceFields_whatReloads(t *testing.T) {
 					return fmt.Errorf("annotation %s = %q, want %q", k, obj.GetAnnotations()[k], v)
 				}
 			}
-			return expectLiveModel(map[string]any{"storageUri": uri})(obj)
+			return expectLiveModel(map[string]any{"storageUri": fieldsTestURI})(obj)
 		}
 	}
 	resource.Test(t, resource.TestCase{
@@ -375,9 +380,8 @@ func TestAccInferenceServiceFields_whatReloads(t *testing.T) {
 func TestAccInferenceServiceFields_protocolVersion(t *testing.T) {
 	requireLocalModelMesh(t)
 	tc := fieldsTest{newISVCTest(t)}
-	const uri = "s3://modelmesh-example-models/sklearn/mnist-svm.joblib"
 	config := func(protocol string) string {
-		return tc.config(uri, fmt.Sprintf("  protocol_version = %q\n", protocol))
+		return tc.config(fmt.Sprintf("  protocol_version = %q\n", protocol))
 	}
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },

@@ -70,10 +70,11 @@ func (r *inferenceServiceResource) Schema(ctx context.Context, _ resource.Schema
 				Description: "Annotations of the InferenceService, e.g. `" + secretKeyAnnotation + "` and `" +
 					schemaPathAnnotation + "`, which ModelMesh takes as the storage key and schema path when `storage` " +
 					"sets none: changing them then reloads the model, and the apply waits. `" + deploymentModeAnnotation + ": " +
-					deploymentModeModelMesh + "` is always set by the provider and must not be listed. " +
+					deploymentModeModelMesh + "` is always set by the provider and must not be listed; nor may `" +
+					runtimeAnnotation + "`, which ModelMesh refuses next to the model spec the provider writes (use `runtime`). " +
 					"Annotations other tools add are left alone and are not drift.",
 				Validators: []validator.Map{
-					mapvalidator.KeysAre(stringvalidator.NoneOf(deploymentModeAnnotation)),
+					mapvalidator.KeysAre(stringvalidator.NoneOf(deploymentModeAnnotation, runtimeAnnotation)),
 				},
 			},
 			"runtime": optional("Name of the ServingRuntime or ClusterServingRuntime to serve the model with "+
@@ -162,12 +163,15 @@ func (r *inferenceServiceResource) Schema(ctx context.Context, _ resource.Schema
 	}
 }
 
-// Annotations ModelMesh reads the storage key and schema path from when spec.predictor.model.storage
-// sets none (processInferenceServiceStorage in pkg/predictor_source/inferenceservice_registry.go of
-// github.com/kserve/modelmesh-serving v0.12.0).
+// Annotations ModelMesh reads (pkg/predictor_source/inferenceservice_registry.go of
+// github.com/kserve/modelmesh-serving v0.12.0): the storage key and schema path when
+// spec.predictor.model.storage sets none (processInferenceServiceStorage), and the runtime of the old
+// framework-style specs, which BuildBasePredictorFromInferenceService refuses next to a model spec:
+// the controller then gives up on the object without writing a status.
 const (
 	secretKeyAnnotation  = "serving.kserve.io/secretKey"
 	schemaPathAnnotation = "serving.kserve.io/schemaPath"
+	runtimeAnnotation    = "serving.kserve.io/servingRuntime"
 )
 
 // inferenceProtocols are KServe v0.12.0's InferenceServiceProtocol values (ProtocolV1, ProtocolV2,
