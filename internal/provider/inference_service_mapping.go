@@ -22,6 +22,7 @@ func (m *inferenceServiceModel) fields() []kubeField {
 		bind(&m.Runtime, model("runtime")...),
 		bind(&m.Storage, model("storage")...),
 		bind(&m.StorageURI, model("storageUri")...),
+		bind(&m.ProtocolVersion, model("protocolVersion")...),
 		bind(&m.ServiceAccountName, "spec", "predictor", "serviceAccountName"),
 	)
 }
@@ -66,6 +67,21 @@ func (r *inferenceServiceResource) readObject(ctx context.Context, m *inferenceS
 	m.Annotations = stringMapValue(priorAnnotations, annotations)
 	m.inferenceServiceStatus = statusOf(obj)
 	return nil
+}
+
+// fallbackAnnotation is the annotation ModelMesh takes for the storage attribute when the attribute
+// is unset, and null when the attribute is set (the annotation is then ignored).
+func fallbackAnnotation(m *inferenceServiceModel, storageAttribute, annotation string) attr.Value {
+	if !objectString(m.Storage, storageAttribute).IsNull() {
+		return types.StringNull()
+	}
+	if m.Annotations.IsUnknown() {
+		return types.StringUnknown()
+	}
+	if v, ok := m.Annotations.Elements()[annotation]; ok {
+		return v
+	}
+	return types.StringNull()
 }
 
 // objectString is the string attribute name of an object attribute such as model_format; null when

@@ -74,6 +74,7 @@ type inferenceServiceModel struct {
 	Runtime            types.String   `tfsdk:"runtime"`
 	Storage            types.Object   `tfsdk:"storage"` // key, path, schema_path, parameters
 	StorageURI         types.String   `tfsdk:"storage_uri"`
+	ProtocolVersion    types.String   `tfsdk:"protocol_version"`
 	ServiceAccountName types.String   `tfsdk:"service_account_name"`
 	WaitForReady       types.Bool     `tfsdk:"wait_for_ready"`
 	ForceConflicts     types.Bool     `tfsdk:"force_conflicts"`
@@ -117,7 +118,9 @@ func (r *inferenceServiceResource) ref(m *inferenceServiceModel) kube.Ref {
 
 func (r *inferenceServiceResource) ConfigValidators(context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
-		resourcevalidator.ExactlyOneOf(path.MatchRoot("storage"), path.MatchRoot("storage_uri")),
+		// As ModelMesh requires (processInferenceServiceStorage in modelmesh-serving v0.12.0's
+		// pkg/predictor_source/inferenceservice_registry.go): the rest of storage may go with storage_uri.
+		resourcevalidator.ExactlyOneOf(path.MatchRoot("storage").AtName("path"), path.MatchRoot("storage_uri")),
 	}
 }
 
@@ -206,10 +209,17 @@ func needsWait(plan, state *inferenceServiceModel, pending bool) bool {
 	return plan.WaitForReady.ValueBool() && (pending || !state.WaitForReady.ValueBool())
 }
 
+// modelSpecChanged reports whether the update changes what ModelMesh builds the model from
+// (BuildBasePredictorFromInferenceService and processInferenceServiceStorage in modelmesh-serving
+// v0.12.0's pkg/predictor_source/inferenceservice_registry.go). ModelMesh names the model after a hash
+// of that spec (concreteModelName in controllers/predictor_controller.go), so any change of it loads
+// the model anew; service_account_name is not part of it, the storage annotations are.
 func modelSpecChanged(plan, state *inferenceServiceModel) bool {
 	return !plan.ModelFormat.Equal(state.ModelFormat) || !plan.Storage.Equal(state.Storage) ||
 		!plan.Runtime.Equal(state.Runtime) || !plan.StorageURI.Equal(state.StorageURI) ||
-		!plan.ServiceAccountName.Equal(state.ServiceAccountName)
+		!plan.ProtocolVersion.Equal(state.ProtocolVersion) ||
+		!fallbackAnnotation(plan, "key", secretKeyAnnotation).Equal(fallbackAnnotation(state, "key", secretKeyAnnotation)) ||
+		!fallbackAnnotation(plan, "schema_path", schemaPathAnnotation).Equal(fallbackAnnotation(state, "schema_path", schemaPathAnnotation))
 }
 
 func (r *inferenceServiceResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

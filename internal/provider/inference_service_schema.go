@@ -2,6 +2,10 @@ package provider
 
 import (
 	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
@@ -63,20 +67,34 @@ func (r *inferenceServiceResource) Schema(ctx context.Context, _ resource.Schema
 			"annotations": schema.MapAttribute{
 				ElementType: types.StringType,
 				Optional:    true,
-				Description: "Annotations of the InferenceService, e.g. `serving.kserve.io/secretKey` and " +
-					"`serving.kserve.io/schemaPath` alongside `storage_uri`. `" + deploymentModeAnnotation + ": " +
-					deploymentModeModelMesh + "` is always set by the provider and must not be listed. " +
+				Description: "Annotations of the InferenceService, e.g. `" + secretKeyAnnotation + "` and `" +
+					schemaPathAnnotation + "`, which ModelMesh takes as the storage key and schema path when `storage` " +
+					"sets none: changing them then reloads the model, and the apply waits. `" + deploymentModeAnnotation + ": " +
+					deploymentModeModelMesh + "` is always set by the provider and must not be listed; nor may `" +
+					runtimeAnnotation + "`, which ModelMesh refuses next to the model spec the provider writes (use `runtime`). " +
 					"Annotations other tools add are left alone and are not drift.",
 				Validators: []validator.Map{
-					mapvalidator.KeysAre(stringvalidator.NoneOf(deploymentModeAnnotation)),
+					mapvalidator.KeysAre(stringvalidator.NoneOf(deploymentModeAnnotation, runtimeAnnotation)),
 				},
 			},
 			"runtime": optional("Name of the ServingRuntime or ClusterServingRuntime to serve the model with "+
 				"(`spec.predictor.model.runtime`), e.g. `asm_serving_runtime.example.name`. Without it ModelMesh only "+
 				"considers runtimes whose `supported_model_formats` entry for the model format has `auto_select = true`.", nonEmpty),
-			"storage_uri": optional("URI of the model (`spec.predictor.model.storageUri`), e.g. `s3://bucket/path`. "+
-				"Exactly one of `storage` and `storage_uri` must be set.", nonEmpty),
-			"service_account_name": optional("Service account of the predictor (`spec.predictor.serviceAccountName`).", nonEmpty),
+			"storage_uri": optional("URI of the model (`spec.predictor.model.storageUri`). ModelMesh accepts "+
+				"`s3://<bucket>/<path>`, `gs://<bucket>/<path>`, `pvc://<claim>/<path>` and `http://` or `https://` URLs "+
+				"(Azure Blob Storage ones, `https://<account>.blob.core.windows.net/<container>/<path>`, included); it ignores "+
+				"an InferenceService with any other scheme, so the plan refuses one. Exactly one of `storage_uri` and "+
+				"`storage.path` must be set; `storage.key`, `storage.parameters` and `storage.schema_path` may go with it.",
+				nonEmpty, storageURI()),
+			"protocol_version": optional("Inference protocol the model is served with (`spec.predictor.model.protocolVersion`): "+
+				"`v1`, `v2`, `grpc-v1` or `grpc-v2`. Without `runtime`, ModelMesh places the model only on a runtime listing "+
+				"this protocol in its `protocol_versions` (with ModelMesh's REST proxy enabled, as by default, a `grpc-v2` "+
+				"runtime also serves `v2`), and a model no runtime serves is not loaded; with `runtime` it does not use it. Changing it reloads the model, and the apply waits.",
+				stringvalidator.OneOf(inferenceProtocols...)),
+			"service_account_name": optional("Service account of the predictor (`spec.predictor.serviceAccountName`). "+
+				"ModelMesh ignores it: models are loaded by the runtime's Pods, which run as the service account "+
+				"ModelMesh's `model-serving-config` ConfigMap names (`serviceAccountName`). Kept for existing configurations; changing it never reloads the "+
+				"model and the apply does not wait for one.", nonEmpty),
 			"wait_for_ready": schema.BoolAttribute{
 				Optional: true,
 				Computed: true,
@@ -121,21 +139,62 @@ func (r *inferenceServiceResource) Schema(ctx context.Context, _ resource.Schema
 				},
 			},
 			"storage": schema.SingleNestedBlock{
-				Description: "Where the model is stored (`spec.predictor.model.storage`). Exactly one of `storage` and `storage_uri` must be set.",
-				Validators:  []validator.Object{objectvalidator.AlsoRequires(path.MatchRelative().AtName("path"))},
+				Description: "Where the model is stored (`spec.predictor.model.storage`). Exactly one of `storage.path` and " +
+					"`storage_uri` must be set: with `storage_uri` the block only adds the key, parameters and schema path.",
 				Attributes: map[string]schema.Attribute{
 					"key": optional("Key of the `storage-config` Secret holding the storage's credentials, e.g. "+
-						"`asm_model_storage.example.name`. ModelMesh uses its default key when unset.", nonEmpty),
-					"path":        optional("Path of the model in the storage, e.g. `sklearn/mnist-svm.joblib`. Required.", nonEmpty),
-					"schema_path": optional("Path of the model's schema file in the storage.", nonEmpty),
+						"`asm_model_storage.example.name`. When unset ModelMesh takes the annotation `"+secretKeyAnnotation+
+						"`, else its default key.", nonEmpty),
+					"path": optional("Path of the model in the storage, e.g. `sklearn/mnist-svm.joblib`. Required unless "+
+						"`storage_uri` is set.", nonEmpty),
+					"schema_path": optional("Path of the model's schema file in the storage. When unset ModelMesh takes "+
+						"the annotation `"+schemaPathAnnotation+"`.", nonEmpty),
 					"parameters": schema.MapAttribute{
 						ElementType: types.StringType,
 						Optional:    true,
-						Description: "Parameters overriding the storage configuration, e.g. `{ bucket = \"other-bucket\" }`.",
+						Description: "Parameters overriding the storage configuration, e.g. `{ bucket = \"other-bucket\" }`. " +
+							"With `storage_uri`, the parameters the URI implies (`type`, and `bucket`, `name`, `url` or " +
+							"`container` and `account_name`) take precedence.",
 					},
 				},
 			},
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
+}
+
+// Annotations ModelMesh reads (pkg/predictor_source/inferenceservice_registry.go of
+// github.com/kserve/modelmesh-serving v0.12.0): the storage key and schema path when
+// spec.predictor.model.storage sets none (processInferenceServiceStorage), and the runtime of the old
+// framework-style specs, which BuildBasePredictorFromInferenceService refuses next to a model spec:
+// the controller then gives up on the object without writing a status.
+const (
+	secretKeyAnnotation  = "serving.kserve.io/secretKey"
+	schemaPathAnnotation = "serving.kserve.io/schemaPath"
+	runtimeAnnotation    = "serving.kserve.io/servingRuntime"
+)
+
+// inferenceProtocols are KServe v0.12.0's InferenceServiceProtocol values (ProtocolV1, ProtocolV2,
+// ProtocolGRPCV1, ProtocolGRPCV2 in pkg/constants/constants.go of github.com/kserve/kserve).
+var inferenceProtocols = []string{"v1", "v2", "grpc-v1", "grpc-v2"}
+
+// storageURISchemes are the storageUri schemes ModelMesh v0.12.0 knows, after url.Parse (which
+// lowercases the scheme) succeeds: processInferenceServiceStorage in
+// pkg/predictor_source/inferenceservice_registry.go of github.com/kserve/modelmesh-serving. For any
+// other the controller fails to build the model and writes no status at all.
+var storageURISchemes = []string{"pvc", "s3", "gs", "http", "https"}
+
+func storageURI() validator.String {
+	return stringCheck{"must be a URI with a scheme ModelMesh supports: " + strings.Join(storageURISchemes, ", "), func(s string) []string {
+		u, err := url.Parse(s)
+		switch {
+		case err != nil:
+			return []string{err.Error()}
+		case u.Scheme == "":
+			return []string{"no scheme"}
+		case !slices.Contains(storageURISchemes, u.Scheme):
+			return []string{fmt.Sprintf("scheme %q", u.Scheme)}
+		}
+		return nil
+	}}
 }

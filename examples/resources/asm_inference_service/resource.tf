@@ -62,14 +62,18 @@ output "my_model_sample_url" {
   value = asm_inference_service.my_model_sample.url
 }
 
-# A model in a built-in format, from a URI, in the provider's default namespace.
+# A model in a built-in format, from a URI, in the provider's default namespace. With storage_uri
+# the storage block may still name the key, parameters and schema path (not the path: the URI has
+# it). Without runtime, ModelMesh picks a runtime that lists sklearn with auto_select = true and,
+# with protocol_version, serves that protocol.
 resource "asm_inference_service" "mnist" {
   name = "mnist-svm"
   model_format {
     name = "sklearn"
   }
   storage_uri = "s3://modelmesh-example-models/sklearn/mnist-svm.joblib"
-  annotations = {
-    "serving.kserve.io/secretKey" = "localMinIO"
+  storage {
+    key = asm_model_storage.local_minio.name
   }
+  protocol_version = "grpc-v2"
 }
