@@ -231,7 +231,7 @@ func (r *inferenceServiceResource) Create(ctx context.Context, req resource.Crea
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.applyAndWait(ctx, "create", timeout, &plan, loadWaiterOptions{wait: plan.WaitForReady.ValueBool(), loadStarted: true},
+	r.applyAndWait(ctx, "create", timeout, &plan, loadWaiterOptions{wait: plan.WaitForReady.ValueBool(), loadStarted: true, modelChanged: true},
 		resourceResult{&resp.State, resp.Private, &resp.Diagnostics})
 }
 
@@ -249,8 +249,9 @@ func (r *inferenceServiceResource) Update(ctx context.Context, req resource.Upda
 		return
 	}
 	r.applyAndWait(ctx, "update", timeout, &plan, loadWaiterOptions{
-		wait:        plan.WaitForReady.ValueBool() && needsWait(&plan, &state, pending != nil),
-		loadStarted: loadStarts(&plan, &state, pending != nil),
+		wait:         plan.WaitForReady.ValueBool() && needsWait(&plan, &state, pending != nil),
+		loadStarted:  loadStarts(&plan, &state, pending != nil),
+		modelChanged: modelSpecChanged(&plan, &state),
 	}, resourceResult{&resp.State, resp.Private, &resp.Diagnostics})
 }
 
@@ -263,9 +264,11 @@ type resourceResult struct {
 	diags *diag.Diagnostics
 }
 
-// loadWaiterOptions say whether an apply waits, and for what (see loadWaiter).
+// loadWaiterOptions say whether an apply waits, and for what (see loadWaiter). modelChanged: this
+// apply changes the model, also where the object's generation does not show it (the secretKey and
+// schemaPath annotations).
 type loadWaiterOptions struct {
-	wait, loadStarted bool
+	wait, loadStarted, modelChanged bool
 }
 
 // applyAndWait server-side-applies the plan and, when asked, watches until the model is Loaded. Once
@@ -299,7 +302,7 @@ func (r *inferenceServiceResource) applyAndWait(ctx context.Context, operation s
 
 	last, waitErr := applied, error(nil)
 	waiter := loadWaiter{generation: applied.GetGeneration(), resourceVersion: applied.GetResourceVersion(),
-		specChanged: applied.GetGeneration() != previousGeneration, loadStarted: opts.loadStarted}
+		specChanged: opts.modelChanged || applied.GetGeneration() != previousGeneration, loadStarted: opts.loadStarted}
 	inspector := newRuntimeInspector(client, plan)
 	if opts.wait {
 		var seen *unstructured.Unstructured

@@ -559,17 +559,17 @@ func TestInferenceService_validation(t *testing.T) {
 		"storage without path": {
 			body: `model_format { name = "sklearn" }
   storage { key = "localMinIO" }`,
-			want: `storage.path.*must be specified when.*storage.*is specified`,
+			want: `Missing Attribute Configuration.*Exactly one of these attributes must be configured: \[storage.path,storage_uri\]`,
 		},
 		"storage and storage_uri": {
 			body: `model_format { name = "sklearn" }
   storage { path = "a" }
   storage_uri = "s3://bucket/a"`,
-			want: `Invalid Attribute Combination.*Exactly one of these attributes must be configured: \[storage,storage_uri\]`,
+			want: `Invalid Attribute Combination.*Exactly one of these attributes must be configured: \[storage.path,storage_uri\]`,
 		},
 		"neither storage nor storage_uri": {
 			body: `model_format { name = "sklearn" }`,
-			want: `Missing Attribute Configuration.*Exactly one of these attributes must be configured: \[storage,storage_uri\]`,
+			want: `Missing Attribute Configuration.*Exactly one of these attributes must be configured: \[storage.path,storage_uri\]`,
 		},
 		"model_format missing": {
 			body: `storage_uri = "s3://bucket/a"`,

@@ -34,8 +34,11 @@ func (r *inferenceServiceResource) Schema(ctx context.Context, _ resource.Schema
 	resp.Schema = schema.Schema{
 		Description: "A KServe `InferenceService` served by ModelMesh (annotation `serving.kserve.io/deploymentMode: ModelMesh`, " +
 			"always set by the provider). By default the apply waits, by watching the object, until ModelMesh reports the model " +
-			"Loaded and Ready, and fails at once with ModelMesh's reason when the load fails (a missing runtime, " +
-			"`RuntimeNotRecognized` or `NoSupportingRuntime`, after a 30s grace, as ModelMesh retries when runtimes change). An apply that fails or times out " +
+			"Loaded and Ready (see `wait_for_ready`). It fails at once with ModelMesh's reason when the load fails (e.g. " +
+			"`ModelLoadFailed`, `RuntimeNotRecognized`, `NoSupportingRuntime`); when the runtime's Pods have been stuck for 30s " +
+			"(image pull, crash loop, missing configuration, unschedulable), naming the Pod and the `kubectl` command to run; and " +
+			"when ModelMesh writes no status for 45s in a namespace without `modelmesh-enabled=true`. A namespace labelled " +
+			"`modelmesh-enabled` with another value is refused before anything is created. An apply that fails or times out " +
 			"keeps the object in state: after a create it is tainted and replaced by the next apply, after an update the next " +
 			"apply waits again. Default timeouts: create 10m, update 10m, delete 5m. Status attributes are refreshed on every " +
 			"read and never cause a plan by themselves. Import with `<namespace>/<name>`.",
@@ -99,8 +102,11 @@ func (r *inferenceServiceResource) Schema(ctx context.Context, _ resource.Schema
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(true),
-				Description: "Wait, after creating the object or changing its model, until ModelMesh reports the model " +
-					"Loaded and Ready. Defaults to `true`.",
+				Description: "Wait, after creating the object or changing its model, until ModelMesh reports the applied " +
+					"model `Loaded`, `transition_status` `UpToDate` and the `Ready` condition `True` (what `kubectl wait " +
+					"--for=condition=Ready` waits for, plus the load). Turning it on, or an apply after one that stopped waiting, " +
+					"starts no load: that wait ends at `UpToDate` with the model `Loaded` or in `Standby` (ModelMesh loads a " +
+					"Standby model at its first request). Defaults to `true`.",
 			},
 			"force_conflicts": schema.BoolAttribute{
 				Optional: true,
@@ -114,7 +120,8 @@ func (r *inferenceServiceResource) Schema(ctx context.Context, _ resource.Schema
 				"custom runtimes require.", nonEmpty),
 			"ready": schema.BoolAttribute{
 				Computed:    true,
-				Description: "Whether the `Ready` condition is `True`.",
+				Description: "Whether the `Ready` condition is `True`. ModelMesh sets it unless the model failed to load " +
+					"or waits for a runtime Pod, so it is already `True` while a model loads (predictor_controller.go).",
 			},
 			"url":                  computedString("`status.url`: the gRPC endpoint of ModelMesh for this model, e.g. `grpc://modelmesh-serving.modelmesh-serving:8033`."),
 			"grpc_url":             computedString("`status.components.predictor.grpcUrl`."),
