@@ -55,13 +55,7 @@ func (r *inferenceServiceResource) Schema(ctx context.Context, _ resource.Schema
 				Validators:    []validator.String{dnsLabel1035()},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
-			"namespace": schema.StringAttribute{
-				Optional: true,
-				Computed: true,
-				Description: "Namespace of the InferenceService. Defaults to the provider's `kubernetes.namespace` " +
-					"(itself defaulting to `modelmesh-serving`). Changing it, or the provider default it came from, replaces the object.",
-				Validators: []validator.String{dnsLabel()},
-			},
+			"namespace": namespaceAttribute("InferenceService", "replaces the object"),
 			"labels": schema.MapAttribute{
 				ElementType: types.StringType,
 				Optional:    true,
@@ -119,7 +113,7 @@ func (r *inferenceServiceResource) Schema(ctx context.Context, _ resource.Schema
 				"checks with the ASM API that the mesh runs ASM "+modelMeshMinimumVersion+" or later, which ModelMesh "+
 				"custom runtimes require.", nonEmpty),
 			"ready": schema.BoolAttribute{
-				Computed:    true,
+				Computed: true,
 				Description: "Whether the `Ready` condition is `True`. ModelMesh sets it unless the model failed to load " +
 					"or waits for a runtime Pod, so it is already `True` while a model loads (predictor_controller.go).",
 			},

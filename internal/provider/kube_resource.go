@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -348,6 +350,18 @@ func (d *providerData) deleteObject(ctx context.Context, timeout time.Duration, 
 		diags.AddError(fmt.Sprintf("Waiting for %s to be deleted failed", ref),
 			err.Error()+"\nIf the object has finalizers, check that the controller that owns them is running; "+
 				"raise the delete timeout in the resource's timeouts block if it is just slow.")
+	}
+}
+
+// namespaceAttribute is the "namespace" attribute of a namespaced object, which planNamespace
+// resolves; of names the object, onChange what a change of namespace does to it.
+func namespaceAttribute(of, onChange string) schema.StringAttribute {
+	return schema.StringAttribute{
+		Optional: true,
+		Computed: true,
+		Description: fmt.Sprintf("Namespace of the %s. Defaults to the provider's `kubernetes.namespace` (itself defaulting "+
+			"to `modelmesh-serving`). Changing it, or the provider default it came from, %s.", of, onChange),
+		Validators: []validator.String{dnsLabel()},
 	}
 }
 

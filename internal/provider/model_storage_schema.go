@@ -47,13 +47,7 @@ func (r *modelStorageResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				Validators:    []validator.String{secretKey()},
 				PlanModifiers: replace,
 			},
-			"namespace": schema.StringAttribute{
-				Optional: true,
-				Computed: true,
-				Description: "Namespace of the Secret. Defaults to the provider's `kubernetes.namespace` (itself defaulting " +
-					"to `modelmesh-serving`). Changing it, or the provider default it came from, moves the key.",
-				Validators: []validator.String{dnsLabel()},
-			},
+			"namespace": namespaceAttribute("Secret", "moves the key"),
 			"secret_name": schema.StringAttribute{
 				Optional:      true,
 				Computed:      true,

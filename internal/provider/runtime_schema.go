@@ -268,12 +268,7 @@ func runtimeSchema(ctx context.Context, kind kube.Kind) schema.Schema {
 	description := "A KServe ClusterServingRuntime (`serving.kserve.io/v1alpha1`): a model server usable by ModelMesh " +
 		"from every namespace."
 	if kind.Namespaced {
-		attrs["namespace"] = schema.StringAttribute{
-			Optional:    true,
-			Computed:    true,
-			Description: "Namespace; defaults to the provider's `kubernetes.namespace`. Changing it replaces the runtime.",
-			Validators:  []validator.String{dnsLabel()},
-		}
+		attrs["namespace"] = namespaceAttribute("ServingRuntime", "replaces the runtime")
 		description = "A KServe ServingRuntime (`serving.kserve.io/v1alpha1`): a model server ModelMesh can load models " +
 			"into, in one namespace."
 	}
