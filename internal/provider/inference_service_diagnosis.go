@@ -260,8 +260,9 @@ func podFixHint(namespace string, p kube.PodProblem) string {
 }
 
 // candidateRuntimes are the runtimes ModelMesh may place the model on: the named one if it exists,
-// or else those listing its format with autoSelect (model-mesh's type constraints, which the
-// controller builds from supportedModelFormats; only enabled multi-model runtimes are deployed).
+// or else those listing its format with autoSelect, and its protocol_version when set: the type
+// labels the controller gives runtimes and asks of models (controllers/modelmesh/model_type_labels.go;
+// only enabled multi-model runtimes are deployed).
 func (i *runtimeInspector) candidateRuntimes(ctx context.Context) ([]string, error) {
 	namespace := i.model.Namespace.ValueString()
 	if !i.model.Runtime.IsNull() {
@@ -279,6 +280,7 @@ func (i *runtimeInspector) candidateRuntimes(ctx context.Context) ([]string, err
 	}
 	format := objectString(i.model.ModelFormat, "name").ValueString()
 	version := objectString(i.model.ModelFormat, "version")
+	protocol := i.model.ProtocolVersion
 	var out []string
 	for _, kind := range []kube.Kind{kube.ServingRuntime, kube.ClusterServingRuntime} {
 		runtimes, err := i.client.List(ctx, kind, namespace)
@@ -286,7 +288,7 @@ func (i *runtimeInspector) candidateRuntimes(ctx context.Context) ([]string, err
 			return nil, err
 		}
 		for _, rt := range runtimes {
-			if runtimeAutoSelects(rt, format, version) && !slices.Contains(out, rt.GetName()) {
+			if runtimeAutoSelects(rt, format, version) && runtimeServesProtocol(rt, protocol) && !slices.Contains(out, rt.GetName()) {
 				out = append(out, rt.GetName())
 			}
 		}
@@ -312,6 +314,18 @@ func runtimeAutoSelects(rt unstructured.Unstructured, format string, version typ
 		}
 	}
 	return false
+}
+
+// runtimeServesProtocol reports whether a runtime lists the protocol (any when null). A grpc-v2
+// runtime also serves v2 through the REST proxy, which ModelMesh enables by default; where it is
+// disabled, such a runtime is counted although it cannot serve, which leaves the wait to its timeout.
+func runtimeServesProtocol(rt unstructured.Unstructured, protocol types.String) bool {
+	if protocol.IsNull() || protocol.IsUnknown() {
+		return true
+	}
+	versions, _, _ := unstructured.NestedStringSlice(rt.Object, "spec", "protocolVersions")
+	return slices.Contains(versions, protocol.ValueString()) ||
+		(protocol.ValueString() == "v2" && slices.Contains(versions, "grpc-v2"))
 }
 
 // seen is what the last look found, for a timeout's message.

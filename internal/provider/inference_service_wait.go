@@ -183,7 +183,7 @@ func loadFailureHint(m *inferenceServiceModel, s inferenceServiceStatus) string 
 		runtime = fmt.Sprintf("runtime %q", m.Runtime.ValueString())
 	}
 	storage := fmt.Sprintf("storage_uri %q", m.StorageURI.ValueString())
-	if !m.Storage.IsNull() {
+	if !objectString(m.Storage, "path").IsNull() {
 		key := "ModelMesh's default key"
 		if k := objectString(m.Storage, "key"); !k.IsNull() {
 			key = fmt.Sprintf("key %q", k.ValueString())
@@ -194,10 +194,15 @@ func loadFailureHint(m *inferenceServiceModel, s inferenceServiceStatus) string 
 	switch s.LastFailureReason.ValueString() {
 	case "NoSupportingRuntime", "RuntimeNotRecognized", "RuntimeDisabled":
 		if m.Runtime.IsNull() {
+			protocol := ""
+			if !m.ProtocolVersion.IsNull() {
+				protocol = fmt.Sprintf(" and protocol %q in protocol_versions (grpc-v2 also serves v2 through ModelMesh's REST proxy)",
+					m.ProtocolVersion.ValueString())
+			}
 			return fmt.Sprintf("No runtime is set, so ModelMesh only considers ServingRuntimes in namespace %q and "+
-				"ClusterServingRuntimes that list model format %s with auto_select = true. Set runtime, or mark the format "+
+				"ClusterServingRuntimes that list model format %s with auto_select = true%s. Set runtime, or mark the format "+
 				"auto_select in a runtime; if the runtime is created in the same apply, reference it so it is created first.",
-				namespace, format)
+				namespace, format, protocol)
 		}
 		return fmt.Sprintf("Check that %s exists as a ServingRuntime in namespace %q or as a ClusterServingRuntime, is not "+
 			"disabled, has multi_model = true, and lists model format %s in supported_model_formats. If the runtime is "+

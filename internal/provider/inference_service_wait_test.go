@@ -230,3 +230,47 @@ resource "asm_inference_service" "test" {
 		},
 	})
 }
+
+// TestAccInferenceService_protocolNoRuntimeServes: the namespace's runtime auto-selects sklearn but
+// serves grpc-v2 (and v2 through the REST proxy) only; a model asking for v1 matches no runtime,
+// which ModelMesh cannot say while the runtime is scaled to zero.
+func TestAccInferenceService_protocolNoRuntimeServes(t *testing.T) {
+	requireLocalModelMesh(t)
+	tc := newISVCTest(t)
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             tc.checkGone(t),
+		Steps: []resource.TestStep{{
+			Config: tc.config("sklearn/mnist-svm.joblib", `  protocol_version = "v1"`+"\n"+`  timeouts { create = "3m" }`),
+			ExpectError: errorPattern(`No runtime can serve.*model format "sklearn" version "0" with auto_select = true and protocol "v1" ` +
+				`in protocol_versions`),
+		}},
+	})
+}
+
+// TestAccInferenceService_runtimeNotDeployed: the controller does not deploy a runtime with a
+// readiness probe (controllers/servingruntime_validator.go), and says so only in its log; the
+// model waits on RuntimeUnhealthy. The wait names the runtime that has no Deployment.
+func TestAccInferenceService_runtimeNotDeployed(t *testing.T) {
+	requireLocalModelMesh(t)
+	namespace := acctest.CreateNamespace(t, "undeployed")
+	tc := isvcTest{namespace: namespace, name: acctest.RandomName("model"), runtime: "refused-runtime"}
+	rt := testRuntime(namespace, tc.runtime, "sklearn")
+	container := map[string]any{"name": "mlserver", "image": "mlserver:test",
+		"readinessProbe": map[string]any{"tcpSocket": map[string]any{"port": int64(8001)}}}
+	if err := unstructured.SetNestedSlice(rt.Object, []any{container}, "spec", "containers"); err != nil {
+		t.Fatal(err)
+	}
+	createRuntimeObject(t, rt)
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             tc.checkGone(t),
+		Steps: []resource.TestStep{{
+			Config: tc.config("sklearn/mnist-svm.joblib", fmt.Sprintf("  runtime = %q\n  timeouts { create = \"3m\" }\n", tc.runtime)),
+			ExpectError: errorPattern(`The runtime of InferenceService "` + tc.name + `".*cannot run.*runtime "refused-runtime": no Deployment in ` +
+				`namespace "` + namespace + `": the ModelMesh controller does not deploy it.*readiness probe`),
+		}},
+	})
+}
