@@ -45,7 +45,6 @@ type runtimeInspector struct {
 	client  *kube.Client
 	model   *inferenceServiceModel
 	started time.Time
-	now     func() time.Time
 
 	mu        sync.Mutex
 	firstSeen map[string]time.Time
@@ -53,7 +52,7 @@ type runtimeInspector struct {
 }
 
 func newRuntimeInspector(client *kube.Client, m *inferenceServiceModel) *runtimeInspector {
-	return &runtimeInspector{client: client, model: m, started: time.Now(), now: time.Now, firstSeen: map[string]time.Time{}}
+	return &runtimeInspector{client: client, model: m, started: time.Now(), firstSeen: map[string]time.Time{}}
 }
 
 // lasting reports whether the problem named key has been seen for at least grace, counting from
@@ -62,10 +61,10 @@ func (i *runtimeInspector) lasting(key string, grace time.Duration, seenNow map[
 	seenNow[key] = true
 	first, ok := i.firstSeen[key]
 	if !ok {
-		first = i.now()
+		first = time.Now()
 		i.firstSeen[key] = first
 	}
-	return i.now().Sub(first) >= grace
+	return time.Now().Sub(first) >= grace
 }
 
 // look inspects what the status points at: with a current status saying the runtime is
@@ -83,7 +82,7 @@ func (i *runtimeInspector) look(ctx context.Context, obj *unstructured.Unstructu
 		}
 	}()
 	noStatus := obj == nil || !current
-	if noStatus && i.now().Sub(i.started) < noStatusGrace {
+	if noStatus && time.Now().Sub(i.started) < noStatusGrace {
 		return nil
 	}
 	if noStatus {

@@ -56,7 +56,7 @@ func (w loadWaiter) wait(ctx context.Context, client *kube.Client, ref kube.Ref,
 	stop(nil)
 	<-inspected
 	var failed *runtimeFailedError
-	if errors.As(context.Cause(ctx), &failed) {
+	if err != nil && errors.As(context.Cause(ctx), &failed) {
 		return last, failed
 	}
 	return last, err
