@@ -308,13 +308,7 @@ func TestRuntimeNeverPulls(t *testing.T) {
 	list := waitForContainer(t, ns, "a runtime container in ImagePullBackOff", func(cs corev1.ContainerStatus) bool {
 		return cs.State.Waiting != nil && cs.State.Waiting.Reason == "ImagePullBackOff"
 	})
-	for _, pod := range list.Items {
-		for _, c := range pod.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				t.Errorf("pod %s is Ready with an image that never pulls", pod.Name)
-			}
-		}
-	}
+	expectNoPodReady(t, list, "with an image that never pulls")
 	isvc, err := getISVC(t.Context(), t, ns, "waits")
 	if err != nil {
 		t.Fatal(err)
@@ -473,9 +467,17 @@ func TestRuntimeFailsAtStart(t *testing.T) {
 		if pod.Status.Phase != corev1.PodRunning {
 			t.Errorf("pod %s is %s, want Running", pod.Name, pod.Status.Phase)
 		}
+	}
+	expectNoPodReady(t, list, "although its runtime container never started")
+}
+
+// expectNoPodReady fails the test for each Pod whose Ready condition is True.
+func expectNoPodReady(t *testing.T, list *corev1.PodList, why string) {
+	t.Helper()
+	for _, pod := range list.Items {
 		for _, c := range pod.Status.Conditions {
 			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				t.Errorf("pod %s is Ready although its runtime container never started", pod.Name)
+				t.Errorf("pod %s is Ready %s", pod.Name, why)
 			}
 		}
 	}
