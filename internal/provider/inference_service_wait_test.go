@@ -55,8 +55,9 @@ func stuckRuntimeTest(t *testing.T, image string, nodeSelector map[string]any, p
 		CheckDestroy:             tc.checkGone(t),
 		Steps: []resource.TestStep{
 			{
-				// A timeout says what it last saw of the runtime.
-				Config:      tc.config("sklearn/mnist-svm.joblib", runtime+`  timeouts { create = "25s" }`),
+				// A timeout says what it last saw of the runtime. 30s ends the wait before stuckGrace can: the
+				// first look is inspectInterval after the wait starts.
+				Config:      tc.config("sklearn/mnist-svm.joblib", runtime+`  timeouts { create = "30s" }`),
 				ExpectError: errorPattern(`Timed out waiting.*Last failure: RuntimeUnhealthy.*Runtime Pods last seen:\s+- runtime "` + tc.runtime + `"`),
 			},
 			{
