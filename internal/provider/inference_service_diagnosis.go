@@ -64,7 +64,7 @@ func (i *runtimeInspector) lasting(key string, grace time.Duration, seenNow map[
 		first = time.Now()
 		i.firstSeen[key] = first
 	}
-	return time.Now().Sub(first) >= grace
+	return time.Since(first) >= grace
 }
 
 // look inspects what the status points at: with a current status saying the runtime is
@@ -82,7 +82,7 @@ func (i *runtimeInspector) look(ctx context.Context, obj *unstructured.Unstructu
 		}
 	}()
 	noStatus := obj == nil || !current
-	if noStatus && time.Now().Sub(i.started) < noStatusGrace {
+	if noStatus && time.Since(i.started) < noStatusGrace {
 		return nil
 	}
 	if noStatus {
