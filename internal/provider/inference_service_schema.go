@@ -115,7 +115,7 @@ func (r *inferenceServiceResource) Schema(ctx context.Context, _ resource.Schema
 			"ready": schema.BoolAttribute{
 				Computed: true,
 				Description: "Whether the `Ready` condition is `True`. ModelMesh sets it unless the model failed to load " +
-					"or waits for a runtime Pod, so it is already `True` while a model loads (predictor_controller.go).",
+					"or waits for a runtime Pod, so it is already `True` while a model loads.",
 			},
 			"url":                  computedString("`status.url`: the gRPC endpoint of ModelMesh for this model, e.g. `grpc://modelmesh-serving.modelmesh-serving:8033`."),
 			"grpc_url":             computedString("`status.components.predictor.grpcUrl`."),
