@@ -52,9 +52,7 @@ type instance struct {
 	pod    string
 	addr   string
 	labels []string
-	// startedMs is when the mm container started. Registry entries of this instance that are
-	// older belong to an earlier run of the container, whose memory is gone.
-	startedMs int64
+	containerRun
 	// draining: the pod is being deleted. model-mesh's preShutdown no longer takes loads there but
 	// keeps its copies registered until they have been loaded elsewhere (ModelMesh.preShutdown).
 	draining bool
@@ -77,9 +75,9 @@ type cluster struct {
 	instances    map[string]*instance
 	timers       map[string]*time.Timer
 	closed       bool
-	// downStart records, for instances that went down while this process watched, when their
-	// container had started; a different start on their return means the container restarted.
-	downStart map[string]int64
+	// downStart records, for instances that went down while this process watched, their
+	// container's run; a different run on their return means the container restarted.
+	downStart map[string]containerRun
 	// missingSince is the reaper's map of instances found missing, and since when.
 	missingSince map[string]int64
 	// placed counts copies this process placed per instance, standing in for the free-space
@@ -93,7 +91,7 @@ func newCluster(namespace, service, prefix, defaultOwner string, etcd *clientv3.
 		namespace: namespace, service: service, prefix: prefix, defaultOwner: defaultOwner,
 		etcd: etcd, opts: opts, constraints: constraints,
 		instances: map[string]*instance{}, timers: map[string]*time.Timer{}, placed: map[string]int{},
-		downStart: map[string]int64{}, missingSince: map[string]int64{},
+		downStart: map[string]containerRun{}, missingSince: map[string]int64{},
 	}
 }
 
@@ -565,7 +563,7 @@ func (c *cluster) releaseModel(id string, mr *modelRecord) []clientv3.Op {
 func (c *cluster) addInstance(in *instance) error {
 	c.instances[in.id] = in
 	cutoff := in.startedMs
-	if prev, seen := c.downStart[in.id]; seen && prev != in.startedMs {
+	if prev, seen := c.downStart[in.id]; seen && prev != in.containerRun {
 		cutoff = nowMs()
 	}
 	delete(c.downStart, in.id)
@@ -606,7 +604,7 @@ func (c *cluster) removeInstance(id string, graceful bool) error {
 		in.server = nil
 	}
 	if !graceful {
-		c.downStart[id] = in.startedMs
+		c.downStart[id] = in.containerRun
 		delete(c.instances, id)
 		return nil
 	}

@@ -209,6 +209,22 @@ func (s *stack) runtimePod(t *testing.T, ns, runtime, mmLabels string) *corev1.P
 // setReady sets the pod's Ready condition; started is when its mm container (re)started.
 func (s *stack) setReady(t *testing.T, pod *corev1.Pod, ready bool, started time.Time) *corev1.Pod {
 	t.Helper()
+	var restarts int32
+	if len(pod.Status.ContainerStatuses) > 0 {
+		restarts = pod.Status.ContainerStatuses[0].RestartCount
+	}
+	return s.writeStatus(t, pod, ready, started, restarts)
+}
+
+// restart plays the kubelet restarting the pod's mm container: it runs again from now, ready, and
+// its restart count goes up, which also tells a restart within the same second.
+func (s *stack) restart(t *testing.T, pod *corev1.Pod) *corev1.Pod {
+	t.Helper()
+	return s.writeStatus(t, pod, true, time.Now(), pod.Status.ContainerStatuses[0].RestartCount+1)
+}
+
+func (s *stack) writeStatus(t *testing.T, pod *corev1.Pod, ready bool, started time.Time, restarts int32) *corev1.Pod {
+	t.Helper()
 	cond := corev1.ConditionFalse
 	if ready {
 		cond = corev1.ConditionTrue
@@ -219,7 +235,7 @@ func (s *stack) setReady(t *testing.T, pod *corev1.Pod, ready bool, started time
 	}
 	pod.Status.Phase = corev1.PodRunning
 	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: cond}}
-	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: mmContainer, Ready: ready,
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: mmContainer, Ready: ready, RestartCount: restarts,
 		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(started)}}}}
 	pod, err := s.kube.CoreV1().Pods(pod.Namespace).UpdateStatus(context.Background(), pod, metav1.UpdateOptions{})
 	if err != nil {

@@ -279,7 +279,7 @@ func TestUnreadyPodLeavesItsModelsStandby(t *testing.T) {
 
 	// It restarts: the new container holds nothing, its stale registration goes, the model stays
 	// Standby until something asks for a load.
-	sk = s.setReady(t, sk, true, time.Now())
+	sk = s.restart(t, sk)
 	client(t, sk)
 	eventually(t, "stale registration pruned", func(ctx context.Context) (bool, error) {
 		resp, err := c.GetModelStatus(ctx, &mmesh.GetStatusRequest{ModelId: "m__isvc-0123456789"})
@@ -313,7 +313,7 @@ func TestReaperPrunesGoneInstancesAndReloadsStandbyModels(t *testing.T) {
 		return err == nil && st.GetStatus() == mmesh.ModelStatusInfo_NOT_LOADED && len(st.GetModelCopyInfos()) == 0, err
 	})
 	// It comes back: the reaper loads the Standby model without being asked.
-	sk = s.setReady(t, sk, true, time.Now())
+	sk = s.restart(t, sk)
 	st := waitActive(t, c, "m", mmesh.ModelStatusInfo_LOADED)
 	if got := locations(st.GetActiveModelStatus(), mmesh.ModelStatusInfo_UNKNOWN); !slices.Equal(got, []string{instanceID(sk.Name)}) {
 		t.Errorf("reloaded copy at %v, want %s", got, sk.Name)

@@ -252,17 +252,26 @@ func podReady(pod *corev1.Pod) bool {
 	return false
 }
 
-// containerStart is when the mm container last started (pod start when unknown).
-func containerStart(pod *corev1.Pod) int64 {
+// containerRun tells one run of the mm container from the next. Registry entries of an instance
+// that are older than its start belong to an earlier run, whose memory is gone. Start times have a
+// resolution of seconds, so a restart within the same second shows only in the kubelet's restart
+// count.
+type containerRun struct {
+	startedMs int64
+	restarts  int32
+}
+
+// runOf is the mm container's current run (from the pod's start when the container's is unknown).
+func runOf(pod *corev1.Pod) containerRun {
 	for _, cs := range pod.Status.ContainerStatuses {
 		if cs.Name == mmContainer && cs.State.Running != nil {
-			return cs.State.Running.StartedAt.UnixMilli()
+			return containerRun{startedMs: cs.State.Running.StartedAt.UnixMilli(), restarts: cs.RestartCount}
 		}
 	}
 	if pod.Status.StartTime != nil {
-		return pod.Status.StartTime.UnixMilli()
+		return containerRun{startedMs: pod.Status.StartTime.UnixMilli()}
 	}
-	return 0
+	return containerRun{}
 }
 
 // instanceID is model-mesh's instance id for a pod: the last 12 characters of its name (start.sh).
@@ -308,7 +317,7 @@ func (s *Server) syncNamespace(ns string) error {
 		c.mu.Lock()
 		for id, in := range c.instances {
 			w, ok := want[key+"/"+id]
-			if in.draining || ok && w.addr == in.addr && w.pod.Name == in.pod && containerStart(w.pod) == in.startedMs {
+			if in.draining || ok && w.addr == in.addr && w.pod.Name == in.pod && runOf(w.pod) == in.containerRun {
 				continue
 			}
 			pod, err := s.pods.Pods(ns).Get(in.pod)
@@ -373,7 +382,7 @@ func (s *Server) startInstance(ckey string, pod *corev1.Pod, spec podSpec, addr 
 		return err
 	}
 	in := &instance{
-		id: instanceID(pod.Name), pod: pod.Name, addr: addr, startedMs: containerStart(pod),
+		id: instanceID(pod.Name), pod: pod.Name, addr: addr, containerRun: runOf(pod),
 		server: grpc.NewServer(),
 	}
 	if spec.labels != "" {
