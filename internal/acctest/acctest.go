@@ -92,20 +92,25 @@ func start() (func(), error) {
 	return func() { _ = stack.Stop() }, nil
 }
 
-// Storage paths that make model-mesh's stand-in fail a load, or take SlowLoadDelay over it.
+// Storage paths that make model-mesh's stand-in fail a load (in every Pod, or only in the first
+// that tries it), or take SlowLoadDelay over it.
 const (
-	FailPathMarker = "fail/"
-	SlowPathMarker = "slow/"
+	FailPathMarker     = "fail/"
+	FailOncePathMarker = "fail-once/"
+	SlowPathMarker     = "slow/"
 )
 
 // ModelMeshOptions are the stand-in's settings for acceptance tests: loads short enough to keep the
-// suite quick, slow ones longer than any wait a test sets.
+// suite quick, slow ones longer than any wait a test sets, and a retry of a failed load late enough
+// that the controller always reports the failure first, as it may on a busy model-mesh.
 func ModelMeshOptions() mmeshfake.Options {
 	return mmeshfake.Options{
-		LoadDelay:      200 * time.Millisecond,
-		SlowLoadDelay:  5 * time.Minute,
-		FailPathMarker: FailPathMarker,
-		SlowPathMarker: SlowPathMarker,
+		LoadDelay:          200 * time.Millisecond,
+		SlowLoadDelay:      5 * time.Minute,
+		RetryDelay:         2 * time.Second,
+		FailPathMarker:     FailPathMarker,
+		FailOncePathMarker: FailOncePathMarker,
+		SlowPathMarker:     SlowPathMarker,
 	}
 }
 

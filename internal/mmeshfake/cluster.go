@@ -278,8 +278,13 @@ func (c *cluster) loadDelay(path string) time.Duration {
 	return c.opts.LoadDelay
 }
 
-func (c *cluster) loadFails(path string) bool {
-	return c.opts.FailPathMarker != "" && strings.Contains(path, c.opts.FailPathMarker)
+// loadFails reports whether the next load of mr fails: always for paths with FailPathMarker; for
+// paths with FailOncePathMarker, while no failure is recorded.
+func (c *cluster) loadFails(mr *modelRecord) bool {
+	if c.opts.FailOncePathMarker != "" && strings.Contains(mr.MPath, c.opts.FailOncePathMarker) {
+		return !mr.hasLoadFailure()
+	}
+	return c.opts.FailPathMarker != "" && strings.Contains(mr.MPath, c.opts.FailPathMarker)
 }
 
 // loaderError is the message a failed load leaves in the registry. model-mesh records the
@@ -309,7 +314,7 @@ func (c *cluster) liveCopies(mr *modelRecord, exclude []string) (ids []string, l
 			continue
 		}
 		ids = append(ids, id)
-		if !c.loadFails(mr.MPath) && now >= start+c.loadDelay(mr.MPath).Milliseconds() {
+		if !c.loadFails(mr) && now >= start+c.loadDelay(mr.MPath).Milliseconds() {
 			loaded = true
 		}
 	}
@@ -461,23 +466,57 @@ func (c *cluster) scheduleCompletion(id, inst string, start int64, path string) 
 	})
 }
 
-// loadFinished runs when a load's time is up. A failing load follows CacheEntry.failed: the copy
-// becomes a failure with the loader's message, and the load is retried on another instance
-// (ensureLoadedInternalAsync excluding this one), within model-mesh's failure limits.
+// loadFinished runs when a load's time is up. A failing load follows CacheEntry.failed
+// (ModelMesh.java v0.12.0): the copy becomes a failure with the loader's message, written to the
+// registry at once, and the retry elsewhere follows (scheduleRetry).
 func (c *cluster) loadFinished(id, inst string, start int64) error {
 	mr, err := c.getModel(id)
 	if err != nil || mr == nil || mr.InstanceIDs[inst] != start || !c.copyLive(inst, start) {
 		return err // deleted, reloaded or its instance went away meanwhile
 	}
-	if c.loadFails(mr.MPath) {
-		mr.addLoadFailure(inst, nowMs(), loaderError(mr.MPath))
-		if err := c.commit(c.putModel(id, mr)); err != nil {
-			return err
+	if !c.loadFails(mr) {
+		return c.processTransitions(id)
+	}
+	mr.addLoadFailure(inst, nowMs(), loaderError(mr.MPath))
+	if err := c.commit(c.putModel(id, mr)); err != nil {
+		return err
+	}
+	c.opts.Logf("mmeshfake: %s/%s: load of model %s failed in instance %s", c.namespace, c.service, id, inst)
+	c.scheduleRetry(id, inst)
+	return nil
+}
+
+// scheduleRetry is the end of CacheEntry.failed: after writing the failure, model-mesh hands
+// ensureLoadedInternalAsync(modelId, ..., excludeThisInstance) to its task pool, whose cache-miss
+// placement skips instances with recent failures and stops at MAX_LOAD_FAILURES. Until the retry
+// registers its copy, getStatus answers LOADING_FAILED, and the controller, woken by the
+// failure's registry event, may report FailedToLoad for a model that then loads; Options.RetryDelay
+// is that gap.
+func (c *cluster) scheduleRetry(id, failedIn string) {
+	key := id + "\x00retry\x00" + failedIn
+	if t, ok := c.timers[key]; ok {
+		t.Stop()
+	}
+	c.timers[key] = time.AfterFunc(c.opts.RetryDelay, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.closed {
+			return
 		}
-		c.opts.Logf("mmeshfake: %s/%s: load of model %s failed in instance %s", c.namespace, c.service, id, inst)
-		if _, err := c.ensureLoaded(id, mr, []string{inst}); err != nil {
-			return err
+		delete(c.timers, key)
+		if err := c.retryLoad(id, failedIn); err != nil {
+			c.opts.Logf("mmeshfake: %s/%s: retrying load of %s after its failure in %s: %v", c.namespace, c.service, id, failedIn, err)
 		}
+	})
+}
+
+func (c *cluster) retryLoad(id, failedIn string) error {
+	mr, err := c.getModel(id)
+	if err != nil || mr == nil {
+		return err // deleted meanwhile
+	}
+	if _, err := c.ensureLoaded(id, mr, []string{failedIn}); err != nil {
+		return err
 	}
 	return c.processTransitions(id)
 }

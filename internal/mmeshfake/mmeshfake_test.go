@@ -172,6 +172,36 @@ func TestLoadFailureIsRetriedElsewhereThenReported(t *testing.T) {
 	}
 }
 
+// TestFailedLoadIsRetriedOnAnotherInstance: model-mesh writes a failed load to the registry before
+// it retries elsewhere (CacheEntry.failed), so the failure is visible on its own; the retry then
+// loads the model in the other pod and the failure stays listed.
+func TestFailedLoadIsRetriedOnAnotherInstance(t *testing.T) {
+	s := needStack(t)
+	ns, _ := s.namespace(t)
+	a := s.runtimePod(t, ns, "sk", sklearnLabels)
+	b := s.runtimePod(t, ns, "sk", sklearnLabels)
+	s.startServer(t, Options{RetryDelay: 2 * time.Second})
+	c := client(t, a)
+	client(t, b)
+
+	setVModel(t, c, "flaky", "flaky__isvc-0123456789", "mt:sklearn", "s3/fail-once/mnist.joblib", true)
+	st := waitActive(t, c, "flaky", mmesh.ModelStatusInfo_LOADING_FAILED)
+	failedIn := locations(st.GetActiveModelStatus(), mmesh.ModelStatusInfo_LOADING_FAILED)
+	if len(failedIn) != 1 || len(st.GetActiveModelStatus().GetModelCopyInfos()) != 1 {
+		t.Fatalf("before the retry: %v, want one failure and no copy", st.GetActiveModelStatus())
+	}
+	st = waitActive(t, c, "flaky", mmesh.ModelStatusInfo_LOADED)
+	active := st.GetActiveModelStatus()
+	wantMsg := "Failed to pull model from storage due to error: no objects found for path 's3/fail-once/mnist.joblib'"
+	if got := locations(active, mmesh.ModelStatusInfo_LOADING_FAILED); !slices.Equal(got, failedIn) ||
+		len(active.GetErrors()) != 1 || active.GetErrors()[0] != wantMsg {
+		t.Errorf("after the retry: %v, want the failure in %v kept", active, failedIn)
+	}
+	if got, want := locations(active, mmesh.ModelStatusInfo_UNKNOWN), sortedIDs(a, b); len(got) != 1 || !slices.Contains(want, got[0]) || got[0] == failedIn[0] {
+		t.Errorf("copies at %v, want one in the pod that did not fail (of %v)", got, want)
+	}
+}
+
 func sortedIDs(pods ...*corev1.Pod) []string {
 	var ids []string
 	for _, p := range pods {

@@ -51,6 +51,13 @@ type Options struct {
 	SlowLoadDelay time.Duration
 	// FailPathMarker in a storage path makes its load fail with the puller's error. Default "fail/".
 	FailPathMarker string
+	// FailOncePathMarker in a storage path makes its load fail with the puller's error in the first
+	// instance that tries it, as where one Pod cannot reach the storage, and succeed in the next.
+	// Default "fail-once/".
+	FailOncePathMarker string
+	// RetryDelay is how long model-mesh takes to place the retry of a failed load on another
+	// instance; meanwhile it reports the model LOADING_FAILED. Default 100ms.
+	RetryDelay time.Duration
 	// SlowPathMarker in a storage path makes its load take SlowLoadDelay. Default "slow/".
 	SlowPathMarker string
 	// Logf reports instances starting and stopping, loads, and errors. Default log.Printf.
@@ -69,6 +76,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SlowPathMarker == "" {
 		o.SlowPathMarker = "slow/"
+	}
+	if o.FailOncePathMarker == "" {
+		o.FailOncePathMarker = "fail-once/"
+	}
+	if o.RetryDelay == 0 {
+		o.RetryDelay = 100 * time.Millisecond
 	}
 	if o.Logf == nil {
 		o.Logf = log.Printf

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -29,6 +28,13 @@ const (
 	noStatusGrace = 45 * time.Second
 	// inspectInterval spaces the looks at Pods: their changes do not show on the watched object.
 	inspectInterval = 5 * time.Second
+	// retryGrace bounds the wait for ModelMesh's retry of a failed load in another Pod. It places
+	// the retry as soon as it has recorded the failure, so a failure that lasts this long while
+	// other Pods could load the model means no retry is coming.
+	retryGrace = 30 * time.Second
+	// maxLoadFailures is ModelMesh's MAX_LOAD_FAILURES: it places no further load of a model with
+	// this many recent failures (ModelMesh.checkLoadFailureCount), for IN_USE_LOAD_FAILURE_EXPIRY_MS.
+	maxLoadFailures = 3
 
 	modelMeshEnabledLabel = "modelmesh-enabled"
 )
@@ -46,13 +52,25 @@ type runtimeInspector struct {
 	model   *inferenceServiceModel
 	started time.Time
 
+	// poked asks for a look now rather than at the next tick.
+	poked chan struct{}
+
 	mu        sync.Mutex
 	firstSeen map[string]time.Time
 	lastSeen  string // what the last look found, for a timeout's message
 }
 
 func newRuntimeInspector(client *kube.Client, m *inferenceServiceModel) *runtimeInspector {
-	return &runtimeInspector{client: client, model: m, started: time.Now(), firstSeen: map[string]time.Time{}}
+	return &runtimeInspector{client: client, model: m, started: time.Now(), firstSeen: map[string]time.Time{},
+		poked: make(chan struct{}, 1)}
+}
+
+// poke has the watch look at the newest object now; pokes before that look add nothing.
+func (i *runtimeInspector) poke() {
+	select {
+	case i.poked <- struct{}{}:
+	default:
+	}
 }
 
 // lasting reports whether the problem named key has been seen for at least grace, counting from
@@ -67,9 +85,10 @@ func (i *runtimeInspector) lasting(key string, grace time.Duration, seenNow map[
 	return time.Since(first) >= grace
 }
 
-// look inspects what the status points at: with a current status saying the runtime is
-// unhealthy, the runtime Pods; with no current status after noStatusGrace, the causes the
-// controller would not say. It returns a runtimeFailedError when the wait cannot succeed.
+// look inspects what the status points at: with a current status saying a load failed, whether
+// ModelMesh can retry it; with one saying the runtime is unhealthy, the runtime Pods; with no
+// current status after noStatusGrace, the causes the controller would not say. It returns a
+// loadFailedError or runtimeFailedError when the wait cannot succeed.
 func (i *runtimeInspector) look(ctx context.Context, obj *unstructured.Unstructured, current bool) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -89,7 +108,9 @@ func (i *runtimeInspector) look(ctx context.Context, obj *unstructured.Unstructu
 		if err := i.lookAtNamespace(ctx); err != nil {
 			return err
 		}
-	} else if s := statusOf(obj); s.LastFailureReason.ValueString() != "RuntimeUnhealthy" && s.ActiveModelState.ValueString() != "Pending" {
+	} else if s := statusOf(obj); copyFailed(s) {
+		return i.lookAtRetries(ctx, s, seenNow)
+	} else if s.LastFailureReason.ValueString() != "RuntimeUnhealthy" && s.ActiveModelState.ValueString() != "Pending" {
 		i.lastSeen = ""
 		return nil
 	}
@@ -109,6 +130,59 @@ func (i *runtimeInspector) lookAtNamespace(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// lookAtRetries decides whether a failed load is ModelMesh's last word. ModelMesh records the
+// failure, then retries the load in an instance where it has not failed
+// (CacheEntry.failed → ensureLoadedInternalAsync with the failed instance excluded, ModelMesh.java
+// v0.12.0), until maxLoadFailures recent failures; meanwhile the controller reports FailedToLoad
+// with the failure's message. The failure is final once every ready Pod of the runtimes that may
+// load the model has failed it, or the limit is reached, or no retry has shown within retryGrace.
+func (i *runtimeInspector) lookAtRetries(ctx context.Context, s inferenceServiceStatus, seenNow map[string]bool) error {
+	failed := max(s.FailedCopies.ValueInt64(), 1)
+	pods, err := i.readyRuntimePods(ctx)
+	if err != nil {
+		// Without the Pods, only the limit and the grace can tell.
+		pods = maxLoadFailures
+	}
+	switch {
+	case failed >= pods:
+		return &loadFailedError{status: s, retries: fmt.Sprintf("The load failed in %d of the %d ready runtime Pods that may "+
+			"load the model; ModelMesh retries a failed load only in a Pod where it has not failed.\n\n", failed, pods)}
+	case failed >= maxLoadFailures:
+		return &loadFailedError{status: s, retries: fmt.Sprintf("The load failed in %d runtime Pods; ModelMesh stops "+
+			"retrying a model after %d recent failures, until they expire (7.5 minutes).\n\n", failed, maxLoadFailures)}
+	case i.lasting(fmt.Sprintf("retry/%d", failed), retryGrace, seenNow):
+		return &loadFailedError{status: s, retries: fmt.Sprintf("ModelMesh retries a failed load in another runtime Pod, and "+
+			"%d of the %d ready Pods that may load the model have not failed it, but it started no retry within %s.\n\n",
+			pods-failed, pods, retryGrace)}
+	}
+	i.lastSeen = fmt.Sprintf("- the load failed in %d of %d ready runtime Pods; ModelMesh retries it in another", failed, pods)
+	return nil
+}
+
+// readyRuntimePods counts the ready Pods of the runtimes that may load the model: the model-mesh
+// instances its type constraints let it load in.
+func (i *runtimeInspector) readyRuntimePods(ctx context.Context) (int64, error) {
+	candidates, err := i.candidateRuntimes(ctx)
+	if err != nil {
+		return 0, err
+	}
+	deployed, err := i.client.RuntimeDeployments(ctx, i.model.Namespace.ValueString())
+	if err != nil {
+		return 0, err
+	}
+	var ready int64
+	for _, runtime := range candidates {
+		if rd := deployed[runtime]; rd != nil {
+			for podIndex := range rd.Pods {
+				if kube.PodReady(&rd.Pods[podIndex]) {
+					ready++
+				}
+			}
+		}
+	}
+	return ready, nil
 }
 
 // namespaceNotServed says why the ModelMesh controller ignores a namespace, or "" when it may serve
@@ -334,8 +408,8 @@ func (i *runtimeInspector) seen() string {
 	return i.lastSeen
 }
 
-// watch looks every inspectInterval at the newest object the wait saw, until ctx ends, and
-// cancels the wait with the failure it finds.
+// watch looks every inspectInterval, and when poked, at the newest object the wait saw, until ctx
+// ends, and cancels the wait with the failure it finds.
 func (i *runtimeInspector) watch(ctx context.Context, stop context.CancelCauseFunc, latest func() (*unstructured.Unstructured, bool)) {
 	ticker := time.NewTicker(inspectInterval)
 	defer ticker.Stop()
@@ -344,11 +418,11 @@ func (i *runtimeInspector) watch(ctx context.Context, stop context.CancelCauseFu
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+		case <-i.poked:
 		}
 		obj, current := latest()
-		var failed *runtimeFailedError
-		if err := i.look(ctx, obj, current); errors.As(err, &failed) {
-			stop(failed)
+		if err := i.look(ctx, obj, current); err != nil {
+			stop(err)
 			return
 		}
 	}

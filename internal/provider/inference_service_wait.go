@@ -41,7 +41,14 @@ func (w loadWaiter) wait(ctx context.Context, client *kube.Client, ref kube.Ref,
 		mu.Lock()
 		latest = obj
 		mu.Unlock()
-		return w.done(obj)
+		finished, err := w.done(obj)
+		var failed *loadFailedError
+		if errors.As(err, &failed) && copyFailed(failed.status) {
+			// ModelMesh may still load the model elsewhere: the inspector tells, at once.
+			inspector.poke()
+			return false, nil
+		}
+		return finished, err
 	}
 	inspected := make(chan struct{})
 	go func() {
@@ -55,9 +62,10 @@ func (w loadWaiter) wait(ctx context.Context, client *kube.Client, ref kube.Ref,
 	last, err := client.WaitFor(ctx, ref, done)
 	stop(nil)
 	<-inspected
-	var failed *runtimeFailedError
-	if err != nil && errors.As(context.Cause(ctx), &failed) {
-		return last, failed
+	var runtimeFailed *runtimeFailedError
+	var modelFailed *loadFailedError
+	if cause := context.Cause(ctx); err != nil && (errors.As(cause, &runtimeFailed) || errors.As(cause, &modelFailed)) {
+		return last, cause
 	}
 	return last, err
 }
@@ -67,6 +75,8 @@ var errDeletedWhileWaiting = errors.New("the InferenceService was deleted while 
 // loadFailedError carries ModelMesh's verdict on a load that cannot succeed without a change.
 type loadFailedError struct {
 	status inferenceServiceStatus
+	// retries says, for a failed copy, why ModelMesh's retries elsewhere cannot help (lookAtRetries).
+	retries string
 }
 
 func (e *loadFailedError) Error() string {
@@ -122,6 +132,12 @@ func loadFailed(s inferenceServiceStatus) bool {
 	return s.ActiveModelState.ValueString() == modelStateFailedToLoad || s.TargetModelState.ValueString() == modelStateFailedToLoad
 }
 
+// copyFailed reports a failure of one load of the model, which ModelMesh retries on another
+// instance (see lookAtRetries), as opposed to a spec or runtime it cannot place at all.
+func copyFailed(s inferenceServiceStatus) bool {
+	return loadFailed(s) && s.LastFailureReason.ValueString() == "ModelLoadFailed"
+}
+
 // waitFailure explains why waiting ended without a Loaded model, and what to check. seen is what
 // the last look behind the status found; current, whether the status describes the applied spec.
 func waitFailure(ctx context.Context, operation string, m *inferenceServiceModel, s inferenceServiceStatus, err error, timeout time.Duration, seen string, current bool) (string, string) {
@@ -142,7 +158,7 @@ func waitFailure(ctx context.Context, operation string, m *inferenceServiceModel
 	switch {
 	case errors.As(err, &failed):
 		return fmt.Sprintf("%s failed to load its model", ref),
-			fmt.Sprintf("ModelMesh reports %s\n\n%s\n\n%s", describeStatus(s), loadFailureHint(m, s), kept)
+			fmt.Sprintf("ModelMesh reports %s\n\n%s%s\n\n%s", describeStatus(s), failed.retries, loadFailureHint(m, s), kept)
 	case errors.As(err, &runtimeFailed):
 		return runtimeFailed.summary, runtimeFailed.detail + "\n\n" + kept
 	case errors.Is(err, errDeletedWhileWaiting):

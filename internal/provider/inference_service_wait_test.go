@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -273,5 +276,124 @@ func TestAccInferenceService_runtimeNotDeployed(t *testing.T) {
 			ExpectError: errorPattern(`The runtime of InferenceService "` + tc.name + `".*cannot run.*runtime "refused-runtime": no Deployment in ` +
 				`namespace "` + namespace + `": the ModelMesh controller does not deploy it.*readiness probe`),
 		}},
+	})
+}
+
+// statusLog keeps every status written to one InferenceService, to show what a wait rode out.
+type statusLog struct {
+	mu   sync.Mutex
+	seen []inferenceServiceStatus
+}
+
+// watchStatuses records the statuses of tc's InferenceService from now until the test ends.
+func watchStatuses(t *testing.T, tc isvcTest) *statusLog {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := acctest.Dynamic(t).Resource(kube.InferenceService.GVR).Namespace(tc.namespace).Watch(ctx,
+		metav1.ListOptions{FieldSelector: "metadata.name=" + tc.name})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	l := &statusLog{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for event := range w.ResultChan() {
+			if obj, ok := event.Object.(*unstructured.Unstructured); ok {
+				l.mu.Lock()
+				l.seen = append(l.seen, statusOf(obj))
+				l.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		w.Stop()
+		cancel()
+		<-done
+	})
+	return l
+}
+
+// saw returns an error unless some recorded status matched.
+func (l *statusLog) saw(what string, match func(inferenceServiceStatus) bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.seen {
+		if match(s) {
+			return nil
+		}
+	}
+	var described []string
+	for _, s := range l.seen {
+		described = append(described, describeStatus(s))
+	}
+	return fmt.Errorf("no status with %s among the %d written:\n%s", what, len(l.seen), strings.Join(described, "\n"))
+}
+
+// waitReadyRuntimePods waits until the runtime of tc has n ready Pods.
+func waitReadyRuntimePods(t *testing.T, tc isvcTest, n int) {
+	t.Helper()
+	client := acctest.Kube(t)
+	err := wait.PollUntilContextTimeout(t.Context(), 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		deployed, err := client.RuntimeDeployments(ctx, tc.namespace)
+		if err != nil || deployed[tc.runtime] == nil {
+			return false, err
+		}
+		ready := 0
+		for i := range deployed[tc.runtime].Pods {
+			if kube.PodReady(&deployed[tc.runtime].Pods[i]) {
+				ready++
+			}
+		}
+		return ready == n, nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for %d ready Pods of runtime %s: %v", n, tc.runtime, err)
+	}
+}
+
+// TestAccInferenceService_failedLoadIsRetried: ModelMesh records a failed load and then retries it in
+// another runtime Pod (CacheEntry.failed); meanwhile the controller reports FailedToLoad. The apply
+// rides that out and ends Loaded. Once the load has failed in both Pods, the apply fails with
+// ModelMesh's message, and says that no Pod is left to try.
+func TestAccInferenceService_failedLoadIsRetried(t *testing.T) {
+	requireLocalModelMesh(t)
+	tc := newISVCTest(t)
+	runtime := fmt.Sprintf("  runtime = %q\n", tc.runtime)
+	// A model already served keeps both Pods of the runtime (podsPerRuntime) up: a retry while the
+	// second Pod is still starting would have nowhere to go.
+	warm := tc.block("warm", acctest.RandomName("warm"), "sklearn/mnist-svm.joblib", runtime)
+	var statuses *statusLog
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             tc.checkGone(t),
+		Steps: []resource.TestStep{
+			{Config: acctest.ProviderConfig() + warm},
+			{
+				PreConfig: func() {
+					waitReadyRuntimePods(t, tc, 2)
+					statuses = watchStatuses(t, tc)
+				},
+				Config: tc.config(acctest.FailOncePathMarker+"model.joblib", runtime) + warm,
+				ConfigStateChecks: []statecheck.StateCheck{
+					expectState("active_model_state", knownvalue.StringExact("Loaded")),
+					expectState("failed_copies", knownvalue.Int64Exact(1)),
+					expectState("total_copies", knownvalue.Int64Exact(2)),
+				},
+				Check: func(*terraform.State) error {
+					return statuses.saw("FailedToLoad: ModelLoadFailed", func(s inferenceServiceStatus) bool {
+						return s.ActiveModelState.ValueString() == modelStateFailedToLoad && s.LastFailureReason.ValueString() == "ModelLoadFailed"
+					})
+				},
+			},
+			{
+				Config: tc.config(acctest.FailPathMarker+"v2.joblib", runtime) + warm,
+				ExpectError: errorPattern(`failed to load its model.*targetModelState="FailedToLoad".*ModelLoadFailed: Failed to pull model ` +
+					`from storage due to error: no objects found for path '` + acctest.FailPathMarker + `v2.joblib'.*` +
+					`The load failed in 2 of the 2 ready runtime Pods that may load the model`),
+			},
+		},
 	})
 }
