@@ -51,6 +51,10 @@ type runtimeInspector struct {
 	client  *kube.Client
 	model   *inferenceServiceModel
 	started time.Time
+	// activeFailures is failedCopies before the apply: the failures of the model that serves while
+	// a new one loads, which the controller adds to the new one's in failedCopies
+	// (updatePredictorStatusFromVModel counts the copies of both).
+	activeFailures int64
 
 	// poked asks for a look now rather than at the next tick.
 	poked chan struct{}
@@ -60,9 +64,9 @@ type runtimeInspector struct {
 	lastSeen  string // what the last look found, for a timeout's message
 }
 
-func newRuntimeInspector(client *kube.Client, m *inferenceServiceModel) *runtimeInspector {
-	return &runtimeInspector{client: client, model: m, started: time.Now(), firstSeen: map[string]time.Time{},
-		poked: make(chan struct{}, 1)}
+func newRuntimeInspector(client *kube.Client, m *inferenceServiceModel, before inferenceServiceStatus) *runtimeInspector {
+	return &runtimeInspector{client: client, model: m, started: time.Now(), activeFailures: before.FailedCopies.ValueInt64(),
+		firstSeen: map[string]time.Time{}, poked: make(chan struct{}, 1)}
 }
 
 // poke has the watch look at the newest object now; pokes before that look add nothing.
@@ -139,7 +143,11 @@ func (i *runtimeInspector) lookAtNamespace(ctx context.Context) error {
 // with the failure's message. The failure is final once every ready Pod of the runtimes that may
 // load the model has failed it, or the limit is reached, or no retry has shown within retryGrace.
 func (i *runtimeInspector) lookAtRetries(ctx context.Context, s inferenceServiceStatus, seenNow map[string]bool) error {
-	failed := max(s.FailedCopies.ValueInt64(), 1)
+	failed := s.FailedCopies.ValueInt64()
+	if s.TargetModelState.ValueString() != "" {
+		failed -= i.activeFailures
+	}
+	failed = max(failed, 1)
 	pods, err := i.readyRuntimePods(ctx)
 	if err != nil {
 		// Without the Pods, only the limit and the grace can tell.

@@ -303,7 +303,7 @@ func (r *inferenceServiceResource) applyAndWait(ctx context.Context, operation s
 	last, waitErr := applied, error(nil)
 	waiter := loadWaiter{generation: applied.GetGeneration(), resourceVersion: applied.GetResourceVersion(),
 		specChanged: opts.modelChanged || applied.GetGeneration() != previousGeneration, loadStarted: opts.loadStarted}
-	inspector := newRuntimeInspector(client, plan)
+	inspector := newRuntimeInspector(client, plan, statusOf(applied))
 	if opts.wait {
 		var seen *unstructured.Unstructured
 		seen, waitErr = waiter.wait(ctx, client, plan.ref(), inspector)
