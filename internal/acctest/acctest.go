@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,11 @@ const (
 	FailOncePathMarker = "fail-once/"
 	SlowPathMarker     = "slow/"
 )
+
+// LoadTimeSegment is a storage path segment that makes model-mesh's stand-in take d over a load.
+func LoadTimeSegment(d time.Duration) string {
+	return "load-" + strconv.FormatInt(d.Milliseconds(), 10) + "ms/"
+}
 
 // ModelMeshOptions are the stand-in's settings for acceptance tests: loads short enough to keep the
 // suite quick, slow ones longer than any wait a test sets, and a retry of a failed load late enough

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -52,6 +53,9 @@ type instance struct {
 	pod    string
 	addr   string
 	labels []string
+	// loadTimeout is the runtime's loading timeout, which its adapter reports to model-mesh; zero
+	// for none.
+	loadTimeout time.Duration
 	containerRun
 	// draining: the pod is being deleted. model-mesh's preShutdown no longer takes loads there but
 	// keeps its copies registered until they have been loaded elsewhere (ModelMesh.preShutdown).
@@ -270,12 +274,38 @@ func (c *cluster) putVModel(id string, vmr *vmodelRecord) clientv3.Op {
 	return clientv3.OpPut(c.vmodelKey(id), string(marshalRecord(vmr)))
 }
 
+// loadTimeSegment in a storage path sets how long its load takes: "load-<Go duration>/", as in
+// "models/load-8s/model.joblib".
+var loadTimeSegment = regexp.MustCompile(`(?:^|/)load-([0-9]+(?:ms|s|m))/`)
+
 // loadDelay is how long loading the model at path takes.
 func (c *cluster) loadDelay(path string) time.Duration {
+	if m := loadTimeSegment.FindStringSubmatch(path); m != nil {
+		if d, err := time.ParseDuration(m[1]); err == nil {
+			return d
+		}
+	}
 	if c.opts.SlowPathMarker != "" && strings.Contains(path, c.opts.SlowPathMarker) {
 		return c.opts.SlowLoadDelay
 	}
 	return c.opts.LoadDelay
+}
+
+// loadEnd is when a load of mr in instance in ends: after its load time, or, when that is longer
+// than the instance's loading timeout, failed at the timeout (CacheEntry.scheduleTimeoutForLoad,
+// ModelMesh.java v0.12.0).
+func (c *cluster) loadEnd(mr *modelRecord, in *instance) (after time.Duration, timedOut bool) {
+	delay := c.loadDelay(mr.MPath)
+	if in.loadTimeout > 0 && delay > in.loadTimeout {
+		return in.loadTimeout, true
+	}
+	return delay, false
+}
+
+// timeoutError is the failure model-mesh records for a load that timed out: the TimeoutException
+// of scheduleTimeoutForLoad, which failureMessageFromException renders with String.valueOf.
+func timeoutError(modelID string, timeout time.Duration) string {
+	return fmt.Sprintf("java.util.concurrent.TimeoutException: Load of model %s timed out after %dsec", modelID, timeout.Milliseconds()/1000)
 }
 
 // loadFails reports whether the next load of mr fails: always for paths with FailPathMarker; for
@@ -314,7 +344,7 @@ func (c *cluster) liveCopies(mr *modelRecord, exclude []string) (ids []string, l
 			continue
 		}
 		ids = append(ids, id)
-		if !c.loadFails(mr) && now >= start+c.loadDelay(mr.MPath).Milliseconds() {
+		if after, timedOut := c.loadEnd(mr, c.instances[id]); !timedOut && !c.loadFails(mr) && now >= start+after.Milliseconds() {
 			loaded = true
 		}
 	}
@@ -424,7 +454,8 @@ func (c *cluster) ensureLoaded(id string, mr *modelRecord, exclude []string) (*m
 	}
 	c.placed[target.id]++
 	c.opts.Logf("mmeshfake: %s/%s: loading model %s in instance %s (%s)", c.namespace, c.service, id, target.id, target.pod)
-	c.scheduleCompletion(id, target.id, now, mr.MPath)
+	after, _ := c.loadEnd(mr, target)
+	c.scheduleCompletion(id, target.id, now, after)
 	return makeStatusInfo(mmesh.ModelStatusInfo_LOADING, nil, mr, now), nil
 }
 
@@ -446,13 +477,14 @@ func (c *cluster) sortedInstances() []*instance {
 }
 
 // scheduleCompletion arranges for the end of the load of model id in instance inst that started
-// at start (ms): a failing load then records its failure, and vmodel transitions move on.
-func (c *cluster) scheduleCompletion(id, inst string, start int64, path string) {
+// at start (ms) and ends after that: a failing load then records its failure, and vmodel
+// transitions move on.
+func (c *cluster) scheduleCompletion(id, inst string, start int64, after time.Duration) {
 	key := id + "\x00" + inst
 	if t, ok := c.timers[key]; ok {
 		t.Stop()
 	}
-	delay := time.Until(time.UnixMilli(start).Add(c.loadDelay(path)))
+	delay := time.Until(time.UnixMilli(start).Add(after))
 	c.timers[key] = time.AfterFunc(max(delay, 0), func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -474,10 +506,15 @@ func (c *cluster) loadFinished(id, inst string, start int64) error {
 	if err != nil || mr == nil || mr.InstanceIDs[inst] != start || !c.copyLive(inst, start) {
 		return err // deleted, reloaded or its instance went away meanwhile
 	}
-	if !c.loadFails(mr) {
+	var failure string
+	if _, timedOut := c.loadEnd(mr, c.instances[inst]); timedOut {
+		failure = timeoutError(id, c.instances[inst].loadTimeout)
+	} else if c.loadFails(mr) {
+		failure = loaderError(mr.MPath)
+	} else {
 		return c.processTransitions(id)
 	}
-	mr.addLoadFailure(inst, nowMs(), loaderError(mr.MPath))
+	mr.addLoadFailure(inst, nowMs(), failure)
 	if err := c.commit(c.putModel(id, mr)); err != nil {
 		return err
 	}
@@ -622,7 +659,8 @@ func (c *cluster) addInstance(in *instance) error {
 			}
 		default:
 			c.placed[in.id]++
-			c.scheduleCompletion(id, in.id, start, mr.MPath)
+			after, _ := c.loadEnd(&mr, in)
+			c.scheduleCompletion(id, in.id, start, after)
 		}
 	}
 	return c.processTransitions()

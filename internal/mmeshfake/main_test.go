@@ -168,8 +168,9 @@ var (
 
 // runtimePod creates a pod shaped like those of the controller's runtime Deployments
 // (deployment.yaml.tmpl plus addMMEnvVars, addModelTypeConstraints, configureMMDeploymentForEtcdSecret)
-// and marks it Ready at a fresh pod IP, as the kubelet (KWOK in the stack) would.
-func (s *stack) runtimePod(t *testing.T, ns, runtime, mmLabels string) *corev1.Pod {
+// and marks it Ready at a fresh pod IP, as the kubelet (KWOK in the stack) would. adapterEnv is the
+// environment of its adapter container.
+func (s *stack) runtimePod(t *testing.T, ns, runtime, mmLabels string, adapterEnv ...corev1.EnvVar) *corev1.Pod {
 	t.Helper()
 	ctx := context.Background()
 	pod := &corev1.Pod{
@@ -179,7 +180,7 @@ func (s *stack) runtimePod(t *testing.T, ns, runtime, mmLabels string) *corev1.P
 		},
 		Spec: corev1.PodSpec{
 			Containers: []corev1.Container{
-				{Name: "puller", Image: "kserve/modelmesh-runtime-adapter"},
+				{Name: "puller", Image: "kserve/modelmesh-runtime-adapter", Env: adapterEnv},
 				{Name: mmContainer, Image: "kserve/modelmesh",
 					Ports: []corev1.ContainerPort{{Name: "grpc", ContainerPort: 8033}},
 					Env: []corev1.EnvVar{

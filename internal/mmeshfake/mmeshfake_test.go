@@ -227,6 +227,56 @@ func TestSlowLoadStaysLoading(t *testing.T) {
 	}
 }
 
+// TestLoadTimeInPath: a path segment load-<duration>/ sets how long its load takes.
+func TestLoadTimeInPath(t *testing.T) {
+	s := needStack(t)
+	ns, _ := s.namespace(t)
+	sk := s.runtimePod(t, ns, "sk", sklearnLabels)
+	s.startServer(t, Options{})
+	c := client(t, sk)
+
+	start := time.Now()
+	setVModel(t, c, "timed", "timed__isvc-0123456789", "mt:sklearn", "bucket/load-2s/m", true)
+	if st, err := vmodelStatusOf(context.Background(), c, "timed"); err != nil || st.GetActiveModelStatus().GetStatus() != mmesh.ModelStatusInfo_LOADING {
+		t.Fatalf("right after the load started: %v, %v; want LOADING", st, err)
+	}
+	waitActive(t, c, "timed", mmesh.ModelStatusInfo_LOADED)
+	if elapsed := time.Since(start); elapsed < 2*time.Second {
+		t.Errorf("LOADED after %s, want 2s", elapsed)
+	}
+}
+
+// TestLoadTimesOutAtTheAdaptersTimeout: a load longer than the loading timeout the runtime's
+// adapter reports (LOADTIME_TIMEOUT) fails at the timeout, is retried in the other pod, and times
+// out there too, with model-mesh's TimeoutException message.
+func TestLoadTimesOutAtTheAdaptersTimeout(t *testing.T) {
+	s := needStack(t)
+	ns, _ := s.namespace(t)
+	timeout := corev1.EnvVar{Name: "LOADTIME_TIMEOUT", Value: "1000"}
+	a := s.runtimePod(t, ns, "sk", sklearnLabels, timeout)
+	b := s.runtimePod(t, ns, "sk", sklearnLabels, timeout)
+	s.startServer(t, Options{})
+	c := client(t, a)
+	client(t, b)
+
+	start := time.Now()
+	setVModel(t, c, "big", "big__isvc-0123456789", "mt:sklearn", "bucket/load-1m/m", true)
+	var st *mmesh.VModelStatusInfo
+	eventually(t, "timeouts in both pods", func(ctx context.Context) (bool, error) {
+		var err error
+		st, err = vmodelStatusOf(ctx, c, "big")
+		return err == nil && len(locations(st.GetActiveModelStatus(), mmesh.ModelStatusInfo_LOADING_FAILED)) == 2, err
+	})
+	if elapsed := time.Since(start); elapsed < 2*time.Second {
+		t.Errorf("two timeouts of 1s after %s", elapsed)
+	}
+	active := st.GetActiveModelStatus()
+	want := "java.util.concurrent.TimeoutException: Load of model big__isvc-0123456789 timed out after 1sec"
+	if active.GetStatus() != mmesh.ModelStatusInfo_LOADING_FAILED || len(active.GetErrors()) != 2 || active.GetErrors()[0] != want {
+		t.Errorf("after both loads timed out: %v, want LOADING_FAILED with %q", active, want)
+	}
+}
+
 // TestRecordsAsTheControllerReadsThem checks the etcd layout that modelmesh-serving's
 // ModelMeshEventStream.refreshWatches watches: keys under <root_prefix>/mm/<service>/vmodels/ with
 // the owner in field "o", and model keys "<vmodel>__<source>-<10 hex>" under .../registry/, from

@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -216,6 +217,7 @@ func (s *Server) processNext() bool {
 type podSpec struct {
 	service, port, labels, kvPrefix, owner string
 	etcdSecret, tcConfigMap                string
+	loadTimeout                            time.Duration
 }
 
 // modelMeshPod returns the model-mesh settings of a pod the controller made for a runtime, or
@@ -225,6 +227,7 @@ func modelMeshPod(pod *corev1.Pod) (podSpec, bool) {
 	found := false
 	for _, c := range pod.Spec.Containers {
 		if c.Name != mmContainer {
+			spec.loadTimeout = max(spec.loadTimeout, adapterLoadTimeout(c))
 			continue
 		}
 		for _, e := range c.Env {
@@ -254,6 +257,24 @@ func modelMeshPod(pod *corev1.Pod) (podSpec, bool) {
 		spec.kvPrefix = "tas-runtime" // ModelMesh's default when MM_KVSTORE_PREFIX is unset
 	}
 	return spec, found && spec.service != "" && spec.port != ""
+}
+
+// adapterLoadTimeout is the loading timeout a built-in adapter container reports to model-mesh
+// (RuntimeStatusResponse.modelLoadingTimeoutMs, from LOADTIME_TIMEOUT, which the controller sets
+// from builtInAdapter.modelLoadingTimeoutMillis: modelmesh-runtime-adapter server/config.go,
+// modelmesh-serving controllers/modelmesh/runtime.go). model-mesh refuses to start with less than
+// 100 ms (ModelMesh.initialize); the stand-in then loads without a timeout, as it does for a
+// container that is no adapter.
+func adapterLoadTimeout(c corev1.Container) time.Duration {
+	for _, e := range c.Env {
+		if e.Name != "LOADTIME_TIMEOUT" {
+			continue
+		}
+		if ms, err := strconv.Atoi(e.Value); err == nil && ms >= 100 {
+			return time.Duration(ms) * time.Millisecond
+		}
+	}
+	return 0
 }
 
 func podReady(pod *corev1.Pod) bool {
@@ -395,7 +416,7 @@ func (s *Server) startInstance(ckey string, pod *corev1.Pod, spec podSpec, addr 
 		return err
 	}
 	in := &instance{
-		id: instanceID(pod.Name), pod: pod.Name, addr: addr, containerRun: runOf(pod),
+		id: instanceID(pod.Name), pod: pod.Name, addr: addr, containerRun: runOf(pod), loadTimeout: spec.loadTimeout,
 		server: grpc.NewServer(),
 	}
 	if spec.labels != "" {

@@ -949,3 +949,24 @@ func dynamicValue(t *testing.T, typ tftypes.Object, set map[string]tftypes.Value
 	}
 	return v
 }
+
+// TestLoadFailureHintForATimeout: a load model-mesh timed out is blamed on the runtime's loading
+// timeout, not on storage or on the resource's own timeouts.
+func TestLoadFailureHintForATimeout(t *testing.T) {
+	m := &inferenceServiceModel{
+		Name: types.StringValue("m"), Namespace: types.StringValue("ns"), Runtime: types.StringValue("rt"),
+		ModelFormat: types.ObjectNull(nil), Storage: types.ObjectNull(nil), StorageURI: types.StringValue("s3://bucket/m"),
+	}
+	status := func(message string) inferenceServiceStatus {
+		return inferenceServiceStatus{LastFailureReason: types.StringValue("ModelLoadFailed"), LastFailureMessage: types.StringValue(message)}
+	}
+	hint := loadFailureHint(m, status("java.util.concurrent.TimeoutException: Load of model m__isvc-0123456789 timed out after 90sec"))
+	for _, want := range []string{`runtime "rt"`, "model_loading_timeout_millis", "not this resource's timeouts"} {
+		if !strings.Contains(hint, want) {
+			t.Errorf("hint for a timed-out load lacks %q: %s", want, hint)
+		}
+	}
+	if hint := loadFailureHint(m, status("Failed to pull model from storage due to error: no objects found for path 'm'")); strings.Contains(hint, "model_loading_timeout_millis") {
+		t.Errorf("hint for a storage failure names the loading timeout: %s", hint)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -184,6 +185,11 @@ func describeStatus(s inferenceServiceStatus) string {
 	return text
 }
 
+// loadTimedOutMessage is in the failure model-mesh records for a load that outlasted the runtime's
+// loading timeout: "java.util.concurrent.TimeoutException: Load of model <id> timed out after <n>sec"
+// (ModelMesh.java v0.12.0, CacheEntry.scheduleTimeoutForLoad).
+const loadTimedOutMessage = " timed out after "
+
 // loadFailureHint names the settings to check for a failure reason.
 func loadFailureHint(m *inferenceServiceModel, s inferenceServiceStatus) string {
 	namespace := m.Namespace.ValueString()
@@ -225,6 +231,16 @@ func loadFailureHint(m *inferenceServiceModel, s inferenceServiceStatus) string 
 			"created in the same apply, reference it (runtime = asm_serving_runtime.<name>.name) so it is created first.",
 			runtime, namespace, format)
 	case "ModelLoadFailed":
+		if strings.Contains(s.LastFailureMessage.ValueString(), loadTimedOutMessage) {
+			which := "the runtime ModelMesh picked"
+			if !m.Runtime.IsNull() {
+				which = fmt.Sprintf("runtime %q", m.Runtime.ValueString())
+			}
+			return fmt.Sprintf("ModelMesh gave up on the load at the loading timeout of %s, in each Pod it tried. That timeout "+
+				"is the runtime's built_in_adapter.model_loading_timeout_millis (90000 in the MLServer preset), not this "+
+				"resource's timeouts: if the model is large or its storage slow, raise it in the asm_serving_runtime or "+
+				"asm_cluster_serving_runtime and apply again.", which)
+		}
 		return fmt.Sprintf("Check the %s: the key must exist in the storage-config Secret of namespace %q "+
 			"(asm_model_storage) with working credentials, and the model must exist at that path. Also check that %s "+
 			"can load model format %s; its pod logs (failure location above) have details.", storage, namespace, runtime, format)

@@ -397,3 +397,80 @@ func TestAccInferenceService_failedLoadIsRetried(t *testing.T) {
 		},
 	})
 }
+
+// TestAccInferenceService_readyBeforeLoaded: the controller marks a model Ready while it is still
+// Loading (a Loading predictor counts as available: predictor_controller.go
+// updatePredictorStatusFromVModel). The apply waits for Loaded: right after it, the live object is
+// Loaded, though the load takes seconds.
+func TestAccInferenceService_readyBeforeLoaded(t *testing.T) {
+	requireLocalModelMesh(t)
+	tc := newISVCTest(t)
+	runtime := fmt.Sprintf("  runtime = %q\n", tc.runtime)
+	// With the runtime's Pods up before the model: a model that scales its runtime from zero keeps
+	// the RuntimeUnhealthy failure, and Ready False, while it loads (TestRuntimeRecovers).
+	warm := tc.block("warm", acctest.RandomName("warm"), "sklearn/mnist-svm.joblib", runtime)
+	path := acctest.LoadTimeSegment(5*time.Second) + "model.joblib"
+	var statuses *statusLog
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             tc.checkGone(t),
+		Steps: []resource.TestStep{
+			{Config: acctest.ProviderConfig() + warm},
+			{
+				PreConfig: func() {
+					waitReadyRuntimePods(t, tc, 2)
+					statuses = watchStatuses(t, tc)
+				},
+				Config: tc.config(path, runtime) + warm,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					tc.checkLive(t, loadedWithPath(path)),
+					func(*terraform.State) error {
+						return statuses.saw("Ready while Loading", func(s inferenceServiceStatus) bool {
+							return s.Ready.ValueBool() && s.ActiveModelState.ValueString() == "Loading"
+						})
+					},
+				),
+			},
+		},
+	})
+}
+
+// TestAccInferenceService_loadTimesOut: model-mesh fails a load that outlasts the runtime's loading
+// timeout (builtInAdapter.modelLoadingTimeoutMillis), in each Pod it tries. The apply fails soon
+// after, with model-mesh's message, and names that timeout rather than timeouts.create.
+func TestAccInferenceService_loadTimesOut(t *testing.T) {
+	requireLocalModelMesh(t)
+	namespace := acctest.CreateNamespace(t, "timeout")
+	tc := isvcTest{namespace: namespace, name: acctest.RandomName("model"), runtime: "slow-loading"}
+	rt := testRuntime(namespace, tc.runtime, "sklearn")
+	if err := unstructured.SetNestedField(rt.Object, int64(3000), "spec", "builtInAdapter", "modelLoadingTimeoutMillis"); err != nil {
+		t.Fatal(err)
+	}
+	createRuntimeObject(t, rt)
+	var started time.Time
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             tc.checkGone(t),
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() { started = time.Now() },
+				Config:    tc.config(acctest.LoadTimeSegment(time.Hour)+"model.joblib", fmt.Sprintf("  runtime = %q\n", tc.runtime)),
+				ExpectError: errorPattern(`failed to load its model.*ModelLoadFailed: java.util.concurrent.TimeoutException: Load of model ` +
+					`\S+ timed out after 3sec.*loading timeout of runtime "` + tc.runtime + `".*model_loading_timeout_millis.*` +
+					`not this resource's timeouts`),
+			},
+			{
+				PreConfig: func() {
+					if elapsed := time.Since(started); elapsed > 2*time.Minute {
+						t.Fatalf("the timed-out load failed the apply after %s", elapsed)
+					}
+				},
+				Config:             tc.config(acctest.LoadTimeSegment(time.Hour)+"model.joblib", fmt.Sprintf("  runtime = %q\n", tc.runtime)),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
+		},
+	})
+}
