@@ -298,6 +298,35 @@ func CreateNamespace(t *testing.T, prefix string) string {
 	return name
 }
 
+// StorageKey is the key of the storage-config Secret the fixtures' models load from.
+const StorageKey = "localMinIO"
+
+// CreateModelNamespace is CreateNamespace with the storage its models load from: the storage-config
+// Secret with key StorageKey, without which model-mesh's puller fails every load
+// ("Did not find storage config for key ..."). The local stack's stand-in loads any path from it.
+func CreateModelNamespace(t *testing.T, prefix string) string {
+	t.Helper()
+	name := CreateNamespace(t, prefix)
+	if err := createStorage(context.Background(), newClient(t, kubernetes.NewForConfig), name); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// createStorage writes the storage-config Secret with key StorageKey into namespace, as a platform
+// team does before models are deployed there.
+func createStorage(ctx context.Context, cs kubernetes.Interface, namespace string) error {
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "storage-config", Namespace: namespace},
+		StringData: map[string]string{StorageKey: `{"type":"s3","access_key_id":"minio","secret_access_key":"minio-secret",` +
+			`"endpoint_url":"http://minio.modelmesh-serving:9000","bucket":"models","region":"us-south"}`},
+	}
+	if _, err := cs.CoreV1().Secrets(namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating the storage-config Secret in namespace %s: %w", namespace, err)
+	}
+	return nil
+}
+
 // LocalCluster is the shared local cluster, for tests that need what only it offers (minting
 // service-account tokens with its signing key); it skips the test on a real cluster.
 func LocalCluster(t *testing.T) *testcluster.Cluster {
@@ -326,5 +355,13 @@ func DedicatedCluster(t *testing.T, modelMesh mmeshfake.Options) *testcluster.Lo
 			t.Error(err)
 		}
 	})
+	// The tests' models in ServingNamespace load from StorageKey.
+	cs, err := kubernetes.NewForConfig(local.Cluster.RESTConfig())
+	if err == nil {
+		err = createStorage(ctx, cs, testcluster.ServingNamespace)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	return local
 }

@@ -77,7 +77,7 @@ type Model struct {
 	Namespace  string
 	Runtime    string // no runtime argument: the controller picks one that auto-selects the format
 	Format     Format // {Name: "sklearn"}; AutoSelect does not apply
-	StorageKey string // `"localMinIO"`, the local stack's storage entry
+	StorageKey string // StorageKey quoted, which CreateModelNamespace creates
 	Path       string
 	Extra      string // further arguments and blocks, as lines of HCL
 }
@@ -105,7 +105,7 @@ func (m Model) HCL() string {
 	}
 	key := m.StorageKey
 	if key == "" {
-		key = `"localMinIO"`
+		key = fmt.Sprintf("%q", StorageKey)
 	}
 	fmt.Fprintf(&b, "  }\n  storage {\n    key  = %s\n    path = %q\n  }\n", key, m.Path)
 	if m.Extra != "" {

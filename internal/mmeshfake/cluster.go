@@ -56,6 +56,8 @@ type instance struct {
 	// loadTimeout is the runtime's loading timeout, which its adapter reports to model-mesh; zero
 	// for none.
 	loadTimeout time.Duration
+	// storageSecret is the Secret mounted as the puller's storage-config; "" for none.
+	storageSecret string
 	containerRun
 	// draining: the pod is being deleted. model-mesh's preShutdown no longer takes loads there but
 	// keeps its copies registered until they have been loaded elsewhere (ModelMesh.preShutdown).
@@ -71,6 +73,8 @@ type cluster struct {
 	opts               Options
 	// constraints returns the type constraints: type → required labels; nil means none configured.
 	constraints func() map[string][]string
+	// secretData returns the data of a Secret of the namespace; nil when it does not exist.
+	secretData func(name string) map[string][]byte
 
 	mu sync.Mutex
 	// prefix is <root_prefix>/mm/<service>/, the registry and vmodels tables below it.
@@ -90,10 +94,10 @@ type cluster struct {
 }
 
 func newCluster(namespace, service, prefix, defaultOwner string, etcd *clientv3.Client, opts Options,
-	constraints func() map[string][]string) *cluster {
+	constraints func() map[string][]string, secretData func(string) map[string][]byte) *cluster {
 	return &cluster{
 		namespace: namespace, service: service, prefix: prefix, defaultOwner: defaultOwner,
-		etcd: etcd, opts: opts, constraints: constraints,
+		etcd: etcd, opts: opts, constraints: constraints, secretData: secretData,
 		instances: map[string]*instance{}, timers: map[string]*time.Timer{}, placed: map[string]int{},
 		downStart: map[string]containerRun{}, missingSince: map[string]int64{},
 	}
@@ -308,6 +312,40 @@ func timeoutError(modelID string, timeout time.Duration) string {
 	return fmt.Sprintf("java.util.concurrent.TimeoutException: Load of model %s timed out after %dsec", modelID, timeout.Milliseconds()/1000)
 }
 
+// loadFailure is the failure model-mesh records for a load of model id (record mr) in instance
+// in, or "" when the load succeeds: the puller's, which fails before anything loads; the timeout's;
+// the loader's.
+func (c *cluster) loadFailure(id string, mr *modelRecord, in *instance) string {
+	if msg := c.storageFailure(mr, in); msg != "" {
+		return msg
+	}
+	if _, timedOut := c.loadEnd(mr, in); timedOut {
+		return timeoutError(id, in.loadTimeout)
+	}
+	if c.loadFails(mr) {
+		return loaderError(mr.MPath)
+	}
+	return ""
+}
+
+// storageFailure is the puller's error for a model whose storage key is not in the storage-config
+// Secret the instance mounts (modelmesh-runtime-adapter v0.12.0 puller.ProcessLoadModelRequest and
+// PullerConfiguration.GetStorageConfiguration), as model-mesh records it: the adapter returns a
+// plain error, which gRPC sends as UNKNOWN and failureMessageFromException reduces to its text.
+// Without a storage key the puller tries a default one and goes on without it.
+func (c *cluster) storageFailure(mr *modelRecord, in *instance) string {
+	var key struct {
+		StorageKey *string `json:"storage_key"`
+	}
+	if in.storageSecret == "" || json.Unmarshal([]byte(mr.EncKey), &key) != nil || key.StorageKey == nil {
+		return ""
+	}
+	if _, ok := c.secretData(in.storageSecret)[*key.StorageKey]; ok {
+		return ""
+	}
+	return fmt.Sprintf("Did not find storage config for key %s: Storage secretKey not found: %s", *key.StorageKey, *key.StorageKey)
+}
+
 // loadFails reports whether the next load of mr fails: always for paths with FailPathMarker; for
 // paths with FailOncePathMarker, while no failure is recorded.
 func (c *cluster) loadFails(mr *modelRecord) bool {
@@ -344,7 +382,7 @@ func (c *cluster) liveCopies(mr *modelRecord, exclude []string) (ids []string, l
 			continue
 		}
 		ids = append(ids, id)
-		if after, timedOut := c.loadEnd(mr, c.instances[id]); !timedOut && !c.loadFails(mr) && now >= start+after.Milliseconds() {
+		if after, _ := c.loadEnd(mr, c.instances[id]); c.loadFailure("", mr, c.instances[id]) == "" && now >= start+after.Milliseconds() {
 			loaded = true
 		}
 	}
@@ -506,12 +544,8 @@ func (c *cluster) loadFinished(id, inst string, start int64) error {
 	if err != nil || mr == nil || mr.InstanceIDs[inst] != start || !c.copyLive(inst, start) {
 		return err // deleted, reloaded or its instance went away meanwhile
 	}
-	var failure string
-	if _, timedOut := c.loadEnd(mr, c.instances[inst]); timedOut {
-		failure = timeoutError(id, c.instances[inst].loadTimeout)
-	} else if c.loadFails(mr) {
-		failure = loaderError(mr.MPath)
-	} else {
+	failure := c.loadFailure(id, mr, c.instances[inst])
+	if failure == "" {
 		return c.processTransitions(id)
 	}
 	mr.addLoadFailure(inst, nowMs(), failure)

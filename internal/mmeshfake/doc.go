@@ -16,12 +16,18 @@
 //     in the JSON model-mesh writes and modelmesh_events.go watches. State lives only there, so it
 //     survives restarts of the controller and of this package.
 //   - Placement follows the type constraints of the ConfigMap the controller mounts (tc-config)
-//     and each instance's MM_LABELS; loads take Options.LoadDelay (SlowLoadDelay for paths with
-//     SlowPathMarker) and fail with the storage puller's error for paths with FailPathMarker.
+//     and each instance's MM_LABELS. Loads take Options.LoadDelay (SlowLoadDelay for paths with
+//     SlowPathMarker; a path segment load-<Go duration>/ sets its own), and fail: with the storage
+//     puller's error when the model's storage key is not in the storage-config Secret the pod
+//     mounts; at the loading timeout the adapter reports (LOADTIME_TIMEOUT) when they take longer;
+//     with the puller's error for paths with FailPathMarker (FailOncePathMarker: in the first pod
+//     only). A failure is recorded first and retried in another pod Options.RetryDelay later.
 //
 // Each imitated behaviour names its model-mesh source in a comment. Not imitated: inference
 // requests, the instances table and leader election, expiry of load failures, memory limits and
-// eviction, scale-up to more copies, TLS.
+// eviction, scale-up to more copies, TLS; a pod whose storage-config Secret is missing runs (the
+// kubelet would not start it) and fails every load with a storage key; a runtime without a
+// loading timeout runs without one (model-mesh refuses to start below 100 ms).
 //
 // API: Start(ctx, Options) (*Server, error) and (*Server).Stop(), as agreed for issue 13; Stop may
 // be called more than once.

@@ -120,8 +120,8 @@ const (
 )
 
 // namespace creates a namespace with the etcd secret and the type-constraints ConfigMap (for the
-// runtimes of sklearnAndOnnx) the controller writes into a model-serving namespace, and returns its
-// root prefix.
+// runtimes of sklearnAndOnnx) the controller writes into a model-serving namespace, and the
+// storage-config Secret with key localMinIO a user creates there; it returns its root prefix.
 func (s *stack) namespace(t *testing.T) (string, string) {
 	t.Helper()
 	ctx := context.Background()
@@ -137,6 +137,13 @@ func (s *stack) namespace(t *testing.T) (string, string) {
 			`{"endpoints":%q,"root_prefix":%q}`, s.etcdEP, root)},
 	}
 	if _, err := s.kube.CoreV1().Secrets(ns.Name).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	storage := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: storageVolume, Namespace: ns.Name},
+		Data:       map[string][]byte{"localMinIO": []byte(`{"type":"s3","endpoint_url":"http://minio.invalid:9000","bucket":"models"}`)},
+	}
+	if _, err := s.kube.CoreV1().Secrets(ns.Name).Create(ctx, storage, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	cm := &corev1.ConfigMap{
@@ -197,6 +204,7 @@ func (s *stack) runtimePod(t *testing.T, ns, runtime, mmLabels string, adapterEn
 				{Name: typeConstraintsVol, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 					LocalObjectReference: corev1.LocalObjectReference{Name: typeConstraintsVol}}}},
 				{Name: etcdVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "model-serving-etcd"}}},
+				{Name: storageVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: storageVolume}}},
 			},
 		},
 	}

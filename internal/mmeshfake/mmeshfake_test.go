@@ -13,17 +13,24 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 )
 
 // setVModel calls SetVModel as the controller's PredictorReconciler.setVModel does for an
 // InferenceService (owner "isvc", auto-deleted target, ModelKeyInfo JSON as key).
 func setVModel(t *testing.T, c mmesh.ModelMeshClient, vmodel, modelID, typ, path string, loadNow bool) *mmesh.VModelStatusInfo {
 	t.Helper()
+	return setVModelWithKey(t, c, vmodel, modelID, typ, path, "localMinIO", loadNow)
+}
+
+// setVModelWithKey is setVModel for a model whose storage key is storageKey.
+func setVModelWithKey(t *testing.T, c mmesh.ModelMeshClient, vmodel, modelID, typ, path, storageKey string, loadNow bool) *mmesh.VModelStatusInfo {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	resp, err := c.SetVModel(ctx, &mmesh.SetVModelRequest{
 		VModelId: vmodel, Owner: "isvc", TargetModelId: modelID, AutoDeleteTargetModel: true, LoadNow: loadNow,
-		ModelInfo: &mmesh.ModelInfo{Type: typ, Path: path, Key: `{"storage_key":"localMinIO","model_type":{"name":"sklearn"}}`},
+		ModelInfo: &mmesh.ModelInfo{Type: typ, Path: path, Key: fmt.Sprintf(`{"storage_key":%q,"model_type":{"name":"sklearn"}}`, storageKey)},
 	})
 	if err != nil {
 		t.Fatalf("SetVModel %s: %v", vmodel, err)
@@ -275,6 +282,32 @@ func TestLoadTimesOutAtTheAdaptersTimeout(t *testing.T) {
 	if active.GetStatus() != mmesh.ModelStatusInfo_LOADING_FAILED || len(active.GetErrors()) != 2 || active.GetErrors()[0] != want {
 		t.Errorf("after both loads timed out: %v, want LOADING_FAILED with %q", active, want)
 	}
+}
+
+// TestStorageKeyMissingFailsTheLoad: the puller fails a load whose storage key the mounted
+// storage-config Secret lacks, in each pod; the key added, a new model with it loads.
+func TestStorageKeyMissingFailsTheLoad(t *testing.T) {
+	s := needStack(t)
+	ns, _ := s.namespace(t)
+	a := s.runtimePod(t, ns, "sk", sklearnLabels)
+	s.startServer(t, Options{})
+	c := client(t, a)
+
+	setVModelWithKey(t, c, "nokey", "nokey__isvc-0123456789", "mt:sklearn", "bucket/m", "otherMinIO", true)
+	st := waitActive(t, c, "nokey", mmesh.ModelStatusInfo_LOADING_FAILED)
+	want := "Did not find storage config for key otherMinIO: Storage secretKey not found: otherMinIO"
+	if errs := st.GetActiveModelStatus().GetErrors(); len(errs) != 1 || errs[0] != want {
+		t.Errorf("errors %q, want [%q]", errs, want)
+	}
+	patch := `{"stringData":{"otherMinIO":"{\"type\":\"s3\"}"}}`
+	if _, err := s.kube.CoreV1().Secrets(ns).Patch(context.Background(), storageVolume, k8stypes.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the patched Secret in the informer", func(context.Context) (bool, error) {
+		setVModelWithKey(t, c, "nokey", "nokey__isvc-abcdef0123", "mt:sklearn", "bucket/m", "otherMinIO", true)
+		st, err := vmodelStatusOf(context.Background(), c, "nokey")
+		return err == nil && st.GetActiveModelStatus().GetStatus() == mmesh.ModelStatusInfo_LOADED, err
+	})
 }
 
 // TestRecordsAsTheControllerReadsThem checks the etcd layout that modelmesh-serving's

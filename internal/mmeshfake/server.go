@@ -36,6 +36,7 @@ const (
 	etcdSecretKey      = "etcd_connection"
 	typeConstraintsVol = "tc-config"
 	typeConstraintsKey = "type_constraints"
+	storageVolume      = "storage-config"
 )
 
 // Options configures Start. Zero durations and markers take the defaults below.
@@ -216,7 +217,7 @@ func (s *Server) processNext() bool {
 // MM_KVSTORE_PREFIX, MM_DEFAULT_VMODEL_OWNER, the etcd secret and type-constraints volumes).
 type podSpec struct {
 	service, port, labels, kvPrefix, owner string
-	etcdSecret, tcConfigMap                string
+	etcdSecret, tcConfigMap, storageSecret string
 	loadTimeout                            time.Duration
 }
 
@@ -251,6 +252,8 @@ func modelMeshPod(pod *corev1.Pod) (podSpec, bool) {
 			spec.etcdSecret = v.Secret.SecretName
 		case v.Name == typeConstraintsVol && v.ConfigMap != nil:
 			spec.tcConfigMap = v.ConfigMap.Name
+		case v.Name == storageVolume && v.Secret != nil:
+			spec.storageSecret = v.Secret.SecretName
 		}
 	}
 	if spec.kvPrefix == "" {
@@ -405,6 +408,12 @@ func (s *Server) startInstance(ckey string, pod *corev1.Pod, spec podSpec, addr 
 		ns, cmName := pod.Namespace, spec.tcConfigMap
 		c = newCluster(ns, spec.service, prefix, spec.owner, s.etcd, s.opts, func() map[string][]string {
 			return s.typeConstraints(ns, cmName)
+		}, func(name string) map[string][]byte {
+			secret, err := s.secrets.Secrets(ns).Get(name)
+			if err != nil {
+				return nil
+			}
+			return secret.Data
 		})
 		s.clusters[ckey] = c
 		c.mu.Lock()
@@ -417,7 +426,8 @@ func (s *Server) startInstance(ckey string, pod *corev1.Pod, spec podSpec, addr 
 	}
 	in := &instance{
 		id: instanceID(pod.Name), pod: pod.Name, addr: addr, containerRun: runOf(pod), loadTimeout: spec.loadTimeout,
-		server: grpc.NewServer(),
+		storageSecret: spec.storageSecret,
+		server:        grpc.NewServer(),
 	}
 	if spec.labels != "" {
 		for _, l := range strings.Split(spec.labels, ",") {

@@ -38,7 +38,7 @@ type isvcTest struct {
 func newISVCTest(t *testing.T) isvcTest {
 	t.Helper()
 	acctest.PreCheck(t)
-	tc := isvcTest{namespace: acctest.CreateNamespace(t, "isvc"), name: acctest.RandomName("model"), runtime: "mlserver-test"}
+	tc := isvcTest{namespace: acctest.CreateModelNamespace(t, "isvc"), name: acctest.RandomName("model"), runtime: "mlserver-test"}
 	createServingRuntime(t, tc.namespace, tc.runtime, "sklearn")
 	return tc
 }
@@ -968,5 +968,21 @@ func TestLoadFailureHintForATimeout(t *testing.T) {
 	}
 	if hint := loadFailureHint(m, status("Failed to pull model from storage due to error: no objects found for path 'm'")); strings.Contains(hint, "model_loading_timeout_millis") {
 		t.Errorf("hint for a storage failure names the loading timeout: %s", hint)
+	}
+}
+
+// TestLoadFailureHintForAMissingStorageKey: the puller's missing key is named with the Secret,
+// its namespace and the resource that creates it.
+func TestLoadFailureHintForAMissingStorageKey(t *testing.T) {
+	m := &inferenceServiceModel{
+		Name: types.StringValue("m"), Namespace: types.StringValue("ns"), Runtime: types.StringNull(),
+		ModelFormat: types.ObjectNull(nil), Storage: types.ObjectNull(nil), StorageURI: types.StringValue("s3://bucket/m"),
+	}
+	hint := loadFailureHint(m, inferenceServiceStatus{LastFailureReason: types.StringValue("ModelLoadFailed"),
+		LastFailureMessage: types.StringValue("Did not find storage config for key myMinIO: Storage secretKey not found: myMinIO")})
+	for _, want := range []string{`storage key "myMinIO"`, `Secret storage-config of namespace "ns"`, `asm_model_storage (name = "myMinIO", namespace = "ns")`} {
+		if !strings.Contains(hint, want) {
+			t.Errorf("hint for a missing storage key lacks %q: %s", want, hint)
+		}
 	}
 }

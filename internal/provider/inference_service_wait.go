@@ -190,6 +190,11 @@ func describeStatus(s inferenceServiceStatus) string {
 // (ModelMesh.java v0.12.0, CacheEntry.scheduleTimeoutForLoad).
 const loadTimedOutMessage = " timed out after "
 
+// storageKeyMissingMessage starts the failure of a load whose storage key the namespace's
+// storage-config Secret lacks: "Did not find storage config for key <key>: ..."
+// (modelmesh-runtime-adapter v0.12.0, puller.ProcessLoadModelRequest).
+const storageKeyMissingMessage = "Did not find storage config for key "
+
 // loadFailureHint names the settings to check for a failure reason.
 func loadFailureHint(m *inferenceServiceModel, s inferenceServiceStatus) string {
 	namespace := m.Namespace.ValueString()
@@ -240,6 +245,13 @@ func loadFailureHint(m *inferenceServiceModel, s inferenceServiceStatus) string 
 				"is the runtime's built_in_adapter.model_loading_timeout_millis (90000 in the MLServer preset), not this "+
 				"resource's timeouts: if the model is large or its storage slow, raise it in the asm_serving_runtime or "+
 				"asm_cluster_serving_runtime and apply again.", which)
+		}
+		if key, found := strings.CutPrefix(s.LastFailureMessage.ValueString(), storageKeyMissingMessage); found {
+			key, _, _ = strings.Cut(key, ":")
+			return fmt.Sprintf("The storage key %q is not in the Secret storage-config of namespace %q, from which the runtime's "+
+				"puller reads the storage's location and credentials. Create it with asm_model_storage (name = %q, namespace = %q), "+
+				"referenced from storage.key so that it is created first, or set storage.key to a key that Secret has.",
+				key, namespace, key, namespace)
 		}
 		return fmt.Sprintf("Check the %s: the key must exist in the storage-config Secret of namespace %q "+
 			"(asm_model_storage) with working credentials, and the model must exist at that path. Also check that %s "+

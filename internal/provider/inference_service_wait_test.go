@@ -39,7 +39,7 @@ var (
 // timeout, naming the Pod and what to run.
 func stuckRuntimeTest(t *testing.T, image string, nodeSelector map[string]any, pattern string) {
 	requireLocalModelMesh(t)
-	namespace := acctest.CreateNamespace(t, "stuck")
+	namespace := acctest.CreateModelNamespace(t, "stuck")
 	tc := isvcTest{namespace: namespace, name: acctest.RandomName("model"), runtime: "stuck-runtime"}
 	rt := testRuntime(namespace, tc.runtime, "sklearn")
 	if err := unstructured.SetNestedSlice(rt.Object, []any{map[string]any{"name": "mlserver", "image": image}}, "spec", "containers"); err != nil {
@@ -258,7 +258,7 @@ func TestAccInferenceService_protocolNoRuntimeServes(t *testing.T) {
 // model waits on RuntimeUnhealthy. The wait names the runtime that has no Deployment.
 func TestAccInferenceService_runtimeNotDeployed(t *testing.T) {
 	requireLocalModelMesh(t)
-	namespace := acctest.CreateNamespace(t, "undeployed")
+	namespace := acctest.CreateModelNamespace(t, "undeployed")
 	tc := isvcTest{namespace: namespace, name: acctest.RandomName("model"), runtime: "refused-runtime"}
 	rt := testRuntime(namespace, tc.runtime, "sklearn")
 	container := map[string]any{"name": "mlserver", "image": "mlserver:test",
@@ -441,7 +441,7 @@ func TestAccInferenceService_readyBeforeLoaded(t *testing.T) {
 // after, with model-mesh's message, and names that timeout rather than timeouts.create.
 func TestAccInferenceService_loadTimesOut(t *testing.T) {
 	requireLocalModelMesh(t)
-	namespace := acctest.CreateNamespace(t, "timeout")
+	namespace := acctest.CreateModelNamespace(t, "timeout")
 	tc := isvcTest{namespace: namespace, name: acctest.RandomName("model"), runtime: "slow-loading"}
 	rt := testRuntime(namespace, tc.runtime, "sklearn")
 	if err := unstructured.SetNestedField(rt.Object, int64(3000), "spec", "builtInAdapter", "modelLoadingTimeoutMillis"); err != nil {
@@ -470,6 +470,48 @@ func TestAccInferenceService_loadTimesOut(t *testing.T) {
 				Config:             tc.config(acctest.LoadTimeSegment(time.Hour)+"model.joblib", fmt.Sprintf("  runtime = %q\n", tc.runtime)),
 				PlanOnly:           true,
 				ExpectNonEmptyPlan: true,
+			},
+		},
+	})
+}
+
+// TestAccInferenceService_storageKeyMissing: model-mesh's puller fails a load whose storage key the
+// namespace's storage-config Secret lacks. The apply fails with its message and names the key, the
+// Secret and asm_model_storage; created as the hint says, the storage lets the model load.
+func TestAccInferenceService_storageKeyMissing(t *testing.T) {
+	requireLocalModelMesh(t)
+	tc := newISVCTest(t)
+	model := func(key string) string {
+		return acctest.Model{Name: tc.name, Namespace: tc.namespace, Runtime: fmt.Sprintf("%q", tc.runtime),
+			Format: acctest.Format{Name: "sklearn", Version: "0"}, StorageKey: key, Path: "sklearn/mnist-svm.joblib"}.HCL()
+	}
+	storage := fmt.Sprintf(`
+resource "asm_model_storage" "other" {
+  name      = "otherMinIO"
+  namespace = %q
+  type      = "s3"
+  s3 {
+    access_key_id     = "minio"
+    secret_access_key = "minio-secret"
+    endpoint_url      = "http://minio.modelmesh-serving:9000"
+    bucket            = "models"
+  }
+}
+`, tc.namespace)
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             tc.checkGone(t),
+		Steps: []resource.TestStep{
+			{
+				Config: acctest.ProviderConfig() + model(`"otherMinIO"`),
+				ExpectError: errorPattern(`failed to load its model.*ModelLoadFailed: Did not find storage config for key otherMinIO.*` +
+					`The storage key "otherMinIO" is not in the Secret storage-config of namespace "` + tc.namespace + `".*` +
+					`asm_model_storage \(name = "otherMinIO"`),
+			},
+			{
+				Config:            acctest.ProviderConfig() + storage + model("asm_model_storage.other.name"),
+				ConfigStateChecks: []statecheck.StateCheck{expectState("active_model_state", knownvalue.StringExact("Loaded"))},
 			},
 		},
 	})

@@ -637,7 +637,7 @@ func quickstartRuntime(t *testing.T) string {
 // The guide calls an InferenceService's runtime optional: with the quickstart's runtime, a model of
 // its format that names no runtime is served by it (ModelMesh picks auto-select runtimes only).
 func TestAccServingRuntime_quickstartRuntimeAutoSelected(t *testing.T) {
-	ns := acctest.CreateNamespace(t, "acc-sr")
+	ns := acctest.CreateModelNamespace(t, "acc-sr")
 	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
