@@ -149,23 +149,23 @@ func (i *runtimeInspector) lookAtRetries(ctx context.Context, s inferenceService
 	}
 	failed = max(failed, 1)
 	pods, err := i.readyRuntimePods(ctx)
-	if err != nil {
-		// Without the Pods, only the limit and the grace can tell.
-		pods = maxLoadFailures
-	}
+	podsKnown := err == nil
 	switch {
-	case failed >= pods:
+	case podsKnown && failed >= pods:
 		return &loadFailedError{status: s, retries: fmt.Sprintf("The load failed in %d of the %d ready runtime Pods that may "+
 			"load the model; ModelMesh retries a failed load only in a Pod where it has not failed.\n\n", failed, pods)}
 	case failed >= maxLoadFailures:
 		return &loadFailedError{status: s, retries: fmt.Sprintf("The load failed in %d runtime Pods; ModelMesh stops "+
 			"retrying a model after %d recent failures, until they expire (7.5 minutes).\n\n", failed, maxLoadFailures)}
 	case i.lasting(fmt.Sprintf("retry/%d", failed), retryGrace, seenNow):
-		return &loadFailedError{status: s, retries: fmt.Sprintf("ModelMesh retries a failed load in another runtime Pod, and "+
-			"%d of the %d ready Pods that may load the model have not failed it, but it started no retry within %s.\n\n",
-			pods-failed, pods, retryGrace)}
+		others := "another runtime Pod"
+		if podsKnown {
+			others = fmt.Sprintf("another runtime Pod (%d of the %d ready Pods that may load the model have not failed it)", pods-failed, pods)
+		}
+		return &loadFailedError{status: s, retries: fmt.Sprintf("ModelMesh retries a failed load in %s, but started no retry "+
+			"within %s.\n\n", others, retryGrace)}
 	}
-	i.lastSeen = fmt.Sprintf("- the load failed in %d of %d ready runtime Pods; ModelMesh retries it in another", failed, pods)
+	i.lastSeen = fmt.Sprintf("- the load failed in %d runtime Pod(s); ModelMesh retries it in another", failed)
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
@@ -984,5 +985,52 @@ func TestLoadFailureHintForAMissingStorageKey(t *testing.T) {
 		if !strings.Contains(hint, want) {
 			t.Errorf("hint for a missing storage key lacks %q: %s", want, hint)
 		}
+	}
+}
+
+// TestLookAtRetries: a failed load is waited out while ModelMesh may retry it, for retryGrace at
+// most; not after maxLoadFailures; during an update, counting only the new model's failures. The
+// looks are cancelled before they reach a cluster, so the Pods are unknown and only the limit and
+// the grace decide.
+func TestLookAtRetries(t *testing.T) {
+	client, err := kube.New(&rest.Config{Host: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	m := &inferenceServiceModel{Name: types.StringValue("m"), Namespace: types.StringValue("ns"), Runtime: types.StringValue("rt")}
+	failedStatus := func(failed int64, target string) inferenceServiceStatus {
+		return inferenceServiceStatus{LastFailureReason: types.StringValue("ModelLoadFailed"), LastFailureMessage: types.StringValue("boom"),
+			FailedCopies: types.Int64Value(failed), TargetModelState: types.StringValue(target)}
+	}
+	verdict := func(i *runtimeInspector, s inferenceServiceStatus) string {
+		t.Helper()
+		err := i.lookAtRetries(cancelled, s, map[string]bool{})
+		var failed *loadFailedError
+		if err != nil && !errors.As(err, &failed) {
+			t.Fatalf("unexpected error %v", err)
+		}
+		if failed == nil {
+			return ""
+		}
+		return failed.retries
+	}
+
+	i := newRuntimeInspector(client, m, inferenceServiceStatus{})
+	if got := verdict(i, failedStatus(1, "")); got != "" {
+		t.Errorf("first failure: %q, want the wait to go on", got)
+	}
+	i.firstSeen["retry/1"] = time.Now().Add(-retryGrace)
+	if got := verdict(i, failedStatus(1, "")); !strings.Contains(got, "started no retry within 30s") {
+		t.Errorf("no retry within retryGrace: %q", got)
+	}
+	if got := verdict(newRuntimeInspector(client, m, inferenceServiceStatus{}), failedStatus(3, "")); !strings.Contains(got, "after 3 recent failures") {
+		t.Errorf("three failures: %q", got)
+	}
+	// During an update the controller adds the serving model's two failures: the new one has one.
+	serving := inferenceServiceStatus{FailedCopies: types.Int64Value(2)}
+	if got := verdict(newRuntimeInspector(client, m, serving), failedStatus(3, modelStateFailedToLoad)); got != "" {
+		t.Errorf("one failure of the new model beside two of the serving one: %q, want the wait to go on", got)
 	}
 }
