@@ -6,11 +6,13 @@
 # names of the binaries the stack needs in that folder, and builds nothing.
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=tools/lib.sh
+source ../lib.sh tools/k8s/build.sh
 # Test-only binaries: built with the machine's own Go, so the toolchain the Makefile pins for the
 # provider (go.mod's toolchain line) does not force a second 15-minute build.
 export GOTOOLCHAIN=local
 key=$( (cat go.mod go.sum; go version) | sha256sum | cut -c1-16)
-dir="${TFASM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/terraform-provider-asm}/k8s-$key"
+dir="$(tool_cache)/k8s-$key"
 # The Kubernetes binaries the stack runs: the controllers turn the ModelMesh controller's Deployments
 # into Pods on KWOK's fake Nodes and give Services their Endpoints.
 binaries="kube-apiserver kube-controller-manager kube-scheduler"
@@ -22,12 +24,18 @@ if built; then
   echo "$dir"
   exit 0
 fi
-k8s_version=$(awk '$1=="k8s.io/kubernetes"{print $2; exit}' go.mod)
+k8s_version=$(pinned_version k8s.io/kubernetes)
 minor=$(echo "$k8s_version" | cut -d. -f2)
+packages="go.etcd.io/etcd/server/v3"
+for b in $binaries; do packages="$packages k8s.io/kubernetes/cmd/$b"; done
+# shellcheck disable=SC2086 # one word per package
+fetch_deps $packages
+stop_if_resolving "$packages"
 ldflags="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags="$ldflags -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
 done
+clear_partials "$dir"
 tmp="$dir.partial.$$"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
