@@ -36,6 +36,7 @@ if [[ ! -f "$db/index/modules.json" ]]; then
 	fetch_deps golang.org/x/vulndb/cmd/indexdb
 	stop_if_resolving "golang.org/x/vuln $vuln_version, golang.org/x/vulndb $vulndb_version ($src)"
 	echo ">> building the vulnerability database from golang.org/x/vulndb $vulndb_version (first run only, a few minutes)" >&2
+	start=$(date +%s)
 	mkdir -p "$cache"
 	tmp="$(mktemp -d "$cache/.vulndb-build.XXXXXX")"
 	trap 'rm -rf "$tmp"' EXIT
@@ -51,6 +52,7 @@ if [[ ! -f "$db/index/modules.json" ]]; then
 	[[ ! -e "$db" || -f "$db/index/modules.json" ]] || rm -rf "$db"
 	# -T: never nest into a folder that a concurrent run finished first (then keep that one).
 	mv -T "$tmp/db" "$db" || [[ -f "$db/index/modules.json" ]]
+	echo ">> vulnerability database built in $(( $(date +%s) - start ))s" >&2
 fi
 stop_if_resolving "golang.org/x/vuln $vuln_version, golang.org/x/vulndb $vulndb_version (database built)"
 

@@ -14,6 +14,7 @@ source "$root/tools/lib.sh" tools/go-tool.sh
 out=$1 folder=$2 package=$3
 partial=$out.partial.$$
 clear_partials "$out"
+start=$(date +%s)
 
 if [ "$folder" = - ]; then
   [[ $package == *@v* ]] || die "$package: expected MODULE@VERSION"
@@ -35,3 +36,4 @@ else
 fi
 mkdir -p "$(dirname "$out")"
 mv "$built" "$out"
+echo ">> built $out in $(( $(date +%s) - start ))s" >&2

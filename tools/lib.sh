@@ -58,7 +58,9 @@ clear_partials() {
     [ -e "$partial" ] || continue
     kill -0 "${partial##*.partial.}" 2>/dev/null && continue
     echo "$_lib_script: removing $partial, left by an interrupted build" >&2
-    chmod -R u+w "$partial" && rm -rf "$partial"
+    # Copies from the module cache are read-only until a build ends.
+    chmod -R u+w "$partial" 2>/dev/null || true
+    rm -rf "$partial" || die "cannot remove $partial, left by an interrupted build: delete it"
   done
 }
 

@@ -3,7 +3,8 @@
 # kube-scheduler and etcd) from the pinned modules in
 # this folder, once per (go.mod, go.sum, go version), into a cache outside git. Prints the folder
 # holding the binaries, which is what envtest expects in KUBEBUILDER_ASSETS; with --list, prints the
-# names of the binaries the stack needs in that folder, and builds nothing.
+# names of the binaries the stack needs in that folder, and builds nothing; with --entry, the folder
+# it would build into.
 set -euo pipefail
 cd "$(dirname "$0")"
 # shellcheck source=tools/lib.sh
@@ -18,7 +19,10 @@ dir="$(tool_cache)/k8s-$key"
 binaries="kube-apiserver kube-controller-manager kube-scheduler"
 # Everything the stack needs from this folder: the one list, also asked for by scripts/find-tools.sh.
 needed="$binaries etcd"
-if [ "${1:-}" = --list ]; then echo "$needed"; exit 0; fi
+case ${1:-} in
+  --list) echo "$needed"; exit 0 ;;
+  --entry) echo "$dir"; exit 0 ;; # the cache entry, built or not (make cold-check seeds a broken one)
+esac
 built() { for b in $needed; do [ -x "$dir/$b" ] || return 1; done; }
 if built; then
   echo "$dir"
@@ -30,12 +34,12 @@ packages="go.etcd.io/etcd/server/v3"
 for b in $binaries; do packages="$packages k8s.io/kubernetes/cmd/$b"; done
 # shellcheck disable=SC2086 # one word per package
 fetch_deps $packages
+clear_partials "$dir"
 stop_if_resolving "$packages"
 ldflags="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags="$ldflags -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
 done
-clear_partials "$dir"
 tmp="$dir.partial.$$"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT

@@ -9,7 +9,8 @@
 #                         config/internal/base, default config config/default, CRDs config/crd/bases)
 #   kwok-stages/          KWOK's stage files (kustomize/stage of its module)
 #
-# Prints that folder. testcluster finds it with $MODELMESH_ASSETS or by running this script.
+# Prints that folder (with --entry, without building it). testcluster finds it with $MODELMESH_ASSETS
+# or by running this script.
 set -euo pipefail
 cd "$(dirname "$0")"
 # shellcheck source=tools/lib.sh
@@ -27,7 +28,7 @@ complete() {
   for path in $needed; do [ -e "$dir/$path" ] || return 1; done
   [ -x "$dir/modelmesh-controller" ] && [ -x "$dir/kwok" ]
 }
-if complete; then
+if complete || [ "${1:-}" = --entry ]; then # --entry: the cache entry, built or not
   echo "$dir"
   exit 0
 fi
@@ -38,6 +39,7 @@ kwok_dir=$(cd kwok && module_dir sigs.k8s.io/kwok)
 need "$serving_dir/main.go" "$serving_dir/config/crd/bases" "$serving_dir/config/internal/base" \
   "$serving_dir/config/default/config-defaults.yaml" "$kwok_dir/kustomize/stage"
 fetch_deps github.com/kserve/modelmesh-serving
+clear_partials "$dir"
 (cd kwok && fetch_deps sigs.k8s.io/kwok/cmd/kwok)
 
 # The controller's webhook server listens on :9443 of every address, fixed in its main.go
@@ -46,7 +48,6 @@ fetch_deps github.com/kserve/modelmesh-serving
 # by compiling main.go with that one line changed. Go refuses overlays of module-cache files, so the
 # changed copy is compiled as a main package of this module, from a folder that exists only during
 # the build (never committed): every other package is the pinned module's.
-clear_partials "$dir"
 tmp="$dir.partial.$$"
 main_dir="controller-main.tmp.$$"
 trap 'rm -rf "$tmp" "$main_dir"' EXIT
