@@ -207,16 +207,16 @@ func (d *providerData) restConfig() (*rest.Config, error) {
 	if d.ack.clusterID == "" {
 		return d.kubeConfig.RESTConfig()
 	}
-	creds, err := d.asmConfig.Credentials()
+	asmConfig, err := d.resolvedASMConfig()
 	if err != nil {
 		return nil, err
 	}
-	scheme, err := d.asmConfig.Scheme()
+	scheme, err := asmConfig.Scheme()
 	if err != nil {
 		return nil, err
 	}
-	client, err := ack.NewClient(ack.Config{Region: d.asmConfig.Region, Scheme: scheme, Endpoint: d.ack.endpoint,
-		Credentials: creds, Attempts: d.asmConfig.MaxRetries + 1})
+	client, err := ack.NewClient(ack.Config{Region: asmConfig.Region, Scheme: scheme, Endpoint: d.ack.endpoint,
+		Credentials: asmConfig.Credentials, Attempts: asmConfig.MaxRetries + 1})
 	if err != nil {
 		return nil, err
 	}

@@ -36,8 +36,8 @@ func TestProviderDataEnvironmentFallbacks(t *testing.T) {
 	if cfg.Region != "cn-beijing" {
 		t.Errorf("region: ALIBABA_CLOUD_REGION must win over ALICLOUD_REGION, got %q", cfg.Region)
 	}
-	if cfg.AccessKey != "ak-legacy" || cfg.SecretKey != "sk-legacy" || cfg.SecurityToken != "sts" {
-		t.Errorf("credentials from the alicloud variables not used: %+v", cfg)
+	if auth := data.auth; auth.AccessKey != "ak-legacy" || auth.SecretKey != "sk-legacy" || auth.SecurityToken != "sts" {
+		t.Errorf("credentials from the alicloud variables not used: %+v", auth)
 	}
 	if cfg.Endpoint != "127.0.0.1:9000" {
 		t.Errorf("endpoint: got %q", cfg.Endpoint)
@@ -78,11 +78,11 @@ func TestProviderDataConfigurationWinsOverEnvironment(t *testing.T) {
 		},
 	}, env)
 	cfg := data.asmConfig
-	if cfg.Region != "cn-hangzhou" || cfg.AccessKey != "cfg-ak" {
-		t.Errorf("configuration must win: %+v", cfg)
+	if cfg.Region != "cn-hangzhou" || data.auth.AccessKey != "cfg-ak" {
+		t.Errorf("configuration must win: %+v, %+v", cfg, data.auth)
 	}
-	if cfg.SecretKey != "env-sk" {
-		t.Errorf("unset attributes still fall back per attribute: secret %q", cfg.SecretKey)
+	if data.auth.SecretKey != "env-sk" {
+		t.Errorf("unset attributes still fall back per attribute: secret %q", data.auth.SecretKey)
 	}
 	if cfg.Protocol != "HTTP" || cfg.MaxRetries != 0 {
 		t.Errorf("explicit protocol/max_retries ignored: %+v", cfg)
@@ -159,7 +159,7 @@ func TestLazyClientsReportTheMissingSetting(t *testing.T) {
 		t.Errorf("kube client without configuration: want an error naming kubernetes.config_path, got %v", err)
 	}
 	data.asmConfig.Region = "cn-hangzhou"
-	data.asmConfig.SharedCredentialsFile = t.TempDir() + "/missing.json"
+	data.auth.SharedCredentialsFile = t.TempDir() + "/missing.json"
 	if _, err := data.ASM(); err == nil || !regexp.MustCompile(`shared_credentials_file`).MatchString(err.Error()) {
 		t.Errorf("ASM client with a missing profile file: want an error naming shared_credentials_file, got %v", err)
 	}
