@@ -19,6 +19,8 @@ import (
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cs"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/alicred"
 )
 
 // Config is everything needed to call the ACK API; nothing is contacted until the first call.
@@ -124,6 +126,12 @@ func (c *Client) userKubeconfig(ctx context.Context, clusterID string, private b
 		req.QueryParams["TemporaryDurationMinutes"] = strconv.Itoa(int(lifetime / time.Minute))
 	}
 	resp, err := client.DescribeClusterUserKubeconfig(req)
+	var credErr *alicred.Error
+	if errors.As(err, &credErr) {
+		// Not sent: neither a cs: permission nor the ACK API's reachability is in question, and
+		// UserKubeconfig retries only *Error.
+		return nil, fmt.Errorf("fetching a kubeconfig for ACK cluster %s: %w", clusterID, credErr)
+	}
 	if err != nil {
 		return nil, newError(clusterID, err)
 	}
