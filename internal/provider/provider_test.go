@@ -2,6 +2,7 @@ package provider
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -165,6 +166,59 @@ func TestLazyClientsReportTheMissingSetting(t *testing.T) {
 	}
 }
 
+func TestProviderDataCredentialKinds(t *testing.T) {
+	rrsa := map[string]string{
+		"ALIBABA_CLOUD_ROLE_ARN":          "acs:ram::1:role/pod",
+		"ALIBABA_CLOUD_OIDC_PROVIDER_ARN": "acs:ram::1:oidc-provider/ack-rrsa",
+		"ALIBABA_CLOUD_OIDC_TOKEN_FILE":   "/var/run/secrets/tokens/oidc-token",
+		"ALIBABA_CLOUD_ECS_METADATA":      "node-role",
+		"ALIBABA_CLOUD_CREDENTIALS_URI":   "http://127.0.0.1:8080/credentials",
+		"ALIBABA_CLOUD_STS_ENDPOINT":      "sts-vpc.cn-hangzhou.aliyuncs.com",
+	}
+	auth := newProviderData(providerModel{}, envOf(rrsa)).auth
+	if o := auth.OIDC; o == nil || o.RoleARN != rrsa["ALIBABA_CLOUD_ROLE_ARN"] || o.ProviderARN != rrsa["ALIBABA_CLOUD_OIDC_PROVIDER_ARN"] ||
+		o.TokenFile != rrsa["ALIBABA_CLOUD_OIDC_TOKEN_FILE"] {
+		t.Errorf("the variables RRSA injects must make an OIDC credential: %+v", o)
+	}
+	if auth.ECSRoleName != "node-role" || auth.CredentialsURI != rrsa["ALIBABA_CLOUD_CREDENTIALS_URI"] ||
+		auth.STSEndpoint != rrsa["ALIBABA_CLOUD_STS_ENDPOINT"] {
+		t.Errorf("environment fallbacks not used: %+v", auth)
+	}
+
+	delete(rrsa, "ALIBABA_CLOUD_OIDC_TOKEN_FILE")
+	if o := newProviderData(providerModel{}, envOf(rrsa)).auth.OIDC; o != nil {
+		t.Errorf("ALIBABA_CLOUD_ROLE_ARN without a token file is not an OIDC credential: %+v", o)
+	}
+
+	// A block in the configuration is used even when incomplete, so that Resolve names what is missing.
+	o := newProviderData(providerModel{AssumeRoleWithOIDC: &oidcRoleModel{OIDCToken: types.StringValue("a.b.c")}}, envOf(rrsa)).auth.OIDC
+	if o == nil || o.Token != "a.b.c" || o.TokenFile != "" || o.RoleARN != rrsa["ALIBABA_CLOUD_ROLE_ARN"] {
+		t.Errorf("assume_role_with_oidc block: %+v", o)
+	}
+}
+
+func TestProfileRegionIsTheFallbackRegion(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config.json")
+	profile := `{"current": "ci", "profiles": [{"name": "ci", "mode": "AK", "access_key_id": "ak", ` +
+		`"access_key_secret": "sk", "region_id": "cn-shenzhen"}]}`
+	if err := os.WriteFile(file, []byte(profile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := newProviderData(providerModel{SharedCredentialsFile: types.StringValue(file)}, envOf(nil))
+	cfg, err := data.resolvedASMConfig()
+	if err != nil || cfg.Region != "cn-shenzhen" {
+		t.Fatalf("region %q (%v), want the profile's region_id", cfg.Region, err)
+	}
+	if _, err := data.ASM(); err != nil {
+		t.Errorf("a profile with region_id and no region setting: %v", err)
+	}
+	data = newProviderData(providerModel{SharedCredentialsFile: types.StringValue(file)},
+		envOf(map[string]string{"ALIBABA_CLOUD_REGION": "cn-beijing"}))
+	if cfg, err := data.resolvedASMConfig(); err != nil || cfg.Region != "cn-beijing" {
+		t.Errorf("region %q (%v): the environment must win over the profile", cfg.Region, err)
+	}
+}
+
 func TestProviderConflictingSettingsRejectedAtValidate(t *testing.T) {
 	cases := map[string]struct {
 		block string
@@ -219,6 +273,15 @@ func TestProviderConflictingSettingsRejectedAtValidate(t *testing.T) {
   temporary_duration_minutes = 10
 }`,
 			want: `(?s)temporary_duration_minutes.*15`,
+		},
+		"oidc_token with oidc_token_file": {
+			block: `assume_role_with_oidc {
+  oidc_provider_arn = "acs:ram::1:oidc-provider/ci"
+  role_arn          = "acs:ram::1:role/ci"
+  oidc_token        = "a.b.c"
+  oidc_token_file   = "/tmp/token"
+}`,
+			want: `(?s)assume_role_with_oidc.oidc_token.*assume_role_with_oidc.oidc_token_file|assume_role_with_oidc.oidc_token_file.*assume_role_with_oidc.oidc_token`,
 		},
 		"unknown protocol": {
 			block: `protocol = "FTP"`,
