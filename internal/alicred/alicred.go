@@ -13,8 +13,8 @@ import (
 )
 
 // Config is every credential setting, each already resolved from the provider block or its
-// environment variable. Resolve picks the base credential in the order of Precedence, and puts
-// AssumeRole on top of it.
+// environment variable. Resolve picks the base credential in the order of the fields below (the
+// order the provider's documentation gives), and puts AssumeRole on top of it.
 type Config struct {
 	AccessKey     string
 	SecretKey     string
@@ -60,16 +60,6 @@ type OIDCRole struct {
 
 // defaultSessionName names the provider's STS sessions in ActionTrail unless the user names them.
 const defaultSessionName = "terraform-provider-asm"
-
-// Precedence is the order in which the base credential is chosen, as documented to users: the
-// first kind whose settings are present is used, and assume_role applies on top of it.
-var Precedence = []string{
-	"access_key / secret_key (security_token)",
-	"assume_role_with_oidc",
-	"credentials_uri",
-	"ecs_role_name",
-	"profile (aliyun CLI configuration)",
-}
 
 // Identity is a resolved credential chain.
 type Identity struct {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,6 +141,14 @@ func TestProviderDataACKCluster(t *testing.T) {
 	}}, env)
 	if data.ack.clusterID != "c0a1b2c3d4e5f60718293a4b5c6d7e8f9" || !data.ack.private || data.ack.lifetime != 15*time.Minute {
 		t.Errorf("configured ACK settings not used: %+v", data.ack)
+	}
+}
+
+func TestACKClusterIDFromTheEnvironmentIsValidated(t *testing.T) {
+	data := newProviderData(providerModel{}, envOf(map[string]string{"ALIBABA_CLOUD_ACK_CLUSTER_ID": "my-cluster"}))
+	_, err := data.Kube()
+	if err == nil || !strings.Contains(err.Error(), `ALIBABA_CLOUD_ACK_CLUSTER_ID="my-cluster"`) {
+		t.Errorf("want the malformed variable named with its value; got %v", err)
 	}
 }
 
