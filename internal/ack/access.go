@@ -76,21 +76,20 @@ func (a *Access) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || (r.Body != nil && r.Body != http.NoBody && r.GetBody == nil) {
 		return resp, err
 	}
-	next, renewErr := a.replace(r.Context(), cred)
-	if renewErr != nil || next == cred {
-		// No other credential to be had: the 401 is the answer.
-		return resp, nil
-	}
-	_ = resp.Body.Close()
-	if r.GetBody != nil {
-		body, err := r.GetBody()
-		if err != nil {
-			return nil, err
+	// Without another credential to be had, the 401 is the answer.
+	if next, renewErr := a.replace(r.Context(), cred); renewErr == nil && next != cred {
+		_ = resp.Body.Close()
+		if r.GetBody != nil {
+			body, err := r.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			r = r.Clone(r.Context())
+			r.Body = body
 		}
-		r = r.Clone(r.Context())
-		r.Body = body
+		return send(next, r)
 	}
-	return send(next, r)
+	return resp, nil
 }
 
 func send(cred *credential, r *http.Request) (*http.Response, error) {
