@@ -21,3 +21,16 @@ provider "asm" {
     config_context = "ack-modelmesh"
   }
 }
+
+# A CI runner federated by OIDC (or a Pod with RRSA, where the three ALIBABA_CLOUD_* variables
+# RRSA injects are enough and the block can be left out).
+provider "asm" {
+  alias  = "ci"
+  region = "cn-hangzhou"
+
+  assume_role_with_oidc {
+    oidc_provider_arn = "acs:ram::1234567890123456:oidc-provider/ci"
+    role_arn          = "acs:ram::1234567890123456:role/modelmesh-deployer"
+    oidc_token_file   = "/var/run/secrets/ci/oidc-token"
+  }
+}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -41,8 +42,8 @@ func testASMClient(t *testing.T) *asm.Client {
 	t.Helper()
 	cfg := newProviderData(providerModel{}, os.Getenv).asmConfig
 	if fake := acctest.ASMFake(); fake != nil {
-		cfg = asm.Config{Region: localstack.Region, AccessKey: localstack.AccessKeyID,
-			SecretKey: localstack.AccessKeySecret, Endpoint: fake.Endpoint(), Protocol: "HTTP", MaxRetries: 5}
+		cfg = asm.Config{Region: localstack.Region,
+			Credentials: credentials.NewStaticAKCredentialsProvider(localstack.AccessKeyID, localstack.AccessKeySecret), Endpoint: fake.Endpoint(), Protocol: "HTTP", MaxRetries: 5}
 	}
 	client, err := asm.NewClient(cfg)
 	if err != nil {
