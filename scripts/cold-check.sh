@@ -22,11 +22,15 @@ esac
 exec "$real_go" "\$@"
 EOF
 chmod +x "$scratch/bin/go"
-# -modcacherw: the throwaway module cache can be deleted. No control plane from the machine:
-# KUBEBUILDER_ASSETS and setup-envtest's store (under XDG_DATA_HOME) would let find-tools skip the build.
-export PATH="$scratch/bin:$PATH" GOMODCACHE="$scratch/gomodcache" TFASM_CACHE="$scratch/cache" \
-  CACHE="$scratch/cache" XDG_DATA_HOME="$scratch/data" TFASM_RESOLVE_ONLY=1 GOFLAGS="${GOFLAGS:-} -modcacherw"
+# No control plane from the machine: KUBEBUILDER_ASSETS and setup-envtest's store (under
+# XDG_DATA_HOME) would let find-tools skip the build. -modcacherw: the throwaway module caches can be
+# deleted.
+export PATH="$scratch/bin:$PATH" TFASM_CACHE="$scratch/cache" CACHE="$scratch/cache" \
+  XDG_DATA_HOME="$scratch/data" TFASM_RESOLVE_ONLY=1 GOFLAGS="${GOFLAGS:-} -modcacherw"
 unset KUBEBUILDER_ASSETS MODELMESH_ASSETS
+# The seeding below reads only go.mod and go.sum files, never the module cache.
+export GOMODCACHE="$scratch/gomodcache-seed"
+mkdir -p "$GOMODCACHE"
 
 # Bad cache entries, as an interrupted or older build leaves them, must be rebuilt, never used: the
 # control plane without etcd, the ModelMesh entry without its manifests, and a .partial folder of each
@@ -41,29 +45,33 @@ true & gone=$!
 wait $gone
 mkdir -p "$k8s_entry.partial.$gone/kube-apiserver" "$modelmesh_entry.partial.$gone/kwok"
 
-# The steps run side by side (they mostly wait on downloads; go locks the shared module cache), each
-# with its own log.
+# The steps run side by side (they mostly wait on downloads), each with a module cache of its own:
+# in a shared one, a module that one step downloads would hide another step that reads it without
+# downloading it (the provider's tests download github.com/kserve/modelmesh-serving, which
+# tools/modelmesh/build.sh reads), as a warm machine does.
 names=() pids=()
 step() {
-  local name=$1
-  shift
-  "$@" >"$scratch/step${#pids[@]}.log" 2>&1 &
+  local name=$1 cache=$2
+  shift 2
+  GOMODCACHE="$scratch/gomodcache-$cache" "$@" >"$scratch/step${#pids[@]}.log" 2>&1 &
   names+=("$name") pids+=($!)
 }
 start=$(date +%s)
-step "make tools (terraform $(sed -n 's/^TF_VERSION *:= *//p' GNUmakefile), OpenTofu, tfplugindocs, control plane, ModelMesh controller, KWOK)" \
-  make -k -s --no-print-directory tools
-step "scripts/govulncheck.sh (govulncheck and its database)" scripts/govulncheck.sh
-step "golangci-lint (make lint)" \
+step "control plane (make control-plane)" control-plane make -s --no-print-directory control-plane
+step "ModelMesh controller and KWOK (make modelmesh-controller)" modelmesh make -s --no-print-directory modelmesh-controller
+step "terraform $(sed -n 's/^TF_VERSION *:= *//p' GNUmakefile), OpenTofu, tfplugindocs (make clis)" clis \
+  make -k -s --no-print-directory clis
+step "govulncheck and its database (scripts/govulncheck.sh)" vuln scripts/govulncheck.sh
+step "golangci-lint (make lint)" lint \
   bash -c "cd / && GOFLAGS=-mod=mod go mod download github.com/golangci/golangci-lint/v2@${GOLANGCI_LINT_VERSION:?}"
-step "the provider, its tests, the sandbox and the bench (go list -deps -test ./...)" go list -deps -test ./...
+step "the provider, its tests, the sandbox and the bench (go list -deps -test ./...)" provider go list -deps -test ./...
 
-# make demo's way to the control plane, after make tools: two builds of one entry at once would each
-# clear the other's partial folder.
+# make demo's way to the control plane, after make control-plane (whose downloads it shares): two
+# builds of one entry at once would each clear the other's partial folder.
 status=()
 finish() { [ -n "${status[$1]:-}" ] || { wait "${pids[$1]}" && status[$1]=0 || status[$1]=$?; }; }
 finish 0
-step "scripts/find-tools.sh control-plane (make demo)" scripts/find-tools.sh control-plane
+step "make demo's control plane (scripts/find-tools.sh control-plane)" control-plane scripts/find-tools.sh control-plane
 
 failed=0
 for i in "${!pids[@]}"; do
@@ -83,9 +91,9 @@ for entry in "$k8s_entry" "$modelmesh_entry"; do
   fi
 done
 for script in tools/k8s/build.sh tools/modelmesh/build.sh; do
-  if ! grep -q "^$script: resolved" "$scratch"/step0.log; then
+  if ! grep -q "^$script: resolved" "$scratch"/step[01].log; then
     echo "FAILED  $script took an incomplete cache entry for a built one"; failed=1
   fi
 done
-echo "cold-check: $(( $(date +%s) - start ))s, module cache $(du -sh "$scratch/gomodcache" | cut -f1)"
+echo "cold-check: $(( $(date +%s) - start ))s, module caches $(du -shc "$scratch"/gomodcache-* | tail -1 | cut -f1)"
 exit $failed
