@@ -298,7 +298,7 @@ func testCredentialFailure(t *testing.T, a *acctest.Account, settings string, pe
 		ProtoV6ProviderFactories: accountFactories(a),
 		Steps: []resource.TestStep{
 			{
-				Config:      provider + attachmentBlock(a.MeshID, a.ClusterID, ""),
+				Config: provider + attachmentBlock(a.MeshID, a.ClusterID, ""),
 				ExpectError: errorPattern(`Adding cluster ` + a.ClusterID + ` to mesh ` + a.MeshID + ` failed .*` +
 					`ASM DescribeServiceMeshDetail was not sent: ` + want + `.*Nothing was sent to ASM: fix what the credential failure above names`),
 			},
