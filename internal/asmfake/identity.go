@@ -25,6 +25,30 @@ import (
 // layout credentials-go parses (credentials/providers/ram_role_arn.go, ecs_ram_role.go, uri.go).
 const stsTimeLayout = "2006-01-02T15:04:05Z"
 
+// issuer is a double that hands out the account's temporary credentials, remembering each, so
+// that a test can tell how many it issued: a renewal is a new one.
+type issuer struct {
+	account *Server
+
+	issuedMu sync.Mutex
+	issued   []Credential
+}
+
+func (i *issuer) issue(lifetime time.Duration, now time.Time) Credential {
+	c := i.account.issue(lifetime, now)
+	i.issuedMu.Lock()
+	defer i.issuedMu.Unlock()
+	i.issued = append(i.issued, c)
+	return c
+}
+
+// Issued returns the credentials handed out so far, oldest first.
+func (i *issuer) Issued() []Credential {
+	i.issuedMu.Lock()
+	defer i.issuedMu.Unlock()
+	return append([]Credential(nil), i.issued...)
+}
+
 // issue mints an STS credential of the account that stops working after lifetime.
 func (s *Server) issue(lifetime time.Duration, now time.Time) Credential {
 	c := Credential{

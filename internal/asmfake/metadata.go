@@ -23,7 +23,7 @@ import (
 // account's fault queue and recorder as ActionMetadataToken and ActionMetadataCredentials.
 type Metadata struct {
 	loopback
-	account *Server
+	issuer
 	// Role is the attached RAM role; empty: none is attached (the listing is then a 404).
 	Role string
 	// HardenedOnly refuses requests without a token (403), as an instance set to enforce
@@ -49,7 +49,7 @@ const (
 
 // NewMetadata returns the metadata service of an instance whose RAM role is role.
 func NewMetadata(account *Server, role string) *Metadata {
-	return &Metadata{account: account, Role: role, tokens: map[string]time.Time{}}
+	return &Metadata{issuer: issuer{account: account}, Role: role, tokens: map[string]time.Time{}}
 }
 
 // Start serves the double over plain HTTP on 127.0.0.1 at a free port; its URL is the proxy to set.
@@ -73,6 +73,9 @@ func (m *Metadata) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status, body := m.serve(r, action, now)
 	m.account.record(Request{Action: action, Method: r.Method, Params: map[string]string{"Path": r.URL.Path},
 		Time: now, Status: status})
+	if status == 0 {
+		panic(http.ErrAbortHandler) // the connection closes without an answer
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(body))
 }
@@ -82,12 +85,13 @@ func (m *Metadata) serve(r *http.Request, action string, now time.Time) (int, st
 		// Anything else would have been forwarded to the real network: refuse, never forward.
 		return http.StatusBadGateway, "asmfake: the metadata double only answers for " + MetadataHost
 	}
-	if fault, failure := m.account.applyFault(r.Context(), action); failure != nil || fault.LoseAnswer {
-		status := http.StatusInternalServerError
-		if failure != nil && failure.status != 0 {
-			status = failure.status
-		}
-		return status, "injected fault"
+	fault, failure := m.account.applyFault(r.Context(), action)
+	switch {
+	case failure != nil:
+		return failure.status, "injected fault"
+	case fault.LoseAnswer:
+		// Nothing to carry out: the client sees what an instance that cannot reach the service sees.
+		return 0, ""
 	}
 	if action == ActionMetadataToken {
 		if r.Method != http.MethodPut {
@@ -143,7 +147,7 @@ func (m *Metadata) credentials(now time.Time) metadataCredentials {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.current.AccessKeyID == "" || now.After(m.current.Expiration.Add(-lifetime/2)) {
-		m.current = m.account.issue(lifetime, now)
+		m.current = m.issue(lifetime, now)
 	}
 	return metadataCredentials{Code: "Success", wireCredentials: wireCredentialsOf(m.current),
 		LastUpdated: now.UTC().Format(stsTimeLayout)}
@@ -155,7 +159,7 @@ func (m *Metadata) credentials(now time.Time) metadataCredentials {
 // the account's fault queue and recorder as ActionCredentialsURI.
 type CredentialsURI struct {
 	loopback
-	account *Server
+	issuer
 	// CredentialLifetime is how long each credential lives; zero means an hour.
 	CredentialLifetime time.Duration
 }
@@ -165,7 +169,7 @@ const ActionCredentialsURI = "CredentialsURI"
 
 // NewCredentialsURI returns a credentials URI for account.
 func NewCredentialsURI(account *Server) *CredentialsURI {
-	return &CredentialsURI{account: account}
+	return &CredentialsURI{issuer: issuer{account: account}}
 }
 
 // Start serves the URI over plain HTTP on 127.0.0.1 at a free port.
@@ -185,7 +189,7 @@ func (c *CredentialsURI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if lifetime == 0 {
 			lifetime = time.Hour
 		}
-		body = metadataCredentials{Code: "Success", wireCredentials: wireCredentialsOf(c.account.issue(lifetime, now)),
+		body = metadataCredentials{Code: "Success", wireCredentials: wireCredentialsOf(c.issue(lifetime, now)),
 			LastUpdated: now.UTC().Format(stsTimeLayout)}
 	}
 	c.account.record(Request{Action: ActionCredentialsURI, Method: r.Method, Time: now, Status: status})

@@ -19,7 +19,7 @@ import (
 // (credentials/providers/ram_role_arn.go, oidc.go).
 type STS struct {
 	loopback
-	account *Server
+	issuer
 
 	mu     sync.Mutex
 	roles  map[string]STSRole
@@ -51,7 +51,7 @@ const stsAPIVersion = "2015-04-01"
 
 // NewSTS returns an STS endpoint for account's access keys, with no roles.
 func NewSTS(account *Server) *STS {
-	return &STS{account: account, roles: map[string]STSRole{}, tokens: map[string]time.Time{}}
+	return &STS{issuer: issuer{account: account}, roles: map[string]STSRole{}, tokens: map[string]time.Time{}}
 }
 
 // Start serves STS over HTTPS on 127.0.0.1 at a free port, with a certificate this process trusts.
@@ -165,7 +165,7 @@ func (s *STS) serve(r *http.Request, p map[string]string, requestID string, now 
 			return nil, failure
 		}
 	}
-	issued := s.account.issue(lifetime, now)
+	issued := s.issue(lifetime, now)
 	return assumeRoleAnswer{RequestID: requestID,
 		AssumedRoleUser: assumedRoleUser{Arn: strings.Replace(role.ARN, ":role/", ":assumed-role/", 1) + "/" + p["RoleSessionName"],
 			AssumedRoleID: "3" + hexString(8) + ":" + p["RoleSessionName"]},
