@@ -1,3 +1,13 @@
+terraform {
+  required_providers {
+    asm = {
+      source = "asm-modelmesh/asm"
+      # Any 0.x release. Pin tighter (for example "~> 0.1.0") once you have tested one.
+      version = ">= 0.0.1, < 1.0.0"
+    }
+  }
+}
+
 # Credentials and region come from the environment (ALIBABA_CLOUD_ACCESS_KEY_ID,
 # ALIBABA_CLOUD_ACCESS_KEY_SECRET, ALIBABA_CLOUD_REGION) or an aliyun CLI profile.
 provider "asm" {
