@@ -224,6 +224,7 @@ func (p *asmProvider) Resources(context.Context) []func() resource.Resource {
 func (p *asmProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		NewMeshDataSource,
+		NewInferenceServiceDataSource,
 	}
 }
 
