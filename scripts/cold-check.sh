@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make cold-check: every resolution step of the build (what it downloads, which paths it reads) run
-# as on a new user's machine, against an empty, throwaway Go module cache and an empty cache folder,
-# without compiling (TFASM_RESOLVE_ONLY=1, tools/lib.sh). Fails when a step would go on with a
+# as on a new user's machine, each step against an empty, throwaway Go module cache of its own and
+# all against an empty cache folder, without compiling (TFASM_RESOLVE_ONLY=1, tools/lib.sh). Fails when a step would go on with a
 # module, file or version that is not there; a warm machine cannot make it pass, since the caches it
 # uses are new. Each step's output is shown only when it fails.
 set -euo pipefail
