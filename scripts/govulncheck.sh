@@ -32,7 +32,10 @@ fi
 if [[ ! -f "$db/index/modules.json" ]]; then
 	src="$(module_dir golang.org/x/vulndb)"
 	need "$src/data/osv"
-	modified="$(go list -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' golang.org/x/vulndb)"
+	# The module's commit time, RFC 3339 in UTC, from the proxy's .info file of the version.
+	info="$(module_field golang.org/x/vulndb Info)"
+	modified="$(sed -n 's/.*"Time": *"\([^"]*\)".*/\1/p' "$info")"
+	[[ -n "$modified" ]] || die "$info gives no Time"
 	fetch_deps golang.org/x/vulndb/cmd/indexdb
 	stop_if_resolving "golang.org/x/vuln $vuln_version, golang.org/x/vulndb $vulndb_version ($src)"
 	echo ">> building the vulnerability database from golang.org/x/vulndb $vulndb_version (first run only, a few minutes)" >&2
@@ -45,7 +48,7 @@ if [[ ! -f "$db/index/modules.json" ]]; then
 	"$tmp/indexdb" -vulns "$src/data/osv" -out "$tmp/db"
 	# The OSV files in the repo carry zero timestamps (vuln.go.dev fills them in from git history);
 	# stamp the index with the module's commit time so the report shows how fresh the data is.
-	[[ -z "$modified" ]] || printf '{"modified":"%s"}' "$modified" >"$tmp/db/index/db.json"
+	printf '{"modified":"%s"}' "$modified" >"$tmp/db/index/db.json"
 	# The .gz copies are only served over HTTP; a file:// database reads the plain .json files.
 	find "$tmp/db" -name '*.gz' -delete
 	# A folder without the index is what an older, interrupted build left: never used, replaced.

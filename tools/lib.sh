@@ -26,14 +26,23 @@ pinned_version() {
   echo "$version"
 }
 
-# module_dir MODULE: downloads MODULE at the version the current folder's go.mod pins and prints its
-# folder in the module cache. `go list -m -f {{.Dir}}` alone prints an empty line, and succeeds, for
-# a module that was never downloaded.
+# module_field MODULE FIELD: FIELD ("Dir", "Info", ...) of MODULE at the version the current folder's
+# go.mod pins, from `go mod download -json`, which downloads the module first. (`go list -m` reads
+# only the module cache: for a module never downloaded it prints an empty line, and succeeds.)
+module_field() {
+  local json value
+  json=$(go mod download -json "$1") ||
+    die "cannot download $1 (pinned in $PWD/go.mod) through GOPROXY=$(go env GOPROXY)"
+  value=$(sed -n "s/^[[:space:]]*\"$2\": \"\(.*\)\",\{0,1\}\$/\1/p" <<<"$json")
+  [ -n "$value" ] || die "go mod download -json $1 gave no $2"
+  echo "$value"
+}
+
+# module_dir MODULE: MODULE's folder in the module cache, downloaded first.
 module_dir() {
   local dir
-  go mod download "$1" || die "cannot download $1 (pinned in $PWD/go.mod) through GOPROXY=$(go env GOPROXY)"
-  dir=$(go list -m -f '{{.Dir}}' "$1")
-  [ -n "$dir" ] && [ -d "$dir" ] || die "$1 is not in the module cache $(go env GOMODCACHE) after 'go mod download'"
+  dir=$(module_field "$1" Dir)
+  [ -d "$dir" ] || die "$1 is not in the module cache $(go env GOMODCACHE) after 'go mod download'"
   echo "$dir"
 }
 
