@@ -11,45 +11,53 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=tools/lib.sh
+source "$root/tools/lib.sh" scripts/govulncheck.sh
 tools="$root/tools/vuln"
-cache="${TFASM_CACHE:-$HOME/.cache/terraform-provider-asm}"
-
-vuln_version="$(sed -n 's/^[[:space:]]*golang.org\/x\/vuln \(v[^ ]*\).*/\1/p' "$tools/go.mod")"
-vulndb_version="$(sed -n 's/^[[:space:]]*golang.org\/x\/vulndb \(v[^ ]*\).*/\1/p' "$tools/go.mod")"
-[[ -n "$vuln_version" && -n "$vulndb_version" ]] || { echo "cannot read x/vuln or x/vulndb from $tools/go.mod" >&2; exit 2; }
+cache="$(tool_cache)"
+cd "$tools"
+vuln_version="$(pinned_version golang.org/x/vuln)"
+vulndb_version="$(pinned_version golang.org/x/vulndb)"
 
 bin="$cache/govulncheck-$vuln_version/govulncheck"
 db="$cache/vulndb-$vulndb_version"
 
 if [[ ! -x "$bin" ]]; then
 	echo ">> building govulncheck $vuln_version (first run only)" >&2
-	(cd "$tools" && go build -trimpath -ldflags "-s -w" -o "$bin" golang.org/x/vuln/cmd/govulncheck)
+	"$root/tools/go-tool.sh" "$bin" tools/vuln golang.org/x/vuln/cmd/govulncheck
 fi
 
 # modules.json is what govulncheck probes to recognise the v1 layout; the folder is only renamed
 # into place once complete, so an interrupted build is redone rather than half used.
 if [[ ! -f "$db/index/modules.json" ]]; then
+	src="$(module_dir golang.org/x/vulndb)"
+	need "$src/data/osv"
+	# The module's commit time, RFC 3339 in UTC, from the proxy's .info file of the version.
+	info="$(module_field golang.org/x/vulndb Info)"
+	modified="$(sed -n 's/.*"Time": *"\([^"]*\)".*/\1/p' "$info")"
+	[[ -n "$modified" ]] || die "$info gives no Time"
+	fetch_deps golang.org/x/vulndb/cmd/indexdb
+	stop_if_resolving "golang.org/x/vuln $vuln_version, golang.org/x/vulndb $vulndb_version ($src)"
 	echo ">> building the vulnerability database from golang.org/x/vulndb $vulndb_version (first run only, a few minutes)" >&2
+	start=$(date +%s)
 	mkdir -p "$cache"
 	tmp="$(mktemp -d "$cache/.vulndb-build.XXXXXX")"
 	trap 'rm -rf "$tmp"' EXIT
-	(
-		cd "$tools"
-		go mod download golang.org/x/vulndb
-		info="$(go list -m -f '{{.Dir}} {{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' golang.org/x/vulndb)"
-		read -r src modified <<<"$info"
-		# indexdb is x/vulndb's own converter from its OSV files to the v1 database layout.
-		go build -trimpath -o "$tmp/indexdb" golang.org/x/vulndb/cmd/indexdb
-		"$tmp/indexdb" -vulns "$src/data/osv" -out "$tmp/db"
-		# The OSV files in the repo carry zero timestamps (vuln.go.dev fills them in from git history);
-		# stamp the index with the module's commit time so the report shows how fresh the data is.
-		[[ -z "$modified" ]] || printf '{"modified":"%s"}' "$modified" >"$tmp/db/index/db.json"
-		# The .gz copies are only served over HTTP; a file:// database reads the plain .json files.
-		find "$tmp/db" -name '*.gz' -delete
-	)
+	# indexdb is x/vulndb's own converter from its OSV files to the v1 database layout.
+	go build -trimpath -o "$tmp/indexdb" golang.org/x/vulndb/cmd/indexdb
+	"$tmp/indexdb" -vulns "$src/data/osv" -out "$tmp/db"
+	# The OSV files in the repo carry zero timestamps (vuln.go.dev fills them in from git history);
+	# stamp the index with the module's commit time so the report shows how fresh the data is.
+	printf '{"modified":"%s"}' "$modified" >"$tmp/db/index/db.json"
+	# The .gz copies are only served over HTTP; a file:// database reads the plain .json files.
+	find "$tmp/db" -name '*.gz' -delete
+	# A folder without the index is what an older, interrupted build left: never used, replaced.
+	[[ ! -e "$db" || -f "$db/index/modules.json" ]] || rm -rf "$db"
 	# -T: never nest into a folder that a concurrent run finished first (then keep that one).
 	mv -T "$tmp/db" "$db" || [[ -f "$db/index/modules.json" ]]
+	echo ">> vulnerability database built in $(( $(date +%s) - start ))s" >&2
 fi
+stop_if_resolving "golang.org/x/vuln $vuln_version, golang.org/x/vulndb $vulndb_version (database built)"
 
 cd "$root"
 [[ $# -gt 0 ]] || set -- ./...

@@ -16,29 +16,38 @@ import (
 )
 
 // Access reaches one ACK cluster's apiserver with kubeconfigs fetched from the ACK API: the first
-// when RESTConfig is called, a new one whenever the current credential nears its expiration. A
-// credential never leaves this type: it is not logged, and the rest.Config it returns holds none.
+// when RESTConfig is called, a new one whenever the current credential nears its expiration or the
+// apiserver stops accepting it. A credential never leaves this type: it is not logged, and the
+// rest.Config it returns holds none.
 type Access struct {
 	client    *Client
 	clusterID string
 	private   bool
 	lifetime  time.Duration
 
-	mu      sync.Mutex
-	current *credential
+	// fetch serializes fetching kubeconfigs; mu guards the fields below and is never held while
+	// fetching, so that requests go on with a valid credential while a renewal is under way.
+	fetch    sync.Mutex
+	mu       sync.Mutex
+	current  *credential
+	renewing bool
 }
 
 // credential is one fetched kubeconfig: where the apiserver is, and how to authenticate to it.
 type credential struct {
 	host       string
 	token      string
-	expiration time.Time
+	expiration time.Time // zero: unknown, never renewed for it
 	renewAt    time.Time // zero: never
 	// transport carries requests made with this credential. A renewed credential gets a new one, so
 	// that a client certificate is presented again on new connections, while watches still streaming
 	// on the old connections go on until they end.
 	transport *http.Transport
 }
+
+// backgroundRenewalTimeout bounds one renewal made while the current credential is still valid,
+// retries included.
+const backgroundRenewalTimeout = 2 * time.Minute
 
 // NewAccess asks for credentials valid for lifetime (ACK accepts 15 minutes to 3 days).
 func NewAccess(client *Client, clusterID string, private bool, lifetime time.Duration) *Access {
@@ -55,12 +64,35 @@ func (a *Access) RESTConfig(ctx context.Context) (*rest.Config, error) {
 	return &rest.Config{Host: cred.host, Transport: a}, nil
 }
 
-// RoundTrip sends r with the current credential, renewing it first when it is due.
+// RoundTrip sends r with the current credential, renewing it first when it is due. An apiserver
+// that answers 401 no longer accepts the credential (revoked, or its expiration was not told):
+// a new kubeconfig is fetched once and the request sent again with it.
 func (a *Access) RoundTrip(r *http.Request) (*http.Response, error) {
 	cred, err := a.credential(r.Context())
 	if err != nil {
 		return nil, err
 	}
+	resp, err := send(cred, r)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || (r.Body != nil && r.Body != http.NoBody && r.GetBody == nil) {
+		return resp, err
+	}
+	// Without another credential to be had, the 401 is the answer.
+	if next, renewErr := a.replace(r.Context(), cred); renewErr == nil && next != cred {
+		_ = resp.Body.Close()
+		if r.GetBody != nil {
+			body, err := r.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			r = r.Clone(r.Context())
+			r.Body = body
+		}
+		return send(next, r)
+	}
+	return resp, nil
+}
+
+func send(cred *credential, r *http.Request) (*http.Response, error) {
 	if cred.token != "" {
 		r = r.Clone(r.Context())
 		r.Header.Set("Authorization", "Bearer "+cred.token)
@@ -68,42 +100,79 @@ func (a *Access) RoundTrip(r *http.Request) (*http.Response, error) {
 	return cred.transport.RoundTrip(r)
 }
 
-// credential returns the current credential, fetching a new one when there is none or it is due for
-// renewal. A failed renewal keeps the current credential while it is still valid: a passing ACK API
-// outage does not fail requests that would still succeed.
+// credential returns the current credential. One due for renewal but still valid is returned at
+// once while a renewal runs in the background; without a valid one, the caller waits for a fetch.
 func (a *Access) credential(ctx context.Context) (*credential, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := time.Now()
 	cur := a.current
-	if cur != nil && (cur.renewAt.IsZero() || now.Before(cur.renewAt)) {
+	now := time.Now()
+	switch {
+	case cur != nil && (cur.renewAt.IsZero() || now.Before(cur.renewAt)):
+		a.mu.Unlock()
+		return cur, nil
+	case cur != nil && now.Before(cur.expiration):
+		if !a.renewing {
+			a.renewing = true
+			go a.renewInBackground(cur)
+		}
+		a.mu.Unlock()
 		return cur, nil
 	}
+	a.mu.Unlock()
+	return a.replace(ctx, cur)
+}
+
+func (a *Access) renewInBackground(cur *credential) {
+	ctx, cancel := context.WithTimeout(context.Background(), backgroundRenewalTimeout)
+	defer cancel()
+	// A failure keeps the current credential while it is valid: a passing ACK API outage does not
+	// fail requests that would still succeed. The next request after it tries again.
+	_, _ = a.replace(ctx, cur)
+	a.mu.Lock()
+	a.renewing = false
+	a.mu.Unlock()
+}
+
+// replace fetches a new kubeconfig unless stale is no longer the current credential (another
+// caller replaced it meanwhile), and returns the credential to use.
+func (a *Access) replace(ctx context.Context, stale *credential) (*credential, error) {
+	a.fetch.Lock()
+	defer a.fetch.Unlock()
+	a.mu.Lock()
+	cur := a.current
+	a.mu.Unlock()
+	if cur != stale {
+		return cur, nil
+	}
+	now := time.Now()
 	kubeconfig, err := a.client.UserKubeconfig(ctx, a.clusterID, a.private, a.lifetime)
 	if err == nil {
 		var next *credential
-		if next, err = parseKubeconfig(kubeconfig, now); err == nil {
+		if next, err = parseKubeconfig(kubeconfig, now, a.lifetime); err == nil {
+			a.mu.Lock()
+			a.current = next
+			a.mu.Unlock()
 			if cur != nil {
 				cur.transport.CloseIdleConnections()
 			}
-			a.current = next
 			return next, nil
 		}
 		err = fmt.Errorf("the kubeconfig ACK returned for cluster %s cannot be used: %w", a.clusterID, err)
 	}
-	if cur != nil && time.Now().Before(cur.expiration) {
+	switch {
+	case cur == nil:
+		return nil, err
+	case cur.expiration.IsZero() || time.Now().Before(cur.expiration):
 		return cur, nil
 	}
-	if cur != nil {
-		return nil, fmt.Errorf("the credential for ACK cluster %s expired at %s and renewing it failed: %w",
-			a.clusterID, cur.expiration.Format(time.RFC3339), err)
-	}
-	return nil, err
+	return nil, fmt.Errorf("the credential for ACK cluster %s expired at %s and renewing it failed: %w",
+		a.clusterID, cur.expiration.Format(time.RFC3339), err)
 }
 
 // parseKubeconfig reads the current context of an ACK kubeconfig: the apiserver's URL and CA, and a
-// client certificate (what ACK issues) or a bearer token.
-func parseKubeconfig(k *Kubeconfig, now time.Time) (*credential, error) {
+// client certificate (what ACK issues) or a bearer token. Without an expiration in ACK's answer,
+// the client certificate's NotAfter tells it, else the lifetime asked for.
+func parseKubeconfig(k *Kubeconfig, now time.Time, lifetime time.Duration) (*credential, error) {
 	config, err := clientcmd.Load(k.Config)
 	if err != nil {
 		return nil, err
@@ -147,8 +216,16 @@ func parseKubeconfig(k *Kubeconfig, now time.Time) (*credential, error) {
 			IdleConnTimeout:     90 * time.Second,
 		},
 	}
-	if !k.Expiration.IsZero() {
-		cred.renewAt = renewalTime(now, k.Expiration)
+	switch {
+	case !cred.expiration.IsZero():
+	case len(tlsConfig.Certificates) > 0:
+		// tls.X509KeyPair fills Leaf.
+		cred.expiration = tlsConfig.Certificates[0].Leaf.NotAfter
+	case lifetime > 0:
+		cred.expiration = now.Add(lifetime)
+	}
+	if !cred.expiration.IsZero() {
+		cred.renewAt = renewalTime(now, cred.expiration)
 	}
 	return cred, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/alicred"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/asmfake"
 )
 
@@ -206,6 +207,38 @@ func TestErrorsAreExplained(t *testing.T) {
 		if !errors.As(err, &e) || !e.IsForbidden() || !strings.Contains(err.Error(), "cs:DescribeClusterUserKubeconfig") ||
 			!strings.Contains(err.Error(), "acs:cs:*:*:cluster/"+clusterID) {
 			t.Errorf("want a 403 naming the RAM action and resource; got %v", err)
+		}
+	})
+	t.Run("credentials refused", func(t *testing.T) {
+		// The provider's identity is a RAM role it may not assume: STS refuses with NoPermission
+		// (HTTP 403) before ACK is ever called. That is neither a missing cs: permission nor an
+		// unreachable ACK API, and asking STS again does not help.
+		const role = "acs:ram::1234567890123456:role/ack-deployer"
+		sts := asmfake.NewSTS(account)
+		if err := sts.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sts.Close() })
+		sts.AddRole(asmfake.STSRole{ARN: role, Denied: true})
+		id, err := alicred.Config{AccessKey: accessKey, SecretKey: secret, STSEndpoint: sts.Endpoint(),
+			AssumeRole: &alicred.AssumeRole{RoleARN: role}}.Resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused, err := NewClient(Config{Region: "cn-hangzhou", Scheme: "HTTP", Endpoint: fake.Endpoint(), Attempts: 3,
+			Credentials: id.Credentials})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := account.CountRequests(asmfake.ActionAssumeRole)
+		_, err = refused.UserKubeconfig(t.Context(), clusterID, false, time.Hour)
+		var credErr *alicred.Error
+		if !errors.As(err, &credErr) || credErr.Code != "NoPermission" || !strings.Contains(err.Error(), role) ||
+			strings.Contains(err.Error(), "cs:DescribeClusterUserKubeconfig") || strings.Contains(err.Error(), "could not be reached") {
+			t.Errorf("want the STS refusal naming the role, not a cs: permission or an unreachable API; got %v", err)
+		}
+		if n := account.CountRequests(asmfake.ActionAssumeRole) - before; n != 1 {
+			t.Errorf("%d AssumeRole calls, want 1: a refusal is not retried", n)
 		}
 	})
 	t.Run("throttled then served", func(t *testing.T) {

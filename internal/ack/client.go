@@ -19,6 +19,8 @@ import (
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cs"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/alicred"
 )
 
 // Config is everything needed to call the ACK API; nothing is contacted until the first call.
@@ -47,6 +49,19 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.Credentials == nil {
 		return nil, errors.New("ack: no credentials")
 	}
+	if scheme, host, ok := strings.Cut(cfg.Endpoint, "://"); ok {
+		// A URL is accepted for what it means when it agrees with protocol; the SDK takes a host.
+		switch {
+		case !strings.EqualFold(scheme, cfg.Scheme):
+			return nil, fmt.Errorf("endpoints.cs (or ALIBABA_CLOUD_CS_ENDPOINT) %q asks for %s, but calls go over %s "+
+				"(protocol): give only host[:port], and set protocol = %q if that is what you mean",
+				cfg.Endpoint, scheme, cfg.Scheme, strings.ToUpper(scheme))
+		case strings.Trim(host, "/") == "" || strings.Contains(strings.TrimSuffix(host, "/"), "/"):
+			return nil, fmt.Errorf("endpoints.cs (or ALIBABA_CLOUD_CS_ENDPOINT) %q: give host[:port] only, "+
+				"e.g. cs.cn-hangzhou.aliyuncs.com; a path is not supported", cfg.Endpoint)
+		}
+		cfg.Endpoint = strings.TrimSuffix(host, "/")
+	}
 	if cfg.Attempts <= 0 {
 		cfg.Attempts = 5
 	}
@@ -62,7 +77,8 @@ func NewClient(cfg Config) (*Client, error) {
 type Kubeconfig struct {
 	// Config is the kubeconfig file's content. It holds a credential: never log or store it.
 	Config []byte
-	// Expiration is when the credential in Config stops working; zero when ACK reported none.
+	// Expiration is when the credential in Config stops working; zero when ACK reported none, or
+	// none in RFC 3339.
 	Expiration time.Time
 }
 
@@ -124,6 +140,12 @@ func (c *Client) userKubeconfig(ctx context.Context, clusterID string, private b
 		req.QueryParams["TemporaryDurationMinutes"] = strconv.Itoa(int(lifetime / time.Minute))
 	}
 	resp, err := client.DescribeClusterUserKubeconfig(req)
+	var credErr *alicred.Error
+	if errors.As(err, &credErr) {
+		// Not sent: neither a cs: permission nor the ACK API's reachability is in question, and
+		// UserKubeconfig retries only *Error.
+		return nil, fmt.Errorf("fetching a kubeconfig for ACK cluster %s: %w", clusterID, credErr)
+	}
 	if err != nil {
 		return nil, newError(clusterID, err)
 	}
@@ -132,11 +154,10 @@ func (c *Client) userKubeconfig(ctx context.Context, clusterID string, private b
 		return nil, &Error{ClusterID: clusterID, HTTPStatus: resp.GetHttpStatus(), Message: "the answer holds no kubeconfig"}
 	}
 	out := &Kubeconfig{Config: []byte(body.Config)}
-	if body.Expiration != "" {
-		if out.Expiration, err = time.Parse(time.RFC3339, body.Expiration); err != nil {
-			return nil, &Error{ClusterID: clusterID, HTTPStatus: resp.GetHttpStatus(),
-				Message: fmt.Sprintf("the answer's expiration %q is not an RFC 3339 time", body.Expiration)}
-		}
+	// An expiration that is missing or not RFC 3339 leaves the kubeconfig's own credential to tell
+	// it (Access reads the client certificate's NotAfter): the kubeconfig itself is fine.
+	if t, err := time.Parse(time.RFC3339, body.Expiration); err == nil {
+		out.Expiration = t
 	}
 	return out, nil
 }

@@ -3,19 +3,15 @@ package asm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/servicemesh"
 )
@@ -49,12 +45,11 @@ type conn struct {
 // naming the provider attribute or environment variable that supplies them.
 func NewClient(cfg Config) (*Client, error) {
 	if cfg.Region == "" {
-		return nil, errors.New("no Alibaba Cloud region: set region in the asm provider block " +
-			"or ALIBABA_CLOUD_REGION / ALICLOUD_REGION")
+		return nil, errors.New("no Alibaba Cloud region: set region in the asm provider block, " +
+			"ALIBABA_CLOUD_REGION / ALICLOUD_REGION, or region_id in the aliyun CLI profile the credentials come from")
 	}
-	creds, err := cfg.Credentials()
-	if err != nil {
-		return nil, err
+	if cfg.Credentials == nil {
+		return nil, errors.New("asm: no credentials")
 	}
 	scheme, err := cfg.Scheme()
 	if err != nil {
@@ -64,7 +59,7 @@ func NewClient(cfg Config) (*Client, error) {
 		region:     cfg.Region,
 		scheme:     scheme,
 		endpoint:   cfg.Endpoint,
-		creds:      creds,
+		creds:      cfg.Credentials,
 		transport:  newTransport(),
 		maxRetries: max(cfg.MaxRetries, 0),
 		retry:      backoff{initial: time.Second, max: 20 * time.Second, factor: 2},
@@ -156,21 +151,6 @@ func newTransport() *http.Transport {
 	}
 }
 
-// lockedCredentials serializes access to a credentials provider: the SDK's providers that refresh
-// STS tokens (RAM role) keep their cache in unguarded fields, and every SDK client shares one.
-type lockedCredentials struct {
-	mu       sync.Mutex
-	provider credentials.CredentialsProvider
-}
-
-func (l *lockedCredentials) GetCredentials() (*credentials.Credentials, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.provider.GetCredentials()
-}
-
-func (l *lockedCredentials) GetProviderName() string { return l.provider.GetProviderName() }
-
 func schemeOf(protocol string) (string, error) {
 	switch strings.ToUpper(protocol) {
 	case "", "HTTPS":
@@ -179,93 +159,4 @@ func schemeOf(protocol string) (string, error) {
 		return "HTTP", nil
 	}
 	return "", fmt.Errorf("protocol %q is not supported: use \"HTTPS\" (the default) or \"HTTP\"", protocol)
-}
-
-func (cfg Config) credential() (auth.Credential, error) {
-	ak, sk, token := cfg.AccessKey, cfg.SecretKey, cfg.SecurityToken
-	if ak == "" && sk == "" {
-		p, err := loadProfile(cfg.SharedCredentialsFile, cfg.Profile)
-		if err != nil {
-			return nil, err
-		}
-		ak, sk, token = p.AccessKeyID, p.AccessKeySecret, p.StsToken
-		if cfg.AssumeRole == nil && p.RAMRoleARN != "" {
-			cfg.AssumeRole = &AssumeRole{RoleARN: p.RAMRoleARN, SessionName: p.RAMSessionName,
-				SessionExpiration: p.ExpiredSeconds, Policy: p.Policy, ExternalID: p.ExternalID}
-		}
-	}
-	if ak == "" || sk == "" {
-		return nil, errors.New("no Alibaba Cloud credentials: set access_key and secret_key in the asm provider " +
-			"block, ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (or ALICLOUD_ACCESS_KEY and " +
-			"ALICLOUD_SECRET_KEY), or a profile in ~/.aliyun/config.json")
-	}
-	if r := cfg.AssumeRole; r != nil {
-		if token != "" {
-			return nil, errors.New("assume_role needs an access key pair as its base credential, not an STS token (security_token)")
-		}
-		session := r.SessionName
-		if session == "" {
-			session = "terraform-provider-asm"
-		}
-		return credentials.NewRamRoleArnWithPolicyAndExternalIdCredential(ak, sk, r.RoleARN, session, r.Policy, r.ExternalID, r.SessionExpiration), nil
-	}
-	if token != "" {
-		return credentials.NewStsTokenCredential(ak, sk, token), nil
-	}
-	return credentials.NewAccessKeyCredential(ak, sk), nil
-}
-
-// cliProfile is one profile of the aliyun CLI's config.json.
-type cliProfile struct {
-	Name            string `json:"name"`
-	Mode            string `json:"mode"`
-	AccessKeyID     string `json:"access_key_id"`
-	AccessKeySecret string `json:"access_key_secret"`
-	StsToken        string `json:"sts_token"`
-	RAMRoleARN      string `json:"ram_role_arn"`
-	RAMSessionName  string `json:"ram_session_name"`
-	ExpiredSeconds  int    `json:"expired_seconds"`
-	Policy          string `json:"policy"`
-	ExternalID      string `json:"external_id"`
-}
-
-// loadProfile reads the named (or current) aliyun CLI profile. A missing default file is not an
-// error: it only means no profile credentials are available.
-func loadProfile(path, name string) (cliProfile, error) {
-	explicit := path != ""
-	if !explicit {
-		if home, err := os.UserHomeDir(); err == nil {
-			path = filepath.Join(home, ".aliyun", "config.json")
-		}
-	}
-	if path == "" {
-		if name != "" {
-			return cliProfile{}, fmt.Errorf("profile %q: no home directory to find ~/.aliyun/config.json in; "+
-				"set shared_credentials_file (or ALIBABA_CLOUD_CREDENTIALS_FILE)", name)
-		}
-		return cliProfile{}, nil
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if !explicit && name == "" && errors.Is(err, os.ErrNotExist) {
-			return cliProfile{}, nil
-		}
-		return cliProfile{}, fmt.Errorf("reading Alibaba Cloud profile file %q (shared_credentials_file): %w", path, err)
-	}
-	var conf struct {
-		Current  string       `json:"current"`
-		Profiles []cliProfile `json:"profiles"`
-	}
-	if err := json.Unmarshal(data, &conf); err != nil {
-		return cliProfile{}, fmt.Errorf("parsing Alibaba Cloud profile file %q: %w", path, err)
-	}
-	if name == "" {
-		name = conf.Current
-	}
-	for _, p := range conf.Profiles {
-		if p.Name == name {
-			return p, nil
-		}
-	}
-	return cliProfile{}, fmt.Errorf("profile %q (profile / ALIBABA_CLOUD_PROFILE) not found in %q", name, path)
 }

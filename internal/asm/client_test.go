@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/hashicorp/terraform-plugin-log/tflogtest"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/asmfake"
@@ -51,7 +52,7 @@ func newFixture(t *testing.T, opts asmfake.Options) *fixture {
 // newTestClient returns a client whose retries and polls are quick.
 func newTestClient(t *testing.T, endpoint, secret string, maxRetries int) *Client {
 	t.Helper()
-	c, err := NewClient(Config{Region: "cn-hangzhou", AccessKey: testAccessKey, SecretKey: secret,
+	c, err := NewClient(Config{Region: "cn-hangzhou", Credentials: credentials.NewStaticAKCredentialsProvider(testAccessKey, secret),
 		Endpoint: endpoint, Protocol: "HTTP", MaxRetries: maxRetries})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +79,7 @@ func asError(t *testing.T, err error) *Error {
 
 func TestNewClientDefaultsToHTTPS(t *testing.T) {
 	for protocol, want := range map[string]string{"": "HTTPS", "HTTPS": "HTTPS", "HTTP": "HTTP"} {
-		client, err := NewClient(Config{Region: "cn-hangzhou", AccessKey: "ak", SecretKey: "sk", Protocol: protocol})
+		client, err := NewClient(Config{Region: "cn-hangzhou", Credentials: credentials.NewStaticAKCredentialsProvider("ak", "sk"), Protocol: protocol})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,7 +306,7 @@ func TestNetworkErrorIsRetryableAndRedacted(t *testing.T) {
 
 func TestHTTPSAgainstPlainHTTPIsExplained(t *testing.T) {
 	f := newFixture(t, asmfake.Options{})
-	c, err := NewClient(Config{Region: "cn-hangzhou", AccessKey: testAccessKey, SecretKey: testSecret,
+	c, err := NewClient(Config{Region: "cn-hangzhou", Credentials: credentials.NewStaticAKCredentialsProvider(testAccessKey, testSecret),
 		Endpoint: f.fake.Endpoint(), MaxRetries: 3})
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,8 @@ package asm
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -11,6 +13,8 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/servicemesh"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/alicred"
 )
 
 // backoff is an exponential schedule with jitter.
@@ -29,7 +33,9 @@ func (b backoff) delay(n int) time.Duration {
 
 // invoke sends one API request through send, retrying throttling, 5xx answers and network errors
 // with backoff: at most maxRetries times, and never past the context's deadline. Every failure it
-// returns is an *Error carrying the answer's request ID.
+// returns is an *Error carrying the answer's request ID, except a failure to obtain credentials,
+// which is the credential chain's *alicred.Error: no request was sent, and no RAM permission on
+// ASM is missing.
 func invoke[Req any, Resp responses.AcsResponse](ctx context.Context, c *Client, action string,
 	send func(*servicemesh.Client, Req) (Resp, error), req Req,
 ) (Resp, error) {
@@ -46,6 +52,10 @@ func invoke[Req any, Resp responses.AcsResponse](ctx context.Context, c *Client,
 				"action": action, "request_id": requestIDOf(resp), "attempt": attempt,
 			})
 			return resp, nil
+		}
+		var credErr *alicred.Error
+		if errors.As(err, &credErr) {
+			return zero, fmt.Errorf("ASM %s was not sent: %w", action, credErr)
 		}
 		e := newError(action, err)
 		e.Attempts = attempt

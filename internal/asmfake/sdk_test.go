@@ -569,8 +569,10 @@ func TestMeshIsUpdatingWhileClusterJoins(t *testing.T) {
 }
 
 func TestMeshIsRunningAgainAfterClusterChanges(t *testing.T) {
+	// The mesh stays updating for 2 s, so a busy machine cannot skip past the read that looks for it
+	// (failed with 20 ms under -race on a loaded machine).
 	srv := startFake(t, asmfake.Options{AttachDelay: 20 * time.Millisecond, DetachDelay: 20 * time.Millisecond,
-		MeshUpdateDelay: 20 * time.Millisecond})
+		MeshUpdateDelay: 2 * time.Second})
 	mesh := srv.AddMesh(asmfake.Mesh{})
 	cluster := srv.AddAvailableCluster(asmfake.Cluster{})
 	client := goodClient(t, srv)

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/alicred"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/asm"
 )
 
@@ -176,10 +177,13 @@ func (r *clusterAttachmentResource) Create(ctx context.Context, req resource.Cre
 
 // attachRefusalAdvice says what to do about an add the service refused. Its refusals carry codes
 // ASM does not document, so for anything but a missing permission or a broken mesh it lists the
-// reasons ASM documents.
+// reasons ASM documents; a credential that could not be obtained was no refusal of ASM's.
 func attachRefusalAdvice(err error) string {
 	var notRunning *asm.MeshNotRunningError
+	var credential *alicred.Error
 	switch {
+	case errors.As(err, &credential):
+		return "Nothing was sent to ASM: fix what the credential failure above names, then apply again."
 	case asm.IsPermissionDenied(err):
 		return "Grant the permission named above to the RAM user or role in the provider's credentials, then apply again."
 	case errors.As(err, &notRunning):

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -39,10 +40,16 @@ func testMeshID(t *testing.T) string {
 // testASMClient talks to the ASM the tests run against, for checks and out-of-band changes.
 func testASMClient(t *testing.T) *asm.Client {
 	t.Helper()
-	cfg := newProviderData(providerModel{}, os.Getenv).asmConfig
+	var cfg asm.Config
 	if fake := acctest.ASMFake(); fake != nil {
-		cfg = asm.Config{Region: localstack.Region, AccessKey: localstack.AccessKeyID,
-			SecretKey: localstack.AccessKeySecret, Endpoint: fake.Endpoint(), Protocol: "HTTP", MaxRetries: 5}
+		cfg = asm.Config{Region: localstack.Region,
+			Credentials: credentials.NewStaticAKCredentialsProvider(localstack.AccessKeyID, localstack.AccessKeySecret), Endpoint: fake.Endpoint(), Protocol: "HTTP", MaxRetries: 5}
+	} else {
+		// The environment's credential chain, as the provider resolves it.
+		var err error
+		if cfg, err = newProviderData(providerModel{}, os.Getenv).resolvedASMConfig(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	client, err := asm.NewClient(cfg)
 	if err != nil {

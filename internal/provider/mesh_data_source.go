@@ -22,7 +22,7 @@ var (
 func NewMeshDataSource() datasource.DataSource { return &meshDataSource{} }
 
 type meshDataSource struct {
-	data *providerData
+	configuredDataSource
 }
 
 type meshDataSourceModel struct {
@@ -128,10 +128,6 @@ func (d *meshDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 			},
 		},
 	}
-}
-
-func (d *meshDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = providerDataOf(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *meshDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {

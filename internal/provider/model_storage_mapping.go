@@ -46,9 +46,14 @@ func secretObject(ref kube.Ref) *unstructured.Unstructured {
 	}}
 }
 
-// document is the JSON value of the key: type, then the s3 block's or config_json's fields.
+// document is the JSON value of the key: type, then the s3 block's or config_json's fields, with
+// the write-only values where they are set.
 func (m *modelStorageModel) document() ([]byte, error) {
-	doc, err := m.ConfigJSON.object()
+	source := m.ConfigJSON
+	if !m.ConfigJSONWO.IsNull() {
+		source = m.ConfigJSONWO
+	}
+	doc, err := source.object()
 	if err != nil {
 		return nil, err
 	}
@@ -61,6 +66,9 @@ func (m *modelStorageModel) document() ([]byte, error) {
 				doc[key] = field.ValueString()
 			}
 		}
+		if !m.S3.SecretAccessKeyWO.IsNull() {
+			doc["secret_access_key"] = m.S3.SecretAccessKeyWO.ValueString()
+		}
 	}
 	doc["type"] = m.Type.ValueString()
 	return json.Marshal(doc)
@@ -68,14 +76,24 @@ func (m *modelStorageModel) document() ([]byte, error) {
 
 // readDocument sets type, s3 and config_json from the key's value, in the form the state already
 // uses. Fields the s3 block has no attribute for land in config_json, so that any out-of-band change
-// shows as drift. A freshly imported key takes the s3 form when everything fits in it.
+// shows as drift. A freshly imported key takes the s3 form when everything fits in it. What a
+// write-only argument wrote (its version in state says which) never enters state, so a change of it
+// made outside Terraform shows no drift.
 func (m *modelStorageModel) readDocument(value []byte) diag.Diagnostics {
 	var diags diag.Diagnostics
+	secretVersion := types.Int64Null()
+	if m.S3 != nil {
+		secretVersion = m.S3.SecretAccessKeyWOVersion
+	}
+	writeOnly := !m.ConfigJSONWOVersion.IsNull() || !secretVersion.IsNull()
 	var doc map[string]any
 	if err := json.Unmarshal(value, &doc); err != nil || doc == nil {
-		// Not ours any more: show it as it is, for the next apply to overwrite.
-		m.Type, m.S3 = types.StringNull(), nil
-		m.ConfigJSON = jsonObjectValue{StringValue: types.StringValue(string(value))}
+		// Not ours any more: show it as it is (without a trace of the value when it would hold a
+		// write-only secret), for the next apply to overwrite.
+		m.Type, m.S3, m.ConfigJSON = types.StringNull(), nil, jsonObjectNull()
+		if !writeOnly {
+			m.ConfigJSON = jsonObjectValue{StringValue: types.StringValue(string(value))}
+		}
 		return diags
 	}
 	m.Type = types.StringNull()
@@ -83,13 +101,21 @@ func (m *modelStorageModel) readDocument(value []byte) diag.Diagnostics {
 		m.Type = types.StringValue(t)
 		delete(doc, "type")
 	}
+	if !m.ConfigJSONWOVersion.IsNull() {
+		// Every other field came from config_json_wo.
+		m.S3, m.ConfigJSON = nil, jsonObjectNull()
+		return diags
+	}
+	if !secretVersion.IsNull() {
+		delete(doc, "secret_access_key")
+	}
 	useS3 := m.S3 != nil
 	if m.S3 == nil && m.ConfigJSON.IsNull() {
 		useS3 = m.Type.ValueString() == "s3" && fitsS3(doc)
 	}
 	m.S3 = nil
 	if useS3 {
-		m.S3 = &s3StorageModel{}
+		m.S3 = &s3StorageModel{SecretAccessKeyWO: types.StringNull(), SecretAccessKeyWOVersion: secretVersion}
 		for key, field := range m.S3.fields() {
 			*field = types.StringNull()
 			if s, ok := doc[key].(string); ok {

@@ -45,15 +45,18 @@ type modelStorageResource struct {
 }
 
 type modelStorageModel struct {
-	ID             types.String    `tfsdk:"id"`
-	Name           types.String    `tfsdk:"name"`
-	Namespace      types.String    `tfsdk:"namespace"`
-	SecretName     types.String    `tfsdk:"secret_name"`
-	Type           types.String    `tfsdk:"type"`
-	S3             *s3StorageModel `tfsdk:"s3"`
-	ConfigJSON     jsonObjectValue `tfsdk:"config_json"`
-	ForceConflicts types.Bool      `tfsdk:"force_conflicts"`
-	Timeouts       timeouts.Value  `tfsdk:"timeouts"`
+	ID         types.String    `tfsdk:"id"`
+	Name       types.String    `tfsdk:"name"`
+	Namespace  types.String    `tfsdk:"namespace"`
+	SecretName types.String    `tfsdk:"secret_name"`
+	Type       types.String    `tfsdk:"type"`
+	S3         *s3StorageModel `tfsdk:"s3"`
+	ConfigJSON jsonObjectValue `tfsdk:"config_json"`
+	// ConfigJSONWO is null but in the configuration, as Terraform never stores write-only values.
+	ConfigJSONWO        jsonObjectValue `tfsdk:"config_json_wo"`
+	ConfigJSONWOVersion types.Int64     `tfsdk:"config_json_wo_version"`
+	ForceConflicts      types.Bool      `tfsdk:"force_conflicts"`
+	Timeouts            timeouts.Value  `tfsdk:"timeouts"`
 }
 
 // s3StorageModel's attribute names are the JSON field names ModelMesh reads.
@@ -64,6 +67,9 @@ type s3StorageModel struct {
 	Bucket          types.String `tfsdk:"bucket"`
 	Region          types.String `tfsdk:"region"`
 	DefaultBucket   types.String `tfsdk:"default_bucket"`
+	// SecretAccessKeyWO is null but in the configuration, as Terraform never stores write-only values.
+	SecretAccessKeyWO        types.String `tfsdk:"secret_access_key_wo"`
+	SecretAccessKeyWOVersion types.Int64  `tfsdk:"secret_access_key_wo_version"`
 }
 
 func (r *modelStorageResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -75,20 +81,26 @@ func (r *modelStorageResource) ModifyPlan(ctx context.Context, req resource.Modi
 }
 
 func (r *modelStorageResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	r.applyPlan(ctx, req.Plan, true, &resp.State, &resp.Diagnostics)
+	r.applyPlan(ctx, req.Config, req.Plan, true, &resp.State, &resp.Diagnostics)
 }
 
 func (r *modelStorageResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	r.applyPlan(ctx, req.Plan, false, &resp.State, &resp.Diagnostics)
+	r.applyPlan(ctx, req.Config, req.Plan, false, &resp.State, &resp.Diagnostics)
 }
 
 // applyPlan is Create (create set) and Update: both write the planned key, within the create or
-// update timeout, and store the plan.
-func (r *modelStorageResource) applyPlan(ctx context.Context, planned tfsdk.Plan, create bool, state *tfsdk.State, diags *diag.Diagnostics) {
-	var plan modelStorageModel
+// update timeout, and store the plan. The write-only values are only in the configuration; the
+// framework drops them again from what is stored.
+func (r *modelStorageResource) applyPlan(ctx context.Context, configured tfsdk.Config, planned tfsdk.Plan, create bool, state *tfsdk.State, diags *diag.Diagnostics) {
+	var plan, config modelStorageModel
 	diags.Append(planned.Get(ctx, &plan)...)
+	diags.Append(configured.Get(ctx, &config)...)
 	if diags.HasError() {
 		return
+	}
+	plan.ConfigJSONWO = config.ConfigJSONWO
+	if plan.S3 != nil && config.S3 != nil {
+		plan.S3.SecretAccessKeyWO = config.S3.SecretAccessKeyWO
 	}
 	timeout := operationTimeout(ctx, plan.Timeouts, applyOperation(create), modelStorageTimeout, diags)
 	if diags.HasError() {
@@ -111,7 +123,7 @@ func (r *modelStorageResource) apply(ctx context.Context, plan *modelStorageMode
 	}
 	value, err := plan.document()
 	if err != nil {
-		diags.AddAttributeError(path.Root("config_json"), "Invalid config_json", "config_json must be a JSON object.")
+		diags.AddAttributeError(path.Root("config_json"), "Invalid config_json", "config_json and config_json_wo must be a JSON object.")
 		return
 	}
 	ref := plan.ref()

@@ -289,7 +289,40 @@ func TestModelStorage_validation(t *testing.T) {
 			body: `type = "s3"
   s3 { bucket = "b" }
   config_json = jsonencode({ a = "b" })`,
-			want: `Exactly one of these attributes must be configured: \[s3,config_json\]`,
+			want: `Exactly one of these attributes must be configured: \[s3,config_json,config_json_wo\]`,
+		},
+		"config_json and config_json_wo": {
+			body: `type = "gcs"
+  config_json            = jsonencode({ a = "b" })
+  config_json_wo         = jsonencode({ a = "b" })
+  config_json_wo_version = 1`,
+			want: `Exactly one of these attributes must be configured: \[s3,config_json,config_json_wo\]`,
+		},
+		"secret_access_key and secret_access_key_wo": {
+			body: `type = "s3"
+  s3 {
+    secret_access_key            = "a"
+    secret_access_key_wo         = "b"
+    secret_access_key_wo_version = 1
+  }`,
+			want: `Attribute "s3.secret_access_key" cannot be specified when "s3.secret_access_key_wo" is specified`,
+		},
+		"secret_access_key_wo without its version": {
+			body: `type = "s3"
+  s3 { secret_access_key_wo = "b" }`,
+			want: `Attribute "s3.secret_access_key_wo_version" must be specified when "s3.secret_access_key_wo" is\s+specified`,
+		},
+		"config_json_wo_version without config_json_wo": {
+			body: `type = "gcs"
+  config_json            = "{}"
+  config_json_wo_version = 1`,
+			want: `Attribute "config_json_wo" must be specified when "config_json_wo_version" is specified`,
+		},
+		"type inside config_json_wo": {
+			body: `type = "gcs"
+  config_json_wo         = jsonencode({ type = "gcs" })
+  config_json_wo_version = 1`,
+			want: `Set the storage type with the type attribute, not inside config_json_wo`,
 		},
 		"key name": {
 			body: `type = "gcs"

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -31,7 +34,9 @@ func (r *modelStorageResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			"storage type and credentials. InferenceServices name it in `storage.key`. Several of these resources (and other " +
 			"tools) share the Secret: each owns only its key, through a server-side-apply field manager of its own " +
 			"(`<provider field_manager>/storage/<name>`). The Secret is created when missing and is left in place on destroy, " +
-			"which removes only this key. The value is written to `data` and only ever held in sensitive attributes. " +
+			"which removes only this key. The value is written to `data` and only ever held in sensitive attributes; " +
+			"with Terraform or OpenTofu 1.11 or later, its secrets can be write-only arguments (`s3.secret_access_key_wo`, " +
+			"`config_json_wo`), which reach neither state nor plan. " +
 			"Default timeouts: create, update and delete 2m. " +
 			"Import with `<namespace>/<secret_name>/<name>`, e.g. `modelmesh-serving/storage-config/localMinIO`.",
 		Attributes: map[string]schema.Attribute{
@@ -67,8 +72,21 @@ func (r *modelStorageResource) Schema(ctx context.Context, _ resource.SchemaRequ
 				Sensitive:  true,
 				Description: "The remaining fields of the JSON value as a JSON object (without `type`), for types other " +
 					"than `s3` or fields the `s3` block lacks, e.g. `jsonencode({ private_key = ... })`. Key order and " +
-					"formatting do not matter. Exactly one of `s3` and `config_json` must be set.",
+					"formatting do not matter. Kept in state (marked sensitive): with Terraform or OpenTofu 1.11 or " +
+					"later, prefer `config_json_wo`. " + exactlyOneDocument,
 			},
+			"config_json_wo": schema.StringAttribute{
+				CustomType: jsonObjectType{},
+				Optional:   true,
+				Sensitive:  true,
+				WriteOnly:  true,
+				Description: "`config_json` as a write-only argument: written to the Secret, never stored in state or " +
+					"plan. Needs Terraform or OpenTofu 1.11 or later; use `config_json` with older versions. " +
+					"Requires `config_json_wo_version`. Changes to the key's fields made outside Terraform are " +
+					"not detected. " + exactlyOneDocument,
+				Validators: []validator.String{stringvalidator.AlsoRequires(path.MatchRoot("config_json_wo_version"))},
+			},
+			"config_json_wo_version": writeOnlyVersion("config_json_wo", path.MatchRoot("config_json_wo")),
 			"force_conflicts": schema.BoolAttribute{
 				Optional: true,
 				Computed: true,
@@ -81,15 +99,32 @@ func (r *modelStorageResource) Schema(ctx context.Context, _ resource.SchemaRequ
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 			"s3": schema.SingleNestedBlock{
 				Description: "S3-compatible storage (AWS S3, Alibaba Cloud OSS, MinIO); requires `type = \"s3\"`. " +
-					"Exactly one of `s3` and `config_json` must be set.",
+					exactlyOneDocument,
 				Attributes: map[string]schema.Attribute{
 					"access_key_id": s3Attribute("Access key ID."),
 					"secret_access_key": schema.StringAttribute{
-						Optional:    true,
-						Sensitive:   true,
-						Description: "Secret access key.",
-						Validators:  []validator.String{stringvalidator.LengthAtLeast(1)},
+						Optional:  true,
+						Sensitive: true,
+						Description: "Secret access key. Kept in state (marked sensitive): with Terraform or OpenTofu 1.11 " +
+							"or later, prefer `secret_access_key_wo`.",
+						Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
 					},
+					"secret_access_key_wo": schema.StringAttribute{
+						Optional:  true,
+						Sensitive: true,
+						WriteOnly: true,
+						Description: "`secret_access_key` as a write-only argument: written to the Secret, never stored in " +
+							"state or plan. Needs Terraform or OpenTofu 1.11 or later; use `secret_access_key` with older " +
+							"versions. Conflicts with `secret_access_key`; requires `secret_access_key_wo_version`. A change " +
+							"made to the secret outside Terraform is not detected.",
+						Validators: []validator.String{
+							stringvalidator.LengthAtLeast(1),
+							stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("secret_access_key")),
+							stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("secret_access_key_wo_version")),
+						},
+					},
+					"secret_access_key_wo_version": writeOnlyVersion("secret_access_key_wo",
+						path.MatchRelative().AtParent().AtName("secret_access_key_wo")),
 					"endpoint_url":   s3Attribute("Endpoint URL, e.g. `http://minio.minio:9000` or `https://oss-cn-hangzhou-internal.aliyuncs.com`."),
 					"bucket":         s3Attribute("Bucket holding the models."),
 					"region":         s3Attribute("Region of the bucket, e.g. `us-south`."),
@@ -100,13 +135,28 @@ func (r *modelStorageResource) Schema(ctx context.Context, _ resource.SchemaRequ
 	}
 }
 
-func (r *modelStorageResource) ConfigValidators(context.Context) []resource.ConfigValidator {
-	return []resource.ConfigValidator{
-		resourcevalidator.ExactlyOneOf(path.MatchRoot("s3"), path.MatchRoot("config_json")),
+// exactlyOneDocument is the rule ConfigValidators enforces, as the descriptions state it.
+const exactlyOneDocument = "Exactly one of `s3`, `config_json` and `config_json_wo` must be set."
+
+// writeOnlyVersion is the version attribute of the write-only argument at woPath: Terraform never
+// plans a change of a write-only value, so changing the version is what makes it write the value again.
+func writeOnlyVersion(wo string, woPath path.Expression) schema.Int64Attribute {
+	return schema.Int64Attribute{
+		Optional: true,
+		Description: fmt.Sprintf("Version of `%[1]s`, kept in state: change it (e.g. increment it) to write a new "+
+			"`%[1]s` to the Secret, as Terraform cannot see a change of a write-only value. Requires `%[1]s`.", wo),
+		Validators: []validator.Int64{int64validator.AlsoRequires(woPath)},
 	}
 }
 
-// ValidateConfig checks what the schema cannot say. Messages never quote config_json: it holds secrets.
+func (r *modelStorageResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{
+		resourcevalidator.ExactlyOneOf(path.MatchRoot("s3"), path.MatchRoot("config_json"), path.MatchRoot("config_json_wo")),
+	}
+}
+
+// ValidateConfig checks what the schema cannot say. Messages never quote config_json or
+// config_json_wo: they hold secrets.
 func (r *modelStorageResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var config modelStorageModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
@@ -117,17 +167,40 @@ func (r *modelStorageResource) ValidateConfig(ctx context.Context, req resource.
 		resp.Diagnostics.AddAttributeError(path.Root("s3"), "s3 block needs type = \"s3\"",
 			fmt.Sprintf("type is %q; use config_json for the fields of other storage types.", config.Type.ValueString()))
 	}
-	doc, err := config.ConfigJSON.object()
+	for attribute, value := range map[string]jsonObjectValue{"config_json": config.ConfigJSON, "config_json_wo": config.ConfigJSONWO} {
+		validateStorageJSON(path.Root(attribute), value, &resp.Diagnostics)
+	}
+	if !req.ClientCapabilities.WriteOnlyAttributesAllowed {
+		// The framework refuses the value too, but without saying what to use instead.
+		for _, wo := range []struct {
+			at  path.Path
+			set bool
+		}{
+			{path.Root("config_json_wo"), !config.ConfigJSONWO.IsNull()},
+			{path.Root("s3").AtName("secret_access_key_wo"), config.S3 != nil && !config.S3.SecretAccessKeyWO.IsNull()},
+		} {
+			if wo.set {
+				resp.Diagnostics.AddAttributeError(wo.at, wo.at.String()+" needs Terraform or OpenTofu 1.11 or later",
+					fmt.Sprintf("This Terraform or OpenTofu version cannot send write-only arguments. Upgrade it to 1.11 "+
+						"or later, or set %[1]s instead of %[2]s and remove %[2]s_version: %[1]s is kept in state, "+
+						"marked sensitive.", strings.TrimSuffix(wo.at.String(), "_wo"), wo.at))
+			}
+		}
+	}
+}
+
+// validateStorageJSON requires a JSON object without type, which has an attribute of its own.
+func validateStorageJSON(at path.Path, value jsonObjectValue, diags *diag.Diagnostics) {
+	doc, err := value.object()
 	if err != nil {
-		detail := "config_json must be a JSON object, e.g. jsonencode({ ... })."
+		detail := at.String() + " must be a JSON object, e.g. jsonencode({ ... })."
 		if syntaxErr := (*json.SyntaxError)(nil); errors.As(err, &syntaxErr) {
 			detail += fmt.Sprintf(" It has a syntax error at byte %d.", syntaxErr.Offset)
 		}
-		resp.Diagnostics.AddAttributeError(path.Root("config_json"), "Invalid config_json", detail)
+		diags.AddAttributeError(at, "Invalid "+at.String(), detail)
 		return
 	}
 	if _, ok := doc["type"]; ok {
-		resp.Diagnostics.AddAttributeError(path.Root("config_json"), "type in config_json",
-			"Set the storage type with the type attribute, not inside config_json.")
+		diags.AddAttributeError(at, "type in "+at.String(), "Set the storage type with the type attribute, not inside "+at.String()+".")
 	}
 }

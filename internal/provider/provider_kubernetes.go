@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -51,6 +52,8 @@ type ackSettings struct {
 	private  bool
 	lifetime time.Duration
 	endpoint string
+	// fromEnv: clusterID comes from ALIBABA_CLOUD_ACK_CLUSTER_ID, which no schema validator checks.
+	fromEnv bool
 }
 
 const (
@@ -152,6 +155,7 @@ func (d *providerData) resolveKubernetes(k *kubernetesModel, first setting, gete
 	}
 	if d.ack.clusterID == "" && k.ConfigPath.IsNull() && k.Host.IsNull() {
 		d.ack.clusterID = getenv(envACKClusterID)
+		d.ack.fromEnv = d.ack.clusterID != ""
 	}
 	if d.ack.clusterID != "" {
 		d.ack.private = k.PrivateEndpoint.ValueBool()
@@ -207,16 +211,21 @@ func (d *providerData) restConfig() (*rest.Config, error) {
 	if d.ack.clusterID == "" {
 		return d.kubeConfig.RESTConfig()
 	}
-	creds, err := d.asmConfig.Credentials()
+	if d.ack.fromEnv && !asmIDPattern.MatchString(d.ack.clusterID) {
+		return nil, fmt.Errorf("%s=%q is not an ACK cluster ID: it must be \"c\" followed by hexadecimal digits, "+
+			"e.g. c0a1b2c3d4e5f60718293a4b5c6d7e8f9 (the cluster's ID in the ACK console, not its name); fix or unset it",
+			envACKClusterID, d.ack.clusterID)
+	}
+	asmConfig, err := d.resolvedASMConfig()
 	if err != nil {
 		return nil, err
 	}
-	scheme, err := d.asmConfig.Scheme()
+	scheme, err := asmConfig.Scheme()
 	if err != nil {
 		return nil, err
 	}
-	client, err := ack.NewClient(ack.Config{Region: d.asmConfig.Region, Scheme: scheme, Endpoint: d.ack.endpoint,
-		Credentials: creds, Attempts: d.asmConfig.MaxRetries + 1})
+	client, err := ack.NewClient(ack.Config{Region: asmConfig.Region, Scheme: scheme, Endpoint: d.ack.endpoint,
+		Credentials: asmConfig.Credentials, Attempts: asmConfig.MaxRetries + 1})
 	if err != nil {
 		return nil, err
 	}

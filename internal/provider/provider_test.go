@@ -2,7 +2,9 @@ package provider
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,8 +38,8 @@ func TestProviderDataEnvironmentFallbacks(t *testing.T) {
 	if cfg.Region != "cn-beijing" {
 		t.Errorf("region: ALIBABA_CLOUD_REGION must win over ALICLOUD_REGION, got %q", cfg.Region)
 	}
-	if cfg.AccessKey != "ak-legacy" || cfg.SecretKey != "sk-legacy" || cfg.SecurityToken != "sts" {
-		t.Errorf("credentials from the alicloud variables not used: %+v", cfg)
+	if auth := data.auth; auth.AccessKey != "ak-legacy" || auth.SecretKey != "sk-legacy" || auth.SecurityToken != "sts" {
+		t.Errorf("credentials from the alicloud variables not used: %+v", auth)
 	}
 	if cfg.Endpoint != "127.0.0.1:9000" {
 		t.Errorf("endpoint: got %q", cfg.Endpoint)
@@ -78,11 +80,11 @@ func TestProviderDataConfigurationWinsOverEnvironment(t *testing.T) {
 		},
 	}, env)
 	cfg := data.asmConfig
-	if cfg.Region != "cn-hangzhou" || cfg.AccessKey != "cfg-ak" {
-		t.Errorf("configuration must win: %+v", cfg)
+	if cfg.Region != "cn-hangzhou" || data.auth.AccessKey != "cfg-ak" {
+		t.Errorf("configuration must win: %+v, %+v", cfg, data.auth)
 	}
-	if cfg.SecretKey != "env-sk" {
-		t.Errorf("unset attributes still fall back per attribute: secret %q", cfg.SecretKey)
+	if data.auth.SecretKey != "env-sk" {
+		t.Errorf("unset attributes still fall back per attribute: secret %q", data.auth.SecretKey)
 	}
 	if cfg.Protocol != "HTTP" || cfg.MaxRetries != 0 {
 		t.Errorf("explicit protocol/max_retries ignored: %+v", cfg)
@@ -142,6 +144,14 @@ func TestProviderDataACKCluster(t *testing.T) {
 	}
 }
 
+func TestACKClusterIDFromTheEnvironmentIsValidated(t *testing.T) {
+	data := newProviderData(providerModel{}, envOf(map[string]string{"ALIBABA_CLOUD_ACK_CLUSTER_ID": "my-cluster"}))
+	_, err := data.Kube()
+	if err == nil || !strings.Contains(err.Error(), `ALIBABA_CLOUD_ACK_CLUSTER_ID="my-cluster"`) {
+		t.Errorf("want the malformed variable named with its value; got %v", err)
+	}
+}
+
 func TestProviderDataUnknownACKCluster(t *testing.T) {
 	data := newProviderData(providerModel{Kubernetes: &kubernetesModel{ACKClusterID: types.StringUnknown()}},
 		envOf(map[string]string{"KUBECONFIG": "/kube/config"}))
@@ -159,9 +169,62 @@ func TestLazyClientsReportTheMissingSetting(t *testing.T) {
 		t.Errorf("kube client without configuration: want an error naming kubernetes.config_path, got %v", err)
 	}
 	data.asmConfig.Region = "cn-hangzhou"
-	data.asmConfig.SharedCredentialsFile = t.TempDir() + "/missing.json"
+	data.auth.SharedCredentialsFile = t.TempDir() + "/missing.json"
 	if _, err := data.ASM(); err == nil || !regexp.MustCompile(`shared_credentials_file`).MatchString(err.Error()) {
 		t.Errorf("ASM client with a missing profile file: want an error naming shared_credentials_file, got %v", err)
+	}
+}
+
+func TestProviderDataCredentialKinds(t *testing.T) {
+	rrsa := map[string]string{
+		"ALIBABA_CLOUD_ROLE_ARN":          "acs:ram::1:role/pod",
+		"ALIBABA_CLOUD_OIDC_PROVIDER_ARN": "acs:ram::1:oidc-provider/ack-rrsa",
+		"ALIBABA_CLOUD_OIDC_TOKEN_FILE":   "/var/run/secrets/tokens/oidc-token",
+		"ALIBABA_CLOUD_ECS_METADATA":      "node-role",
+		"ALIBABA_CLOUD_CREDENTIALS_URI":   "http://127.0.0.1:8080/credentials",
+		"ALIBABA_CLOUD_STS_ENDPOINT":      "sts-vpc.cn-hangzhou.aliyuncs.com",
+	}
+	auth := newProviderData(providerModel{}, envOf(rrsa)).auth
+	if o := auth.OIDC; o == nil || o.RoleARN != rrsa["ALIBABA_CLOUD_ROLE_ARN"] || o.ProviderARN != rrsa["ALIBABA_CLOUD_OIDC_PROVIDER_ARN"] ||
+		o.TokenFile != rrsa["ALIBABA_CLOUD_OIDC_TOKEN_FILE"] {
+		t.Errorf("the variables RRSA injects must make an OIDC credential: %+v", o)
+	}
+	if auth.ECSRoleName != "node-role" || auth.CredentialsURI != rrsa["ALIBABA_CLOUD_CREDENTIALS_URI"] ||
+		auth.STSEndpoint != rrsa["ALIBABA_CLOUD_STS_ENDPOINT"] {
+		t.Errorf("environment fallbacks not used: %+v", auth)
+	}
+
+	delete(rrsa, "ALIBABA_CLOUD_OIDC_TOKEN_FILE")
+	if o := newProviderData(providerModel{}, envOf(rrsa)).auth.OIDC; o != nil {
+		t.Errorf("ALIBABA_CLOUD_ROLE_ARN without a token file is not an OIDC credential: %+v", o)
+	}
+
+	// A block in the configuration is used even when incomplete, so that Resolve names what is missing.
+	o := newProviderData(providerModel{AssumeRoleWithOIDC: &oidcRoleModel{OIDCToken: types.StringValue("a.b.c")}}, envOf(rrsa)).auth.OIDC
+	if o == nil || o.Token != "a.b.c" || o.TokenFile != "" || o.RoleARN != rrsa["ALIBABA_CLOUD_ROLE_ARN"] {
+		t.Errorf("assume_role_with_oidc block: %+v", o)
+	}
+}
+
+func TestProfileRegionIsTheFallbackRegion(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config.json")
+	profile := `{"current": "ci", "profiles": [{"name": "ci", "mode": "AK", "access_key_id": "ak", ` +
+		`"access_key_secret": "sk", "region_id": "cn-shenzhen"}]}`
+	if err := os.WriteFile(file, []byte(profile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := newProviderData(providerModel{SharedCredentialsFile: types.StringValue(file)}, envOf(nil))
+	cfg, err := data.resolvedASMConfig()
+	if err != nil || cfg.Region != "cn-shenzhen" {
+		t.Fatalf("region %q (%v), want the profile's region_id", cfg.Region, err)
+	}
+	if _, err := data.ASM(); err != nil {
+		t.Errorf("a profile with region_id and no region setting: %v", err)
+	}
+	data = newProviderData(providerModel{SharedCredentialsFile: types.StringValue(file)},
+		envOf(map[string]string{"ALIBABA_CLOUD_REGION": "cn-beijing"}))
+	if cfg, err := data.resolvedASMConfig(); err != nil || cfg.Region != "cn-beijing" {
+		t.Errorf("region %q (%v): the environment must win over the profile", cfg.Region, err)
 	}
 }
 
@@ -219,6 +282,15 @@ func TestProviderConflictingSettingsRejectedAtValidate(t *testing.T) {
   temporary_duration_minutes = 10
 }`,
 			want: `(?s)temporary_duration_minutes.*15`,
+		},
+		"oidc_token with oidc_token_file": {
+			block: `assume_role_with_oidc {
+  oidc_provider_arn = "acs:ram::1:oidc-provider/ci"
+  role_arn          = "acs:ram::1:role/ci"
+  oidc_token        = "a.b.c"
+  oidc_token_file   = "/tmp/token"
+}`,
+			want: `(?s)assume_role_with_oidc.oidc_token.*assume_role_with_oidc.oidc_token_file|assume_role_with_oidc.oidc_token_file.*assume_role_with_oidc.oidc_token`,
 		},
 		"unknown protocol": {
 			block: `protocol = "FTP"`,

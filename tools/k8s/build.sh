@@ -3,27 +3,39 @@
 # kube-scheduler and etcd) from the pinned modules in
 # this folder, once per (go.mod, go.sum, go version), into a cache outside git. Prints the folder
 # holding the binaries, which is what envtest expects in KUBEBUILDER_ASSETS; with --list, prints the
-# names of the binaries the stack needs in that folder, and builds nothing.
+# names of the binaries the stack needs in that folder, and builds nothing; with --entry, the folder
+# it would build into.
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=tools/lib.sh
+source ../lib.sh tools/k8s/build.sh
 # Test-only binaries: built with the machine's own Go, so the toolchain the Makefile pins for the
 # provider (go.mod's toolchain line) does not force a second 15-minute build.
 export GOTOOLCHAIN=local
 key=$( (cat go.mod go.sum; go version) | sha256sum | cut -c1-16)
-dir="${TFASM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/terraform-provider-asm}/k8s-$key"
+dir="$(tool_cache)/k8s-$key"
 # The Kubernetes binaries the stack runs: the controllers turn the ModelMesh controller's Deployments
 # into Pods on KWOK's fake Nodes and give Services their Endpoints.
 binaries="kube-apiserver kube-controller-manager kube-scheduler"
 # Everything the stack needs from this folder: the one list, also asked for by scripts/find-tools.sh.
 needed="$binaries etcd"
-if [ "${1:-}" = --list ]; then echo "$needed"; exit 0; fi
+case ${1:-} in
+  --list) echo "$needed"; exit 0 ;;
+  --entry) echo "$dir"; exit 0 ;; # the cache entry, built or not (make cold-check seeds a broken one)
+esac
 built() { for b in $needed; do [ -x "$dir/$b" ] || return 1; done; }
 if built; then
   echo "$dir"
   exit 0
 fi
-k8s_version=$(awk '$1=="k8s.io/kubernetes"{print $2; exit}' go.mod)
+k8s_version=$(pinned_version k8s.io/kubernetes)
 minor=$(echo "$k8s_version" | cut -d. -f2)
+packages="go.etcd.io/etcd/server/v3"
+for b in $binaries; do packages="$packages k8s.io/kubernetes/cmd/$b"; done
+# shellcheck disable=SC2086 # one word per package
+fetch_deps $packages
+clear_partials "$dir"
+stop_if_resolving "$packages"
 ldflags="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags="$ldflags -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
