@@ -307,15 +307,15 @@ const StorageKey = "localMinIO"
 func CreateModelNamespace(t *testing.T, prefix string) string {
 	t.Helper()
 	name := CreateNamespace(t, prefix)
-	if err := createStorage(context.Background(), newClient(t, kubernetes.NewForConfig), name); err != nil {
+	if err := CreateStorage(context.Background(), newClient(t, kubernetes.NewForConfig), name); err != nil {
 		t.Fatal(err)
 	}
 	return name
 }
 
-// createStorage writes the storage-config Secret with key StorageKey into namespace, as a platform
+// CreateStorage writes the storage-config Secret with key StorageKey into namespace, as a platform
 // team does before models are deployed there.
-func createStorage(ctx context.Context, cs kubernetes.Interface, namespace string) error {
+func CreateStorage(ctx context.Context, cs kubernetes.Interface, namespace string) error {
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "storage-config", Namespace: namespace},
 		StringData: map[string]string{StorageKey: `{"type":"s3","access_key_id":"minio","secret_access_key":"minio-secret",` +
@@ -358,7 +358,7 @@ func DedicatedCluster(t *testing.T, modelMesh mmeshfake.Options) *testcluster.Lo
 	// The tests' models in ServingNamespace load from StorageKey.
 	cs, err := kubernetes.NewForConfig(local.Cluster.RESTConfig())
 	if err == nil {
-		err = createStorage(ctx, cs, testcluster.ServingNamespace)
+		err = CreateStorage(ctx, cs, testcluster.ServingNamespace)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/asmfake"
@@ -238,6 +239,9 @@ func TestAccCredentials_kinds(t *testing.T) {
 			a.ServeCluster(t, local.Cluster, 4*time.Second)
 			namespace := acctest.RandomName("cred")
 			if err := local.Cluster.CreateNamespace(t.Context(), namespace, map[string]string{"modelmesh-enabled": "true"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := acctest.CreateStorage(t.Context(), kubernetes.NewForConfigOrDie(local.Cluster.RESTConfig()), namespace); err != nil {
 				t.Fatal(err)
 			}
 			stack := faultStack{cluster: local.Cluster, namespace: namespace}

@@ -329,7 +329,7 @@ func TestAccKubeFaults_apiserverErrorsRetried(t *testing.T) {
 func TestAccKubeFaults_rejectedToken(t *testing.T) {
 	acctest.PreCheck(t)
 	cluster := acctest.LocalCluster(t)
-	namespace := acctest.CreateNamespace(t, "token")
+	namespace := acctest.CreateModelNamespace(t, "token")
 	ctx := context.Background()
 	admin := kubernetes.NewForConfigOrDie(cluster.RESTConfig())
 	sa, err := admin.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "terraform"}}, metav1.CreateOptions{})
