@@ -36,14 +36,9 @@ const (
 	etcdTimeout = 10 * time.Second
 )
 
-// The leader's reaper (ModelMesh.leaderChange): first run 2 minutes after taking the lead, then
-// every REGISTRY_REAPER_FREQ_MINS (7); it prunes registrations of instances missing for more than
-// ASSUME_INSTANCE_GONE_AFTER_MS (10 minutes). Variables so that tests can shorten them.
-var (
-	reaperFirst       = 2 * time.Minute
-	reaperPeriod      = 7 * time.Minute
-	instanceGoneAfter = int64(600_000)
-)
+// The leader's reaper prunes registrations of instances missing for more than
+// ASSUME_INSTANCE_GONE_AFTER_MS (10 minutes). A variable so that tests can shorten it.
+var instanceGoneAfter = int64(600_000)
 
 // instance is one model-mesh container: a ready runtime pod.
 type instance struct {
@@ -115,7 +110,7 @@ func (c *cluster) startReaper(after time.Duration) {
 		if err := c.reap(); err != nil {
 			c.opts.Logf("mmeshfake: %s/%s: reaper: %v", c.namespace, c.service, err)
 		}
-		c.startReaper(reaperPeriod)
+		c.startReaper(c.opts.ReaperPeriod)
 	})
 }
 

@@ -407,13 +407,13 @@ func TestUnreadyPodLeavesItsModelsStandby(t *testing.T) {
 
 func TestReaperPrunesGoneInstancesAndReloadsStandbyModels(t *testing.T) {
 	s := needStack(t)
-	first, period, gone := reaperFirst, reaperPeriod, instanceGoneAfter
-	reaperFirst, reaperPeriod, instanceGoneAfter = 50*time.Millisecond, 100*time.Millisecond, 300
-	t.Cleanup(func() { reaperFirst, reaperPeriod, instanceGoneAfter = first, period, gone })
+	gone := instanceGoneAfter
+	instanceGoneAfter = 300
+	t.Cleanup(func() { instanceGoneAfter = gone })
 	ns, _ := s.namespace(t)
 	sk := s.runtimePod(t, ns, "sk", sklearnLabels)
 	ox := s.runtimePod(t, ns, "ox", onnxLabels)
-	s.startServer(t, Options{})
+	s.startServer(t, Options{ReaperFirst: 50 * time.Millisecond, ReaperPeriod: 100 * time.Millisecond})
 	c := client(t, ox)
 	setVModel(t, c, "m", "m__isvc-0123456789", "mt:sklearn", "bucket/m", true)
 	waitActive(t, c, "m", mmesh.ModelStatusInfo_LOADED)
@@ -607,5 +607,42 @@ func TestRecordJSONOmitsDefaults(t *testing.T) {
 	got = string(marshalRecord(&modelRecord{Type: "mt:sklearn", MPath: "p", Refs: 1, AutoDel: true}))
 	if got != `{"type":"mt:sklearn","mPath":"p","refs":1,"autoDel":true}` {
 		t.Errorf("model record %s", got)
+	}
+}
+
+// TestTypeConstraintsArriveLate: a runtime added while another runtime's Pods run. The controller
+// adds its types to the ConfigMap at once, but model-mesh reads the kubelet's projection of it,
+// which follows TypeConstraintsRefresh later: until then a model of the new type gets the no-home
+// message of an unknown type ("_default": [_no_runtime], the controller's NoSupportingRuntime),
+// even from the new runtime's Pod. The reaper's next run loads it once the constraints arrived.
+func TestTypeConstraintsArriveLate(t *testing.T) {
+	s := needStack(t)
+	ns, _ := s.namespace(t)
+	sk := s.runtimePod(t, ns, "sk", sklearnLabels)
+	const refresh = 5 * time.Second
+	s.startServer(t, Options{TypeConstraintsRefresh: refresh, ReaperFirst: 200 * time.Millisecond, ReaperPeriod: 500 * time.Millisecond})
+	c := client(t, sk) // the instance serves, with the constraints of before the change
+
+	withXGBoost := strings.Replace(sklearnAndOnnx, `"_default"`, `"rt:xg": {"required": ["rt:xg"]}, "mt:xgboost": {"required": ["mt:xgboost"]}, "_default"`, 1)
+	cm, err := s.kube.CoreV1().ConfigMaps(ns).Get(t.Context(), typeConstraintsVol, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.BinaryData[typeConstraintsKey] = []byte(withXGBoost)
+	if _, err := s.kube.CoreV1().ConfigMaps(ns).Update(t.Context(), cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	changed := time.Now()
+	s.runtimePod(t, ns, "xg", "mt:xgboost,pv:grpc-v2,rt:xg")
+
+	resp := setVModel(t, c, "xg-model", "xg-model__isvc-0123456789", "mt:xgboost", "models/xg", true)
+	active := resp.GetActiveModelStatus()
+	want := noHomeMessage + "mt:xgboost: [_no_runtime]"
+	if time.Since(changed) < refresh && (active.GetStatus() != mmesh.ModelStatusInfo_LOADING_FAILED || len(active.GetErrors()) != 1 || active.GetErrors()[0] != want) {
+		t.Errorf("within the refresh: %v %q, want LOADING_FAILED %q", active.GetStatus(), active.GetErrors(), want)
+	}
+	waitActive(t, c, "xg-model", mmesh.ModelStatusInfo_LOADED)
+	if waited := time.Since(changed); waited < refresh {
+		t.Errorf("loaded %s after the change, before the refresh (%s)", waited, refresh)
 	}
 }

@@ -62,6 +62,17 @@ type Options struct {
 	RetryDelay time.Duration
 	// SlowPathMarker in a storage path makes its load take SlowLoadDelay. Default "slow/".
 	SlowPathMarker string
+	// ReaperFirst and ReaperPeriod time the leader's reaper (ModelMesh.leaderChange: first run 2
+	// minutes after taking the lead, then every REGISTRY_REAPER_FREQ_MINS, 7), which also loads
+	// models that have no copy, such as one no instance could take when it was added. Defaults 2m, 7m.
+	ReaperFirst, ReaperPeriod time.Duration
+	// TypeConstraintsRefresh is how long after the controller changes the type-constraints
+	// ConfigMap model-mesh sees the change: it reads the file the kubelet projects from it, which
+	// the kubelet rewrites at its next sync of the Pod (syncFrequency, 1 minute by default, plus its
+	// ConfigMap cache; Kubernetes docs, "Mounted ConfigMaps are updated automatically"). Until then
+	// a model of a type the old constraints lack is placed by "_default": [_no_runtime], so fails
+	// with the no-home message. Zero sees changes at once.
+	TypeConstraintsRefresh time.Duration
 	// Logf reports instances starting and stopping, loads, and errors. Default log.Printf.
 	Logf func(string, ...any)
 }
@@ -81,6 +92,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FailOncePathMarker == "" {
 		o.FailOncePathMarker = "fail-once/"
+	}
+	if o.ReaperFirst == 0 {
+		o.ReaperFirst = 2 * time.Minute
+	}
+	if o.ReaperPeriod == 0 {
+		o.ReaperPeriod = 7 * time.Minute
 	}
 	if o.RetryDelay == 0 {
 		o.RetryDelay = 100 * time.Millisecond
@@ -406,9 +423,10 @@ func (s *Server) startInstance(ckey string, pod *corev1.Pod, spec podSpec, addr 
 	c := s.clusters[ckey]
 	if c == nil {
 		ns, cmName := pod.Namespace, spec.tcConfigMap
-		c = newCluster(ns, spec.service, prefix, spec.owner, s.etcd, s.opts, func() map[string][]string {
+		mounted := newProjectedFile(s.opts.TypeConstraintsRefresh, func() map[string][]string {
 			return s.typeConstraints(ns, cmName)
-		}, func(name string) map[string][]byte {
+		})
+		c = newCluster(ns, spec.service, prefix, spec.owner, s.etcd, s.opts, mounted.current, func(name string) map[string][]byte {
 			secret, err := s.secrets.Secrets(ns).Get(name)
 			if err != nil {
 				return nil
@@ -417,7 +435,7 @@ func (s *Server) startInstance(ckey string, pod *corev1.Pod, spec podSpec, addr 
 		})
 		s.clusters[ckey] = c
 		c.mu.Lock()
-		c.startReaper(reaperFirst)
+		c.startReaper(s.opts.ReaperFirst)
 		c.mu.Unlock()
 	}
 	lis, err := net.Listen("tcp", addr)
