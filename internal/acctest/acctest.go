@@ -108,7 +108,10 @@ func LoadTimeSegment(d time.Duration) string {
 
 // ModelMeshOptions are the stand-in's settings for acceptance tests: loads short enough to keep the
 // suite quick, slow ones longer than any wait a test sets, and a retry of a failed load late enough
-// that the controller always reports the failure first, as it may on a busy model-mesh.
+// that the controller always reports the failure first, as it may on a busy model-mesh. Type
+// constraints reach model-mesh at once (TypeConstraintsRefresh zero): a model whose runtime is added
+// beside running runtimes would otherwise wait for the reaper, minutes; the test about that delay
+// (TestAccInferenceService_typeConstraintsArriveLate) sets it on a cluster of its own.
 func ModelMeshOptions() mmeshfake.Options {
 	return mmeshfake.Options{
 		LoadDelay:          200 * time.Millisecond,

@@ -32,6 +32,13 @@ const (
 	// the retry as soon as it has recorded the failure, so a failure that lasts this long while
 	// other Pods could load the model means no retry is coming.
 	retryGrace = 30 * time.Second
+	// typeConstraintsPropagation bounds the wait for ModelMesh to place a model whose runtime exists
+	// but was named NoSupportingRuntime or RuntimeNotRecognized. A runtime's model types reach the
+	// running model-mesh containers through a ConfigMap volume, which the kubelet refreshes at its
+	// next sync of each Pod (syncFrequency, 1 minute by default); a model refused before that is
+	// loaded by model-mesh's reaper, which runs every 7 minutes (REGISTRY_REAPER_FREQ_MINS,
+	// ModelMesh.java v0.12.0); a minute is added for the controller and the load.
+	typeConstraintsPropagation = 9 * time.Minute
 	// maxLoadFailures is ModelMesh's MAX_LOAD_FAILURES: it places no further load of a model with
 	// this many recent failures (ModelMesh.checkLoadFailureCount), for IN_USE_LOAD_FAILURE_EXPIRY_MS.
 	maxLoadFailures = 3
@@ -114,6 +121,8 @@ func (i *runtimeInspector) look(ctx context.Context, obj *unstructured.Unstructu
 		}
 	} else if s := statusOf(obj); copyFailed(s) {
 		return i.lookAtRetries(ctx, s, seenNow)
+	} else if placementFailed(s) {
+		return i.lookAtPlacement(ctx, s, seenNow)
 	} else if s.LastFailureReason.ValueString() != "RuntimeUnhealthy" && s.ActiveModelState.ValueString() != "Pending" {
 		i.lastSeen = ""
 		return nil
@@ -167,6 +176,43 @@ func (i *runtimeInspector) lookAtRetries(ctx context.Context, s inferenceService
 	}
 	i.lastSeen = fmt.Sprintf("- the load failed in %d runtime Pod(s); ModelMesh retries it in another", failed)
 	return nil
+}
+
+// lookAtPlacement decides whether ModelMesh's "no runtime for this model" is final. It is when no
+// runtime lists the model (or the named runtime does not exist, is disabled or not multi-model).
+// When one does, ModelMesh has refused the model on type constraints that do not name it yet: a
+// runtime added while other runtimes' Pods run reaches them only when the kubelet refreshes their
+// type-constraints file, and the model is loaded at model-mesh's next reaper run
+// (kserve/modelmesh-serving issue 352). That is waited out for typeConstraintsPropagation.
+func (i *runtimeInspector) lookAtPlacement(ctx context.Context, s inferenceServiceStatus, seenNow map[string]bool) error {
+	serving, err := i.servingRuntimes(ctx)
+	switch {
+	case err == nil && len(serving) == 0:
+		return &loadFailedError{status: s}
+	case i.lasting("placement", typeConstraintsPropagation, seenNow):
+		return &loadFailedError{status: s, retries: fmt.Sprintf("ModelMesh still reports %s %s after %s although runtime(s) %s "+
+			"list the model: ModelMesh does not see their model types.\n\n",
+			s.LastFailureReason.ValueString(), i.model.ref(), typeConstraintsPropagation, strings.Join(serving, ", "))}
+	}
+	i.lastSeen = fmt.Sprintf("- runtime(s) %s list the model, but ModelMesh reports %s: their model types reach the running "+
+		"ModelMesh Pods when the kubelet refreshes the type-constraints ConfigMap (about a minute), and ModelMesh loads the "+
+		"model at its next reaper run (every 7 minutes); waited up to %s", strings.Join(serving, ", "),
+		s.LastFailureReason.ValueString(), typeConstraintsPropagation)
+	return nil
+}
+
+// servingRuntimes are the candidate runtimes ModelMesh can place the model in: a named runtime
+// only when enabled and multi-model (otherwise it has no type constraints,
+// ClusterConfig.addConstraints); runtimes that select the model by format are that already.
+func (i *runtimeInspector) servingRuntimes(ctx context.Context) ([]string, error) {
+	if i.model.Runtime.IsNull() {
+		return i.candidateRuntimes(ctx)
+	}
+	rt, err := i.namedRuntime(ctx)
+	if err != nil || rt == nil || !runtimeUsable(*rt) {
+		return nil, err
+	}
+	return []string{rt.GetName()}, nil
 }
 
 // readyRuntimePods counts the ready Pods of the runtimes that may load the model: the model-mesh
@@ -347,17 +393,11 @@ func podFixHint(namespace string, p kube.PodProblem) string {
 func (i *runtimeInspector) candidateRuntimes(ctx context.Context) ([]string, error) {
 	namespace := i.model.Namespace.ValueString()
 	if !i.model.Runtime.IsNull() {
-		name := i.model.Runtime.ValueString()
-		for _, kind := range []kube.Kind{kube.ServingRuntime, kube.ClusterServingRuntime} {
-			_, err := i.client.Get(ctx, kube.Ref{Kind: kind, Namespace: namespace, Name: name})
-			if err == nil {
-				return []string{name}, nil
-			}
-			if !kube.IsNotFound(err) {
-				return nil, err
-			}
+		rt, err := i.namedRuntime(ctx)
+		if err != nil || rt == nil {
+			return nil, err
 		}
-		return nil, nil
+		return []string{rt.GetName()}, nil
 	}
 	format := objectString(i.model.ModelFormat, "name").ValueString()
 	version := objectString(i.model.ModelFormat, "version")
@@ -377,11 +417,30 @@ func (i *runtimeInspector) candidateRuntimes(ctx context.Context) ([]string, err
 	return out, nil
 }
 
-func runtimeAutoSelects(rt unstructured.Unstructured, format string, version types.String) bool {
-	if disabled, _, _ := unstructured.NestedBool(rt.Object, "spec", "disabled"); disabled {
-		return false
+// runtimeUsable reports a runtime ModelMesh deploys and places models in: enabled, multi-model.
+func runtimeUsable(rt unstructured.Unstructured) bool {
+	disabled, _, _ := unstructured.NestedBool(rt.Object, "spec", "disabled")
+	multi, _, _ := unstructured.NestedBool(rt.Object, "spec", "multiModel")
+	return !disabled && multi
+}
+
+// namedRuntime reads the model's runtime as ModelMesh looks it up: a ServingRuntime of the
+// model's namespace, else a ClusterServingRuntime; nil when neither exists.
+func (i *runtimeInspector) namedRuntime(ctx context.Context) (*unstructured.Unstructured, error) {
+	for _, kind := range []kube.Kind{kube.ServingRuntime, kube.ClusterServingRuntime} {
+		rt, err := i.client.Get(ctx, kube.Ref{Kind: kind, Namespace: i.model.Namespace.ValueString(), Name: i.model.Runtime.ValueString()})
+		if err == nil {
+			return rt, nil
+		}
+		if !kube.IsNotFound(err) {
+			return nil, err
+		}
 	}
-	if multi, _, _ := unstructured.NestedBool(rt.Object, "spec", "multiModel"); !multi {
+	return nil, nil
+}
+
+func runtimeAutoSelects(rt unstructured.Unstructured, format string, version types.String) bool {
+	if !runtimeUsable(rt) {
 		return false
 	}
 	formats, _, _ := unstructured.NestedSlice(rt.Object, "spec", "supportedModelFormats")

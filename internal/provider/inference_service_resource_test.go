@@ -21,8 +21,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8stypes "k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
@@ -66,13 +64,6 @@ func createRuntimeObject(t *testing.T, obj *unstructured.Unstructured) {
 	if _, err := acctest.Dynamic(t).Resource(kube.ServingRuntime.GVR).Namespace(obj.GetNamespace()).Create(t.Context(), obj, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// createServingRuntimeWith is createServingRuntime for goroutines of a test, which must not call
-// t.Fatal: it returns the error instead.
-func createServingRuntimeWith(ctx context.Context, client dynamic.Interface, namespace, name string, formats ...string) error {
-	_, err := client.Resource(kube.ServingRuntime.GVR).Namespace(namespace).Create(ctx, testRuntime(namespace, name, formats...), metav1.CreateOptions{})
-	return err
 }
 
 // testRuntime is a multi-model runtime for the formats, each auto-selected at version 0.
@@ -320,7 +311,6 @@ func TestAccInferenceService_loadFailureTaintsAndRecovers(t *testing.T) {
 func TestAccInferenceService_noSupportingRuntime(t *testing.T) {
 	requireLocalModelMesh(t)
 	tc := newISVCTest(t)
-	var lateRuntimeCreated resource.TestCheckFunc // set by the step that starts the creator
 	// Only a running model-mesh can say that nothing fits: runtimes scale to zero while no model
 	// uses them (ScaleToZero), and without a runtime Pod the controller reports RuntimeUnhealthy,
 	// waiting for one. A model loaded on the namespace's runtime keeps model-mesh running.
@@ -350,58 +340,8 @@ resource "asm_inference_service" "test" {
 				ExpectError: errorPattern(`RuntimeNotRecognized.*runtime "missing-runtime" exists as a ServingRuntime in namespace "` +
 					tc.namespace + `".*supported_model_formats`),
 			},
-			{
-				// A runtime that turns up after ModelMesh reported it unknown does not save the model:
-				// the controller reconciles models on their own changes and model-mesh's, not on new
-				// runtimes (predictor_controller.go SetupWithManager), so it stays RuntimeNotRecognized.
-				PreConfig:   func() { lateRuntimeCreated = createRuntimeOnceUnknown(t, tc, "late-runtime") },
-				Config:      tc.config("sklearn/mnist-svm.joblib", `  runtime = "late-runtime"`+"\n"+afterWarm) + warm,
-				ExpectError: errorPattern(`RuntimeNotRecognized.*runtime "late-runtime" exists`),
-			},
-			{
-				// The next apply replaces the tainted model, which now finds its runtime.
-				Config: tc.config("sklearn/mnist-svm.joblib", `  runtime = "late-runtime"`+"\n"+afterWarm) + warm,
-				Check:  func(st *terraform.State) error { return lateRuntimeCreated(st) },
-				ConfigStateChecks: []statecheck.StateCheck{
-					expectState("ready", knownvalue.Bool(true)),
-					expectState("last_failure_reason", knownvalue.Null()),
-				},
-			},
 		},
 	})
-}
-
-// createRuntimeOnceUnknown starts creating the runtime as soon as ModelMesh reports the model's
-// runtime not recognized, while the step's apply waits. The returned check fails the step unless that
-// happened; the creator stops with the test either way.
-func createRuntimeOnceUnknown(t *testing.T, tc isvcTest, runtime string) resource.TestCheckFunc {
-	client := acctest.Dynamic(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var err, lastGetErr error
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-			obj, getErr := client.Resource(kube.InferenceService.GVR).Namespace(tc.namespace).Get(ctx, tc.name, metav1.GetOptions{})
-			if getErr != nil {
-				lastGetErr = getErr // not created yet, or a passing error: poll again, report it on timeout
-				return false, nil   //nolint:nilerr // see above
-			}
-			wants, _, _ := unstructured.NestedString(obj.Object, "spec", "predictor", "model", "runtime")
-			if wants != runtime || statusOf(obj).LastFailureReason.ValueString() != "RuntimeNotRecognized" {
-				return false, nil
-			}
-			return true, createServingRuntimeWith(ctx, client, tc.namespace, runtime, "sklearn")
-		})
-	}()
-	return func(*terraform.State) error {
-		<-done // bounded by the poll's timeout
-		if err != nil {
-			return fmt.Errorf("creating runtime %q once ModelMesh reported it unknown: %w (last read of the model: %v)", runtime, err, lastGetErr)
-		}
-		return nil
-	}
 }
 
 func TestAccInferenceService_waitTimeoutTaintsAndRecovers(t *testing.T) {

@@ -44,8 +44,9 @@ func (w loadWaiter) wait(ctx context.Context, client *kube.Client, ref kube.Ref,
 		mu.Unlock()
 		finished, err := w.done(obj)
 		var failed *loadFailedError
-		if errors.As(err, &failed) && copyFailed(failed.status) {
-			// ModelMesh may still load the model elsewhere: the inspector tells, at once.
+		if errors.As(err, &failed) && (copyFailed(failed.status) || placementFailed(failed.status)) {
+			// ModelMesh may still load the model elsewhere, or once its runtime reaches it: the
+			// inspector tells, at once.
 			inspector.poke()
 			return false, nil
 		}
@@ -137,6 +138,17 @@ func loadFailed(s inferenceServiceStatus) bool {
 // instance (see lookAtRetries), as opposed to a spec or runtime it cannot place at all.
 func copyFailed(s inferenceServiceStatus) bool {
 	return loadFailed(s) && s.LastFailureReason.ValueString() == "ModelLoadFailed"
+}
+
+// placementFailed reports ModelMesh finding no runtime for the model's type: final when no runtime
+// serves it, passing when one does but the type constraints naming it have not reached the running
+// model-mesh containers yet (see lookAtPlacement).
+func placementFailed(s inferenceServiceStatus) bool {
+	switch s.LastFailureReason.ValueString() {
+	case "NoSupportingRuntime", "RuntimeNotRecognized":
+		return true
+	}
+	return false
 }
 
 // waitFailure explains why waiting ended without a Loaded model, and what to check. seen is what

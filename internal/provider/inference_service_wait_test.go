@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,11 +15,13 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
@@ -515,4 +518,82 @@ resource "asm_model_storage" "other" {
 			},
 		},
 	})
+}
+
+// TestAccInferenceService_typeConstraintsArriveLate: a runtime and its model applied beside a
+// runtime whose Pods already run (kserve/modelmesh-serving issue 352). The controller adds the new
+// runtime's type to the type-constraints ConfigMap at once, but the running model-mesh containers
+// read the kubelet's projection of it, refreshed later (5 s here, about a minute on a cluster):
+// until then ModelMesh reports the model RuntimeNotRecognized, and loads it at its reaper's next
+// run (every 3 s here, 7 minutes on a cluster). The apply waits that out and ends Loaded; that the
+// failure was reported is checked, or the test would prove nothing.
+func TestAccInferenceService_typeConstraintsArriveLate(t *testing.T) {
+	acctest.PreCheck(t)
+	modelMesh := acctest.ModelMeshOptions()
+	modelMesh.TypeConstraintsRefresh = 5 * time.Second
+	modelMesh.ReaperFirst, modelMesh.ReaperPeriod = 3*time.Second, 3*time.Second
+	local := acctest.DedicatedCluster(t, modelMesh)
+	stack := faultStack{local: local, cluster: local.Cluster, kubeconfig: local.KubeconfigPath, namespace: testcluster.ServingNamespace}
+	first := acctest.Runtime{Label: "first", Name: "runtime-first", Namespace: stack.namespace}
+	added := acctest.Runtime{Label: "added", Name: "runtime-added", Namespace: stack.namespace}
+	firstModel := acctest.Model{Label: "first", Name: "model-first", Namespace: stack.namespace, Runtime: first.NameRef(), Path: "sklearn/first.joblib"}
+	addedModel := acctest.Model{Label: "added", Name: "model-added", Namespace: stack.namespace, Runtime: added.NameRef(), Path: "sklearn/added.joblib"}
+	before := stack.viaKubeconfig() + first.HCL() + firstModel.HCL()
+	var reasons func() []string
+	ready := func(m acctest.Model) statecheck.StateCheck {
+		return statecheck.ExpectKnownValue(m.Address(), tfjsonpath.New("ready"), knownvalue.Bool(true))
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             stack.checkGone(t),
+		Steps: []resource.TestStep{
+			{Config: before, ConfigStateChecks: []statecheck.StateCheck{ready(firstModel)}},
+			{
+				PreConfig: func() { reasons = recordFailureReasons(t, stack.dynamic(t), stack.namespace, addedModel.Name) },
+				Config:    before + added.HCL() + addedModel.HCL(),
+				ConfigStateChecks: []statecheck.StateCheck{
+					ready(addedModel),
+					statecheck.ExpectKnownValue(addedModel.Address(), tfjsonpath.New("active_model_state"), knownvalue.StringExact(modelStateLoaded)),
+				},
+				Check: func(*terraform.State) error {
+					if seen := reasons(); !slices.Contains(seen, "RuntimeNotRecognized") {
+						return fmt.Errorf("ModelMesh never reported the added runtime's model RuntimeNotRecognized (saw %v): the wait was not tested", seen)
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+// recordFailureReasons polls the InferenceService until the test ends and returns what lists the
+// failure reasons its status has shown so far.
+func recordFailureReasons(t *testing.T, client dynamic.Interface, namespace, name string) func() []string {
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	var seen []string
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		_ = wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			obj, err := client.Resource(kube.InferenceService.GVR).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+			if err == nil {
+				if reason := statusOf(obj).LastFailureReason.ValueString(); reason != "" {
+					mu.Lock()
+					if !slices.Contains(seen, reason) {
+						seen = append(seen, reason)
+					}
+					mu.Unlock()
+				}
+			}
+			return false, nil
+		})
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
 }
