@@ -34,8 +34,9 @@ func (r *inferenceServiceResource) Schema(ctx context.Context, _ resource.Schema
 	resp.Schema = schema.Schema{
 		Description: "A KServe `InferenceService` served by ModelMesh (annotation `serving.kserve.io/deploymentMode: ModelMesh`, " +
 			"always set by the provider). By default the apply waits, by watching the object, until ModelMesh reports the model " +
-			"Loaded and Ready (see `wait_for_ready`). It fails at once with ModelMesh's reason when the load fails (e.g. " +
-			"`ModelLoadFailed`, `RuntimeNotRecognized`, `NoSupportingRuntime`); when the runtime's Pods have been stuck for 30s " +
+			"Loaded and Ready (see `wait_for_ready`). It fails with ModelMesh's reason when the load fails for good (e.g. " +
+			"`ModelLoadFailed`, `RuntimeNotRecognized`, `NoSupportingRuntime`), but waits while ModelMesh retries a failed load in " +
+			"another Pod or a new runtime's model types have not reached it yet (see the debugging guide); when the runtime's Pods have been stuck for 30s " +
 			"(image pull, crash loop, missing configuration, unschedulable), naming the Pod and the `kubectl` command to run; and " +
 			"when ModelMesh writes no status for 45s in a namespace without `modelmesh-enabled=true`. A namespace labelled " +
 			"`modelmesh-enabled` with another value is refused before anything is created. An apply that fails or times out " +

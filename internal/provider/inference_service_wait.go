@@ -120,8 +120,8 @@ func (w loadWaiter) current(obj *unstructured.Unstructured) bool {
 }
 
 // loadFailed reports the states in which ModelMesh stops trying until the spec or the runtimes
-// change. The controller places a model once: a model whose runtime is missing is not placed again
-// when the runtime turns up (see TestAccInferenceService_noSupportingRuntime).
+// change, or until its own retries: of a failed copy elsewhere (copyFailed), of a model it could not
+// place once the runtime's type reaches it (placementFailed). The inspector judges those two.
 func loadFailed(s inferenceServiceStatus) bool {
 	switch s.TransitionStatus.ValueString() {
 	case "BlockedByFailedLoad", "InvalidSpec":
