@@ -121,3 +121,28 @@ func label(l string) string {
 	}
 	return l
 }
+
+// Storage is an asm_model_storage block for the local stack's S3 storage, under another key than
+// StorageKey.
+type Storage struct {
+	Label     string // the block's label: "test"
+	Name      string // the key in storage-config
+	Namespace string
+}
+
+// HCL renders the block.
+func (s Storage) HCL() string {
+	return fmt.Sprintf(`
+resource "asm_model_storage" %q {
+  name      = %q
+  namespace = %q
+  type      = "s3"
+  s3 {
+    access_key_id     = "minio"
+    secret_access_key = "minio-secret"
+    endpoint_url      = "http://minio.modelmesh-serving:9000"
+    bucket            = "models"
+  }
+}
+`, label(s.Label), s.Name, s.Namespace)
+}

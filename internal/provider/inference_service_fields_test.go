@@ -307,19 +307,7 @@ func TestAccInferenceServiceFields_whatReloads(t *testing.T) {
 		}
 		// The second storage the annotation switches to, created with the first model; model-mesh's
 		// puller fails a load from a key storage-config lacks.
-		return tc.config(b.String()) + fmt.Sprintf(`
-resource "asm_model_storage" "other" {
-  name      = "otherKey"
-  namespace = %q
-  type      = "s3"
-  s3 {
-    access_key_id     = "minio"
-    secret_access_key = "minio-secret"
-    endpoint_url      = "http://minio.modelmesh-serving:9000"
-    bucket            = "models"
-  }
-}
-`, tc.namespace)
+		return tc.config(b.String()) + acctest.Storage{Label: "other", Name: "otherKey", Namespace: tc.namespace}.HCL()
 	}
 	annotations := map[string]string{secretKeyAnnotation: "localMinIO", schemaPathAnnotation: "sklearn/schema.json", "example.com/note": "a"}
 	with := func(k, v string) map[string]string {
