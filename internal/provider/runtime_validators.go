@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -109,4 +110,92 @@ func (modelMeshRuntimeRules) ValidateResource(ctx context.Context, req resource.
 		fmt.Sprintf("With built_in_adapter.server_type = %q the ModelMesh controller needs a container named %q, the model "+
 			"server the adapter talks to, and deploys the runtime only then. Name the model server's container %q.",
 			serverType.ValueString(), serverType.ValueString(), serverType.ValueString()))
+}
+
+// autoscalerAnnotations checks a runtime's autoscaler annotations and replicas as the ModelMesh
+// controller's ServingRuntime webhook does (apis/serving/v1alpha1/servingruntime_webhook.go,
+// modelmesh-serving v0.12.0), which refuses the apply otherwise, for multi-model runtimes only.
+type autoscalerAnnotations struct{}
+
+var _ resource.ConfigValidator = autoscalerAnnotations{}
+
+// The annotation keys the webhook reads (kserve pkg/constants; modelmesh-serving pkg/constants for
+// the scale bounds).
+const (
+	autoscalerClassAnnotation   = "serving.kserve.io/autoscalerClass"
+	autoscalerMetricsAnnotation = "serving.kserve.io/metrics"
+	targetUtilizationAnnotation = "serving.kserve.io/targetUtilizationPercentage"
+	minScaleAnnotation          = "serving.kserve.io/min-scale"
+	maxScaleAnnotation          = "serving.kserve.io/max-scale"
+	autoscalerClassHPA          = "hpa"
+	webhookRefusal              = "Refused by the ModelMesh controller's webhook"
+)
+
+func (autoscalerAnnotations) Description(context.Context) string {
+	return "autoscaler annotations must pass the ModelMesh controller's ServingRuntime webhook: class hpa, metric cpu or " +
+		"memory, a target utilization of 1-100, min-scale ≤ max-scale, and no replicas beside an autoscaler"
+}
+
+func (v autoscalerAnnotations) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (autoscalerAnnotations) ValidateResource(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var annotations types.Map
+	var replicas types.Int64
+	var multiModel types.Bool
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("annotations"), &annotations)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("replicas"), &replicas)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("multi_model"), &multiModel)...)
+	if resp.Diagnostics.HasError() || annotations.IsNull() || annotations.IsUnknown() || (!multiModel.IsNull() && !multiModel.IsUnknown() && !multiModel.ValueBool()) {
+		return // the webhook validates multi-model runtimes only
+	}
+	known := map[string]string{}
+	for key, value := range annotations.Elements() {
+		if s, ok := value.(types.String); ok && !s.IsNull() && !s.IsUnknown() {
+			known[key] = s.ValueString()
+		}
+	}
+	refuse := func(key, detail string) {
+		resp.Diagnostics.AddAttributeError(path.Root("annotations").AtMapKey(key), webhookRefusal, detail)
+	}
+	class, hasClass := known[autoscalerClassAnnotation]
+	if hasClass && class != autoscalerClassHPA {
+		refuse(autoscalerClassAnnotation, fmt.Sprintf("ModelMesh scales runtimes with the autoscaler class %q only, not %q.", autoscalerClassHPA, class))
+		return
+	}
+	if value, ok := known[targetUtilizationAnnotation]; ok {
+		if n, err := strconv.Atoi(value); err != nil || n < 1 || n > 100 {
+			refuse(targetUtilizationAnnotation, fmt.Sprintf("The target utilization must be an integer from 1 to 100, not %q.", value))
+		}
+	}
+	if !hasClass {
+		return
+	}
+	if metric, ok := known[autoscalerMetricsAnnotation]; ok && metric != "cpu" && metric != "memory" {
+		refuse(autoscalerMetricsAnnotation, fmt.Sprintf("The autoscaler scales on \"cpu\" or \"memory\", not %q.", metric))
+	}
+	if !replicas.IsNull() && !replicas.IsUnknown() {
+		resp.Diagnostics.AddAttributeError(path.Root("replicas"), webhookRefusal,
+			fmt.Sprintf("With the annotation %s = %q the autoscaler sets the number of Pods: remove replicas, and bound it "+
+				"with the annotations %s and %s instead.", autoscalerClassAnnotation, class, minScaleAnnotation, maxScaleAnnotation))
+	}
+	// A max-scale below 1 is below every min-scale: refused either way.
+	bound := func(key string) (int, bool) {
+		value, ok := known[key]
+		if !ok {
+			return 1, true // the webhook's default for both bounds
+		}
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 1 {
+			refuse(key, fmt.Sprintf("Must be an integer of at least 1, not %q.", value))
+			return 0, false
+		}
+		return n, true
+	}
+	least, minOK := bound(minScaleAnnotation)
+	most, maxOK := bound(maxScaleAnnotation)
+	if minOK && maxOK && least > most {
+		refuse(maxScaleAnnotation, fmt.Sprintf("max-scale (%d, 1 when unset) must be at least min-scale (%d).", most, least))
+	}
 }

@@ -108,6 +108,7 @@ func (r *runtimeResource) ConfigValidators(context.Context) []resource.ConfigVal
 		resourcevalidator.ExactlyOneOf(path.MatchRoot("containers"), path.MatchRoot("mlserver")),
 		multiModelNeedsGRPCEndpoint{},
 		modelMeshRuntimeRules{},
+		autoscalerAnnotations{},
 	}
 }
 

@@ -842,6 +842,24 @@ spec_overrides_json = jsonencode({ grpcEndpoint = "port:1" })`, `spec.grpcEndpoi
 		{"overrides unknown item", `name = "ok"
 ` + container + `
 spec_overrides_json = jsonencode({ containers = [{ name = "other", tty = true }] })`, `there is no typed item named "other"`},
+		// The ModelMesh controller's ServingRuntime webhook refuses these (servingruntime_webhook.go).
+		{"autoscaler class", `name = "ok"
+mlserver = { image = "i" }
+annotations = { "serving.kserve.io/autoscalerClass" = "external" }`, `ModelMesh scales runtimes with the autoscaler class "hpa" only, not "external".`},
+		{"autoscaler and replicas", `name = "ok"
+mlserver = { image = "i" }
+replicas = 2
+annotations = { "serving.kserve.io/autoscalerClass" = "hpa" }`, `the autoscaler sets the number of Pods: remove replicas`},
+		{"autoscaler metric", `name = "ok"
+mlserver = { image = "i" }
+annotations = { "serving.kserve.io/autoscalerClass" = "hpa", "serving.kserve.io/metrics" = "gpu" }`, `The autoscaler scales on "cpu" or "memory", not "gpu".`},
+		{"autoscaler bounds", `name = "ok"
+mlserver = { image = "i" }
+annotations = { "serving.kserve.io/autoscalerClass" = "hpa", "serving.kserve.io/min-scale" = "3" }`,
+			`max-scale (1, 1 when unset) must be at least min-scale (3).`},
+		{"target utilization", `name = "ok"
+mlserver = { image = "i" }
+annotations = { "serving.kserve.io/targetUtilizationPercentage" = "150" }`, `The target utilization must be an integer from 1 to 100, not "150".`},
 		{"overrides typed container field", `name = "ok"
 mlserver = { image = "i" }
 spec_overrides_json = jsonencode({ containers = [{ name = "mlserver", image = "j" }] })`,

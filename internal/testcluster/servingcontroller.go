@@ -18,12 +18,14 @@ import (
 	"path/filepath"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
 )
 
 // The ModelMesh Serving install as its own manifests make it (modelmesh-serving config/manager and
@@ -87,10 +89,11 @@ func (c *Cluster) installServing(ctx context.Context) error {
 
 // startServingController starts the controller and waits until it is ready.
 func (c *Cluster) startServingController(ctx context.Context) (*process, error) {
-	// The webhook server (a validating webhook for ServingRuntimes that nothing registers here)
-	// starts only with a certificate, read from $TMPDIR/k8s-webhook-server/serving-certs.
+	// The webhook server starts only with a certificate, read from
+	// $TMPDIR/k8s-webhook-server/serving-certs; restarts of the process keep it.
 	tmpDir := filepath.Join(c.workDir, "modelmesh-controller")
-	if err := writeServingCert(filepath.Join(tmpDir, "k8s-webhook-server", "serving-certs"), c.pods.Host()); err != nil {
+	caBundle, err := writeServingCert(filepath.Join(tmpDir, "k8s-webhook-server", "serving-certs"), c.pods.Host())
+	if err != nil {
 		return nil, err
 	}
 	probeAddr := c.controllerProbeAddr()
@@ -106,7 +109,45 @@ func (c *Cluster) startServingController(ctx context.Context) (*process, error) 
 	if err != nil {
 		return nil, err
 	}
-	return p, waitServingController(ctx, p, probeAddr)
+	if err := waitServingController(ctx, p, probeAddr); err != nil {
+		return p, err
+	}
+	return p, c.registerWebhook(ctx, caBundle)
+}
+
+// webhookPort is the controller's webhook server port (main.go: webhook.Options{Port: 9443}).
+const webhookPort = 9443
+
+// registerWebhook registers the controller's ServingRuntime webhook as upstream's install does
+// (config/webhook/manifests.yaml: CREATE and UPDATE of ServingRuntimes and ClusterServingRuntimes,
+// failurePolicy Fail), so that what a cluster refuses is refused here too, and so that runtime
+// writes fail while the controller is down, as they do on a cluster. The controller runs as a
+// process here, not behind upstream's webhook Service: the webhook is reached by URL.
+func (c *Cluster) registerWebhook(ctx context.Context, caBundle []byte) error {
+	raw, err := os.ReadFile(filepath.Join(c.modelMeshAssets, "serving", "config", "webhook", "manifests.yaml"))
+	if err != nil {
+		return fmt.Errorf("read the controller's webhook manifest: %w", err)
+	}
+	var config admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := yaml.Unmarshal(raw, &config); err != nil {
+		return fmt.Errorf("decode the controller's webhook manifest: %w", err)
+	}
+	for i := range config.Webhooks {
+		cc := &config.Webhooks[i].ClientConfig
+		if cc.Service == nil || cc.Service.Path == nil {
+			return fmt.Errorf("webhook %s of the controller's manifest has no service path", config.Webhooks[i].Name)
+		}
+		url := "https://" + net.JoinHostPort(c.pods.Host(), fmt.Sprint(webhookPort)) + *cc.Service.Path
+		cc.URL, cc.Service, cc.CABundle = &url, nil, caBundle
+	}
+	clientset, err := kubernetes.NewForConfig(c.config)
+	if err != nil {
+		return err
+	}
+	if _, err := clientset.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, &config, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("register the controller's webhook: %w", err)
+	}
+	return nil
 }
 
 func (c *Cluster) controllerProbeAddr() string {
@@ -138,11 +179,12 @@ func waitServingController(ctx context.Context, p *process, probeAddr string) er
 	return nil
 }
 
-// writeServingCert writes a self-signed certificate for host as tls.crt and tls.key in dir.
-func writeServingCert(dir, host string) error {
+// writeServingCert writes a self-signed certificate for host as tls.crt and tls.key in dir, and
+// returns the certificate, which is its own CA.
+func writeServingCert(dir, host string) ([]byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	template := &x509.Certificate{
 		SerialNumber: big.NewInt(1),
@@ -155,17 +197,18 @@ func writeServingCert(dir, host string) error {
 	}
 	cert, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "tls.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert}), 0o600); err != nil {
-		return err
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert})
+	if err := os.WriteFile(filepath.Join(dir, "tls.crt"), certPEM, 0o600); err != nil {
+		return nil, err
 	}
-	return os.WriteFile(filepath.Join(dir, "tls.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return certPEM, os.WriteFile(filepath.Join(dir, "tls.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
 }

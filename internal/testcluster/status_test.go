@@ -113,12 +113,38 @@ func newNamespace(t *testing.T, enabled bool) string {
 
 func create(t *testing.T, gvr schema.GroupVersionResource, namespace, manifest string) {
 	t.Helper()
-	obj := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal([]byte(manifest), &obj.Object); err != nil {
+	if err := createFromYAML(t.Context(), t, gvr, namespace, manifest); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dynamicClient(t).Resource(gvr).Namespace(namespace).Create(t.Context(), obj, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("create %s %s/%s: %v", gvr.Resource, namespace, obj.GetName(), err)
+}
+
+// createFromYAML creates the object of manifest and returns the apiserver's refusal.
+func createFromYAML(ctx context.Context, t *testing.T, gvr schema.GroupVersionResource, namespace, manifest string) error {
+	obj := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(manifest), &obj.Object); err != nil {
+		return err
+	}
+	if _, err := dynamicClient(t).Resource(gvr).Namespace(namespace).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create %s %s/%s: %w", gvr.Resource, namespace, obj.GetName(), err)
+	}
+	return nil
+}
+
+// TestWebhookRefusesWhatAClusterRefuses: the controller's ServingRuntime webhook is registered as
+// upstream's install registers it, so a runtime a cluster refuses is refused here, with the
+// webhook's words (apis/serving/v1alpha1/servingruntime_webhook.go validateAutoScalingReplicas).
+func TestWebhookRefusesWhatAClusterRefuses(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t, true)
+	both := strings.Replace(servingRuntimeYAML("hpa-and-replicas", "seldonio/mlserver:1.3.2"), "spec:\n",
+		"  annotations:\n    serving.kserve.io/autoscalerClass: hpa\nspec:\n  replicas: 2\n", 1)
+	if !strings.Contains(both, "autoscalerClass") {
+		t.Fatal("the runtime manifest has no spec line to add to")
+	}
+	err := createFromYAML(t.Context(), t, servingRuntimesResource, ns, both)
+	const want = "Autoscaler is enabled and also replicas variable set. You can not set both."
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "denied the request") {
+		t.Errorf("runtime with an autoscaler and replicas: %v, want the webhook's denial %q", err, want)
 	}
 }
 
@@ -536,7 +562,15 @@ func TestControllerCrashesOnRuntimeWithoutGRPCEndpoint(t *testing.T) {
 	if err := dynamicClient(t).Resource(servingRuntimesResource).Namespace(ns).Delete(t.Context(), "no-endpoint", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	create(t, servingRuntimesResource, ns, servingRuntimeYAML("mlserver-1.x", "seldonio/mlserver:1.3.2"))
+	// Until the controller is back from its back-off, its webhook refuses every runtime write.
+	var refused error
+	err = wait.PollUntilContextTimeout(t.Context(), time.Second, statusTimeout, true, func(ctx context.Context) (bool, error) {
+		refused = createFromYAML(ctx, t, servingRuntimesResource, ns, servingRuntimeYAML("mlserver-1.x", "seldonio/mlserver:1.3.2"))
+		return refused == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("creating a runtime once the controller is back: %v", refused)
+	}
 	create(t, inferenceServicesResource, ns, inferenceServiceYAML("after-crash", "s3://models/model.joblib", ""))
 	waitForStatus(t, ns, "after-crash", "activeModelState Loaded", func(s map[string]any) bool { return activeState(s) == "Loaded" })
 }
