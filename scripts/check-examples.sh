@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # terraform fmt -check and validate on every example folder, and `terraform test` where a folder has
 # tests/ (a CLI with mock_provider, 1.7+), with the locally built provider, so the examples the docs
-# show cannot rot. The snippets written into the docs' templates (```terraform blocks) are validated
-# too: alone, or, when the line right above the fence says so,
+# show cannot rot. The snippets written into the docs' templates and README.md (```terraform and
+# ```hcl blocks) are validated too: alone, or, when the line right above the fence says so,
 #   <!-- check: with examples/FOLDER -->   added to that example folder (a snippet extending it)
 #   <!-- check: terraform >= X.Y -->      only under that CLI or newer (make test-newest-terraform)
 #   <!-- check: fmt, REASON -->           formatting only (other providers, which cannot be installed here)
@@ -25,14 +25,14 @@ cli_version=$("$terraform" version -json | sed -n 's/.*"terraform_version": *"\(
 mocks=
 [ "$(printf '%s\n' 1.7.0 "$cli_version" | sort -V | head -n1)" != 1.7.0 ] || mocks=1
 
-# The templates' snippets, one folder each: <template>-<n>/snippet.tf and the line above its fence.
+# The docs' snippets, one folder each: <file>-<n>/snippet.tf and the line above its fence.
 awk -v out="$work/snippets" '
-  FNR == 1 { n = 0; name = FILENAME; sub(/.*\//, "", name); sub(/\.md\.tmpl$/, "", name) }
-  /^```terraform$/ { n++; dir = out "/" name "-" n; system("mkdir -p " dir); print prev > (dir "/check"); close(dir "/check"); on = 1; next }
+  FNR == 1 { n = 0; name = FILENAME; sub(/.*\//, "", name); sub(/\.md(\.tmpl)?$/, "", name) }
+  /^```(terraform|hcl)$/ { n++; dir = out "/" name "-" n; system("mkdir -p " dir); print prev > (dir "/check"); close(dir "/check"); on = 1; next }
   on && /^```$/ { on = 0; close(dir "/snippet.tf"); next }
   on { print > (dir "/snippet.tf") }
   { prev = $0 }
-' $(find templates -name '*.md.tmpl' | sort)
+' README.md $(find templates -name '*.md.tmpl' | sort)
 
 ok() { echo "ok      $1${2:+ ($2)}"; }
 failed=0
@@ -62,7 +62,7 @@ for dir in $(find "$work/examples" -name '*.tf' -exec dirname {} \; | sort -u); 
 done
 
 for dir in "$work"/snippets/*/; do
-  dir=${dir%/} name="templates: ${dir##*/}"
+  dir=${dir%/} name="docs snippet ${dir##*/}"
   directive=$(sed -n 's/^<!-- check: \(.*\) -->$/\1/p' "$dir/check")
   case $directive in
   "")
