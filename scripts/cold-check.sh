@@ -60,7 +60,7 @@ step() {
 start=$(date +%s)
 step "control plane (make control-plane)" control-plane make -s --no-print-directory control-plane
 step "ModelMesh controller and KWOK (make modelmesh-controller)" modelmesh make -s --no-print-directory modelmesh-controller
-step "terraform $(sed -n 's/^TF_VERSION *:= *//p' GNUmakefile), OpenTofu, tfplugindocs (make clis)" clis \
+step "terraform $(sed -n 's/^TF_VERSION *:= *//p' GNUmakefile), OpenTofu, tfplugindocs, goreleaser (make clis)" clis \
   make -k -s --no-print-directory clis
 step "govulncheck and its database (scripts/govulncheck.sh)" vuln scripts/govulncheck.sh
 step "golangci-lint (make lint)" lint \

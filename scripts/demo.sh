@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make demo: build the provider, start the sandbox, apply examples/quickstart, show the result,
 # then destroy and stop (DEMO_KEEP=1 leaves everything running). DEMO_EXAMPLE picks another example
-# folder (demo-old-mesh uses examples/old-mesh, which is meant to fail at plan). With --sandbox
+# folder (demo-old-mesh uses examples/old-mesh, which is meant to fail at plan); when the sandbox
+# writes variables for it (<sandbox>/<folder name>.tfvars, such as quickstart-real's), they are
+# the only change to the example. DEMO_ISVC (namespace/name) is the model shown. With --sandbox
 # (make sandbox) it starts the sandbox, says how to use it with the provider built here, and runs
 # until Ctrl-C. The CLI and the control plane are what the machine has, else built once: see
 # scripts/find-tools.sh; the first two lines of output say which and why.
@@ -11,7 +13,8 @@ root=$PWD
 sandbox_only=
 if [ "${1:-}" = --sandbox ]; then sandbox_only=1; fi
 example=${DEMO_EXAMPLE:-examples/quickstart}
-version=0.0.1
+isvc=${DEMO_ISVC:-modelmesh-serving/my-model-sample}
+version=$(cat VERSION)
 sandbox_pid=
 
 # shellcheck source=scripts/find-tools.sh
@@ -66,6 +69,13 @@ source "$work/sandbox/env.sh"
 
 cp -r "$root/$example" "$work/config"
 cp -r "$root/examples/modules" "$work/modules" 2>/dev/null || true
+# An *.auto.tfvars file is read by every command, plan and destroy included.
+vars="$work/sandbox/$(basename "$example").tfvars"
+if [ -f "$vars" ]; then
+  cp "$vars" "$work/config/sandbox.auto.tfvars"
+  step "variables from the sandbox ($(basename "$vars")); the example is otherwise unchanged"
+  sed 's/^/  /' "$vars"
+fi
 tf() { "$terraform" -chdir="$work/config" "$@"; }
 
 step "$cli init"
@@ -78,8 +88,8 @@ tf apply -auto-approve -input=false
 step "outputs"
 tf output
 
-step "kubectl get inferenceservice my-model-sample -n modelmesh-serving (status as the ModelMesh controller wrote it)"
-"$work/asm-sandbox" get-isvc -n modelmesh-serving my-model-sample
+step "kubectl get inferenceservice ${isvc#*/} -n ${isvc%%/*} (status as the ModelMesh controller wrote it)"
+"$work/asm-sandbox" get-isvc -n "${isvc%%/*}" "${isvc#*/}"
 
 step "$cli plan -detailed-exitcode (infra CI relies on an empty plan after apply)"
 tf plan -detailed-exitcode -input=false -no-color | tail -1

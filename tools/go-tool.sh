@@ -24,7 +24,11 @@ if [ "$folder" = - ]; then
   mkdir -p "$partial"
   trap 'rm -rf "$partial"' EXIT
   GOBIN=$partial CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "$package"
-  built=$partial/$(basename "${package%@*}")
+  # go install names the binary after the last path element, or the one before a major-version
+  # suffix (github.com/goreleaser/goreleaser/v2 installs goreleaser).
+  built=${package%@*}
+  [[ $(basename "$built") =~ ^v[0-9]+$ ]] && built=$(dirname "$built")
+  built=$partial/$(basename "$built")
 else
   need "$root/$folder/go.mod"
   cd "$root/$folder"

@@ -76,6 +76,13 @@ func run() error {
 		_ = stack.Stop()
 	}()
 
+	// make demo-real applies examples/quickstart-real as it is, with only these variables (and the
+	// credentials and endpoints of env.sh) pointing it at the sandbox. Written first: scripts wait
+	// for env.sh.
+	varsFile := filepath.Join(*dir, "quickstart-real.tfvars")
+	if err := os.WriteFile(varsFile, []byte(quickstartRealVars()), 0o600); err != nil {
+		return err
+	}
 	envFile := filepath.Join(*dir, "env.sh")
 	if err := os.WriteFile(envFile, []byte(exports(stack.Env())), 0o600); err != nil {
 		return err
@@ -90,10 +97,24 @@ Point Terraform at it:
 
 %s
 or: source %s
+(%s holds examples/quickstart-real's variables for this sandbox)
 `, stack.ASM.Endpoint(), localstack.MeshID, localstack.OldMeshID, localstack.OldMeshVersion, localstack.ClusterID,
-		stack.RESTConfig().Host, localstack.ServingNamespace, exports(stack.Env()), envFile)
+		stack.RESTConfig().Host, localstack.ServingNamespace, exports(stack.Env()), envFile, varsFile)
 	<-ctx.Done()
 	return nil
+}
+
+// quickstartRealVars are examples/quickstart-real's variables for the sandbox's mesh and cluster.
+// The OSS key pair is a placeholder: model-mesh's stand-in loads models without reading storage.
+func quickstartRealVars() string {
+	return fmt.Sprintf(`region                = %q
+mesh_id               = %q
+cluster_id            = %q
+namespace             = %q
+oss_bucket            = "modelmesh-example-models"
+oss_access_key_id     = "sandbox-oss-reader"
+oss_access_key_secret = "sandbox-oss-secret"
+`, localstack.Region, localstack.MeshID, localstack.ClusterID, localstack.ServingNamespace)
 }
 
 // exports renders the environment as shell export lines, in a stable order.

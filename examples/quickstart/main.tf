@@ -101,6 +101,9 @@ module "sklearn_models" {
   models = {
     "mnist-svm" = { format = "sklearn", storage_key = asm_model_storage.minio.name, path = "sklearn/mnist-svm.joblib" }
   }
+
+  # Its runtime, too, needs the cluster in the mesh first; the storage key only orders the models.
+  depends_on = [asm_cluster_attachment.ack]
 }
 
 output "mesh_version" {
@@ -121,4 +124,8 @@ output "my_model_sample_url" {
 
 output "module_models" {
   value = module.sklearn_models.models
+}
+
+output "module_runtime_name" {
+  value = module.sklearn_models.runtime_name
 }

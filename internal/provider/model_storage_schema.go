@@ -125,7 +125,9 @@ func (r *modelStorageResource) Schema(ctx context.Context, _ resource.SchemaRequ
 					},
 					"secret_access_key_wo_version": writeOnlyVersion("secret_access_key_wo",
 						path.MatchRelative().AtParent().AtName("secret_access_key_wo")),
-					"endpoint_url":   s3Attribute("Endpoint URL, e.g. `http://minio.minio:9000` or `https://oss-cn-hangzhou-internal.aliyuncs.com`."),
+					// OSS's S3-compatible forms: help.aliyun.com/en/oss/developer-reference/use-aws-sdks-to-access-oss.
+					"endpoint_url": s3Attribute("Endpoint URL, e.g. `http://minio.minio:9000`, or OSS's S3-compatible endpoint " +
+						"`https://s3.oss-<region>.aliyuncs.com` (`https://s3.oss-<region>-internal.aliyuncs.com` from inside the region)."),
 					"bucket":         s3Attribute("Bucket holding the models."),
 					"region":         s3Attribute("Region of the bucket, e.g. `us-south`."),
 					"default_bucket": s3Attribute("Bucket used when an InferenceService's storage parameters name none."),

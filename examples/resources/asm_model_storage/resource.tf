@@ -13,6 +13,22 @@ resource "asm_model_storage" "local_minio" {
   }
 }
 
+# An OSS bucket through OSS's S3-compatible endpoint (public form; s3.oss-<region>-internal.aliyuncs.com
+# from inside the region). The key pair is a RAM user's that may read the bucket.
+resource "asm_model_storage" "oss" {
+  name      = "oss"
+  namespace = "modelmesh-serving"
+  type      = "s3"
+
+  s3 {
+    access_key_id     = var.oss_access_key_id
+    secret_access_key = var.oss_access_key_secret
+    endpoint_url      = "https://s3.oss-cn-hangzhou.aliyuncs.com"
+    bucket            = "my-models"
+    region            = "cn-hangzhou"
+  }
+}
+
 # Other storage types take their fields as JSON; each key is owned by its own resource.
 resource "asm_model_storage" "gcs" {
   name        = "gcsModels"
@@ -26,6 +42,15 @@ variable "minio_access_key_id" {
 }
 
 variable "minio_secret_access_key" {
+  type      = string
+  sensitive = true
+}
+
+variable "oss_access_key_id" {
+  type = string
+}
+
+variable "oss_access_key_secret" {
   type      = string
   sensitive = true
 }
