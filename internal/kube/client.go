@@ -59,6 +59,12 @@ type Ref struct {
 }
 
 func (r Ref) String() string {
+	if r.Name == "" { // the objects a List reads
+		if r.Namespace == "" {
+			return r.Kind.Kind + " objects"
+		}
+		return fmt.Sprintf("%s objects in namespace %q", r.Kind.Kind, r.Namespace)
+	}
 	if r.Namespace == "" {
 		return fmt.Sprintf("%s %q", r.Kind.Kind, r.Name)
 	}

@@ -12,7 +12,11 @@ import (
 // import use it to tell the fields Terraform manages from those other tools or the server set.
 type OwnedFields struct {
 	set *fieldpath.Set
+	all bool
 }
+
+// AllFields owns every field: a data source reads an object in full, whoever wrote it.
+func AllFields() OwnedFields { return OwnedFields{all: true} }
 
 // Owned returns the fields that manager owns through server-side apply on obj (the main
 // resource, not subresources). An object the manager never applied owns nothing.
@@ -34,6 +38,9 @@ func Owned(obj *unstructured.Unstructured, manager string) (OwnedFields, error) 
 
 // Has reports whether the field at the given map-key path, or anything below it, is owned.
 func (o OwnedFields) Has(path ...string) bool {
+	if o.all {
+		return true
+	}
 	if o.set == nil {
 		return false
 	}
@@ -53,6 +60,9 @@ func (o OwnedFields) Has(path ...string) bool {
 // and only the owned keys of granular maps. Lists are treated as atomic: one owned item keeps the
 // whole list. Import uses it to tell what Terraform applied from what others added.
 func (o OwnedFields) Extract(v any, path ...string) any {
+	if o.all {
+		return v
+	}
 	if o.set == nil {
 		return nil
 	}

@@ -44,3 +44,14 @@ func TestOwnedExtract(t *testing.T) {
 		t.Errorf("Extract of a field owned by nobody: %v", got)
 	}
 }
+
+func TestAllFields(t *testing.T) {
+	all := AllFields()
+	if !all.Has() || !all.Has("spec", "replicas") {
+		t.Error("AllFields owns not every field")
+	}
+	spec := map[string]any{"replicas": int64(3)}
+	if got := all.Extract(spec, "spec"); !reflect.DeepEqual(got, spec) {
+		t.Errorf("Extract: %v, want all of %v", got, spec)
+	}
+}

@@ -47,13 +47,16 @@ func (c *Client) Namespace(ctx context.Context, name string) (*corev1.Namespace,
 	return &ns, fromUnstructured(obj, &ns)
 }
 
-// List reads every object of a kind in a namespace (all of them for a cluster-scoped kind).
-func (c *Client) List(ctx context.Context, kind Kind, namespace string) ([]unstructured.Unstructured, error) {
+// List reads, in one request, the objects of a kind in a namespace (all of them for a
+// cluster-scoped kind) that match labelSelector ("" for all). It sets no page size: the callers
+// read the whole answer at once.
+func (c *Client) List(ctx context.Context, kind Kind, namespace, labelSelector string) ([]unstructured.Unstructured, error) {
+	r := Ref{Kind: kind, Namespace: namespace}
 	list, err := retryTransient(ctx, func() (*unstructured.UnstructuredList, error) {
-		return c.resource(Ref{Kind: kind, Namespace: namespace}).List(ctx, metav1.ListOptions{})
+		return c.resource(r).List(ctx, metav1.ListOptions{LabelSelector: labelSelector})
 	})
 	if err != nil {
-		return nil, explain(Ref{Kind: kind, Namespace: namespace}, "listing", err)
+		return nil, explain(r, "listing", err)
 	}
 	return list.Items, nil
 }

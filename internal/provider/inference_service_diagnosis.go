@@ -404,7 +404,7 @@ func (i *runtimeInspector) candidateRuntimes(ctx context.Context) ([]string, err
 	protocol := i.model.ProtocolVersion
 	var out []string
 	for _, kind := range []kube.Kind{kube.ServingRuntime, kube.ClusterServingRuntime} {
-		runtimes, err := i.client.List(ctx, kind, namespace)
+		runtimes, err := i.client.List(ctx, kind, namespace, "")
 		if err != nil {
 			return nil, err
 		}

@@ -41,7 +41,9 @@ const (
 )
 
 // NewInferenceServiceResource returns the asm_inference_service resource.
-func NewInferenceServiceResource() resource.Resource {
+func NewInferenceServiceResource() resource.Resource { return newInferenceServiceResource() }
+
+func newInferenceServiceResource() *inferenceServiceResource {
 	r := &inferenceServiceResource{kubeResource: kubeResource[inferenceServiceModel]{
 		kind: kube.InferenceService, typeName: "_inference_service",
 		applyTimeout: inferenceServiceApplyTimeout, deleteTimeout: inferenceServiceDeleteTimeout,

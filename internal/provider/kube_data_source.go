@@ -3,10 +3,14 @@ package provider
 import (
 	"context"
 	"fmt"
+	"sort"
+	"sync"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	dschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	rschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -14,14 +18,21 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
 )
 
-// The core of the data sources that read one Kubernetes object by name (asm_inference_service,
-// asm_serving_runtime, asm_cluster_serving_runtime), for objects that others created. Their
-// attributes are read-only copies of the matching resource's, and the object is read with the
+// The core of the data sources that read Kubernetes objects others created: the singular form
+// (asm_inference_service, asm_serving_runtime, asm_cluster_serving_runtime) GETs one object by
+// name, the plural form (asm_inference_services, ...) LISTs them by namespace and label selector.
+// Their attributes are read-only copies of the matching resource's, and an object is read with the
 // resource's own field mapping, in full: whoever wrote a field, it is the object's.
+
+var (
+	_ datasource.DataSourceWithConfigure = &objectDataSource{}
+	_ datasource.DataSourceWithConfigure = &objectListDataSource{}
+)
 
 // configuredDataSource is embedded by the object data sources: its Configure keeps the provider's data.
 type configuredDataSource struct {
@@ -32,43 +43,279 @@ func (d *configuredDataSource) Configure(_ context.Context, req datasource.Confi
 	d.data = providerDataOf(req.ProviderData, &resp.Diagnostics)
 }
 
+// objectData is what both forms need of one kind.
+type objectData struct {
+	kind     kube.Kind
+	typeName string // after the provider's type name, e.g. "_serving_runtime"; the plural form adds "s"
+	// readDescription and listDescription describe the singular and the plural data source.
+	readDescription, listDescription string
+	// attributes are the read-only attributes of one object but id, name and namespace.
+	attributes func(ctx context.Context) map[string]dschema.Attribute
+	// read gives their values for a live object.
+	read func(ctx context.Context, obj *unstructured.Unstructured, diags *diag.Diagnostics) map[string]attr.Value
+}
+
+// hookedResource is a resource built on kubeResource, whose hooks map its model M.
+type hookedResource[M any] interface {
+	resource.Resource
+	kubeHooks[M]
+}
+
+// newObjectData copies the named attributes of resource r (of kind, managed by kubeResource) into
+// read-only ones; descriptions replaces the descriptions that only make sense for a resource, by
+// attribute path (`model_format.name`).
+func newObjectData[M any](r hookedResource[M], kind kube.Kind, typeName string, descriptions map[string]string, names ...string) objectData {
+	// The resource schema depends on no context; it is built once, not once per object listed.
+	schema := sync.OnceValue(func() rschema.Schema { return resourceSchema(context.Background(), r) })
+	return objectData{
+		kind:     kind,
+		typeName: typeName,
+		attributes: func(context.Context) map[string]dschema.Attribute {
+			return computedAttributes(schema(), descriptions, names...)
+		},
+		read: func(ctx context.Context, obj *unstructured.Unstructured, diags *diag.Diagnostics) map[string]attr.Value {
+			s := schema()
+			m := r.getModel(ctx, nullState(ctx, s), diags)
+			if diags.HasError() {
+				return nil
+			}
+			if err := r.readObject(ctx, &m, obj, kube.AllFields()); err != nil {
+				diags.AddError(fmt.Sprintf("Reading %s failed", objectRef(kind, obj)), err.Error())
+				return nil
+			}
+			state := nullState(ctx, s)
+			r.setModel(ctx, &state, &m, diags)
+			if diags.HasError() {
+				return nil
+			}
+			v, err := s.Type().ValueFromTerraform(ctx, state.Raw)
+			if err != nil {
+				diags.AddError(fmt.Sprintf("Reading %s failed", objectRef(kind, obj)), err.Error())
+				return nil
+			}
+			object, ok := v.(types.Object)
+			if !ok {
+				panic("a resource schema's value is an object") // a fact of the framework
+			}
+			all := object.Attributes()
+			out := make(map[string]attr.Value, len(names)+3)
+			for _, name := range names {
+				out[name] = all[name]
+			}
+			return out
+		},
+	}
+}
+
+func objectRef(kind kube.Kind, obj *unstructured.Unstructured) kube.Ref {
+	return kube.Ref{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+}
+
+// objectAttributes are the attributes of one object, id, name and namespace read-only too.
+func (o objectData) objectAttributes(ctx context.Context) map[string]dschema.Attribute {
+	attrs := o.attributes(ctx)
+	id := "`<name>`."
+	if o.kind.Namespaced {
+		id = "`<namespace>/<name>`."
+		attrs["namespace"] = dschema.StringAttribute{Computed: true, Description: "Namespace of the " + o.kind.Kind + "."}
+	}
+	attrs["id"] = dschema.StringAttribute{Computed: true, Description: id}
+	attrs["name"] = dschema.StringAttribute{Computed: true, Description: "Name of the " + o.kind.Kind + "."}
+	return attrs
+}
+
+// values are the values of objectAttributes for a live object.
+func (o objectData) values(ctx context.Context, obj *unstructured.Unstructured, diags *diag.Diagnostics) map[string]attr.Value {
+	values := o.read(ctx, obj, diags)
+	if values == nil {
+		return nil
+	}
+	ref := objectRef(o.kind, obj)
+	values["id"] = types.StringValue(kubeID(ref))
+	values["name"] = types.StringValue(ref.Name)
+	if o.kind.Namespaced {
+		values["namespace"] = types.StringValue(ref.Namespace)
+	}
+	return values
+}
+
+// namespaceOf is the namespace argument of a namespaced kind, or the provider's default; null for
+// a cluster-scoped kind.
+func (d *configuredDataSource) namespaceOf(ctx context.Context, kind kube.Kind, config tfsdk.Config, diags *diag.Diagnostics) types.String {
+	if !kind.Namespaced {
+		return types.StringNull()
+	}
+	var namespace types.String
+	diags.Append(config.GetAttribute(ctx, path.Root("namespace"), &namespace)...)
+	if namespace.IsNull() {
+		return types.StringValue(d.data.namespace)
+	}
+	return namespace
+}
+
+// objectDataSource is the singular form: one GET by name.
+type objectDataSource struct {
+	configuredDataSource
+	objectData
+}
+
+func (d *objectDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + d.typeName
+}
+
+func (d *objectDataSource) Schema(ctx context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	attrs := d.objectAttributes(ctx)
+	attrs["name"] = dschema.StringAttribute{Required: true, Description: "Name of the " + d.kind.Kind + ".",
+		Validators: []validator.String{dnsSubdomain()}}
+	if d.kind.Namespaced {
+		attrs["namespace"] = namespaceArgument(d.kind.Kind)
+	}
+	resp.Schema = dschema.Schema{Description: d.readDescription, Attributes: attrs}
+}
+
+func (d *objectDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var name types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("name"), &name)...)
+	namespace := d.namespaceOf(ctx, d.kind, req.Config, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	obj := d.readNamed(ctx, kube.Ref{Kind: d.kind, Namespace: namespace.ValueString(), Name: name.ValueString()}, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	values := d.values(ctx, obj, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	object, diags := types.ObjectValue(schemaType[types.ObjectType](req.Config.Schema.Type()).AttrTypes, values)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, object)...)
+}
+
+// objectListDataSource is the plural form: one LIST by namespace and label selector.
+type objectListDataSource struct {
+	configuredDataSource
+	objectData
+}
+
+func (d *objectListDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + d.typeName + "s"
+}
+
+func (d *objectListDataSource) Schema(ctx context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	attrs := map[string]dschema.Attribute{
+		"label_selector": dschema.StringAttribute{
+			Optional: true,
+			Description: "Kubernetes label selector the " + d.kind.Kind + "s must match, as `kubectl get -l` takes it, " +
+				"e.g. `team=vision,tier in (gold,silver),!canary`. Unset, all of them.",
+			Validators: []validator.String{labelSelector()},
+		},
+		"items": dschema.ListNestedAttribute{
+			Computed:     true,
+			Description:  "The " + d.kind.Kind + "s found, sorted by name; empty when none matches.",
+			NestedObject: dschema.NestedAttributeObject{Attributes: d.objectAttributes(ctx)},
+		},
+	}
+	if d.kind.Namespaced {
+		attrs["namespace"] = namespaceArgument(d.kind.Kind + "s")
+	}
+	resp.Schema = dschema.Schema{Description: d.listDescription, Attributes: attrs}
+}
+
+func (d *objectListDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var selector types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("label_selector"), &selector)...)
+	namespace := d.namespaceOf(ctx, d.kind, req.Config, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	client := d.data.kubeClient(&resp.Diagnostics)
+	if client == nil {
+		return
+	}
+	objs, err := client.List(ctx, d.kind, namespace.ValueString(), selector.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddError(fmt.Sprintf("Listing %s failed", kube.Ref{Kind: d.kind, Namespace: namespace.ValueString()}), err.Error())
+		return
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].GetName() < objs[j].GetName() })
+	listType := schemaType[types.ListType](schemaType[types.ObjectType](req.Config.Schema.Type()).AttrTypes["items"])
+	itemType := schemaType[types.ObjectType](listType.ElemType)
+	items := make([]attr.Value, 0, len(objs))
+	for i := range objs {
+		values := d.values(ctx, &objs[i], &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		item, diags := types.ObjectValue(itemType.AttrTypes, values)
+		resp.Diagnostics.Append(diags...)
+		items = append(items, item)
+	}
+	list, diags := types.ListValue(itemType, items)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("items"), list)...)
+	if d.kind.Namespaced {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), namespace)...)
+	}
+}
+
+// labelSelector accepts what labels.Parse, the API server's parser, accepts.
+func labelSelector() validator.String {
+	return stringCheck{"must be a Kubernetes label selector", func(s string) []string {
+		if _, err := labels.Parse(s); err != nil {
+			return []string{err.Error()}
+		}
+		return nil
+	}}
+}
+
 // computedAttributes copies the named attributes and single nested blocks of a resource schema as
-// read-only attributes, with the resource's types and descriptions; descriptions replaces those of
-// the top-level ones that only make sense for a resource.
+// read-only attributes, with the resource's types and descriptions; descriptions replaces, by
+// attribute path, those that only make sense for a resource ("Required", a default).
 func computedAttributes(from rschema.Schema, descriptions map[string]string, names ...string) map[string]dschema.Attribute {
 	out := make(map[string]dschema.Attribute, len(names))
 	for _, name := range names {
 		if a, ok := from.Attributes[name]; ok {
-			out[name] = computedAttribute(a, descriptions[name])
+			out[name] = computedAttribute(a, descriptions, name)
 			continue
 		}
 		block, ok := from.Blocks[name].(rschema.SingleNestedBlock)
 		if !ok {
 			panic(fmt.Sprintf("the resource schema has no attribute or single nested block %q", name)) // a fact of the schemas
 		}
-		description := descriptions[name]
-		if description == "" {
-			description = block.Description
-		}
-		out[name] = dschema.SingleNestedAttribute{Computed: true, Description: description, Attributes: computedAll(block.Attributes)}
+		out[name] = dschema.SingleNestedAttribute{Computed: true, Description: describe(block.Description, descriptions, name),
+			Attributes: computedAll(block.Attributes, descriptions, name)}
 	}
 	return out
 }
 
-func computedAll(attrs map[string]rschema.Attribute) map[string]dschema.Attribute {
+func computedAll(attrs map[string]rschema.Attribute, descriptions map[string]string, parent string) map[string]dschema.Attribute {
 	out := make(map[string]dschema.Attribute, len(attrs))
 	for name, a := range attrs {
-		out[name] = computedAttribute(a, "")
+		out[name] = computedAttribute(a, descriptions, parent+"."+name)
 	}
 	return out
 }
 
-// computedAttribute is a read-only copy of a resource attribute, described by description if set.
-// Nested types are left for the framework to derive: they come out equal to the resource's.
-func computedAttribute(a rschema.Attribute, description string) dschema.Attribute {
-	if description == "" {
-		description = a.GetDescription()
+// describe is the description of the attribute at path: the replacement if any, else the resource's.
+func describe(resourceDescription string, descriptions map[string]string, at string) string {
+	if d, ok := descriptions[at]; ok {
+		return d
 	}
+	return resourceDescription
+}
+
+// computedAttribute is a read-only copy of the resource attribute at path at. Nested types are left
+// for the framework to derive: they come out equal to the resource's.
+func computedAttribute(a rschema.Attribute, descriptions map[string]string, at string) dschema.Attribute {
+	description := describe(a.GetDescription(), descriptions, at)
 	switch a := a.(type) {
 	case rschema.StringAttribute:
 		return dschema.StringAttribute{Computed: true, Description: description, CustomType: a.CustomType, Sensitive: a.Sensitive}
@@ -81,20 +328,15 @@ func computedAttribute(a rschema.Attribute, description string) dschema.Attribut
 	case rschema.MapAttribute:
 		return dschema.MapAttribute{Computed: true, Description: description, ElementType: a.ElementType}
 	case rschema.SingleNestedAttribute:
-		return dschema.SingleNestedAttribute{Computed: true, Description: description, Attributes: computedAll(a.Attributes)}
+		return dschema.SingleNestedAttribute{Computed: true, Description: description, Attributes: computedAll(a.Attributes, descriptions, at)}
 	case rschema.ListNestedAttribute:
 		return dschema.ListNestedAttribute{Computed: true, Description: description,
-			NestedObject: dschema.NestedAttributeObject{Attributes: computedAll(a.NestedObject.Attributes)}}
+			NestedObject: dschema.NestedAttributeObject{Attributes: computedAll(a.NestedObject.Attributes, descriptions, at)}}
 	}
 	panic(fmt.Sprintf("no data source counterpart for resource attribute type %T", a)) // a fact of the schemas
 }
 
-// nameAttribute is the required name of the object to read.
-func nameAttribute(kind string, v validator.String) dschema.StringAttribute {
-	return dschema.StringAttribute{Required: true, Description: "Name of the " + kind + ".", Validators: []validator.String{v}}
-}
-
-// namespaceArgument is the optional namespace of the object to read, resolved by objectNamespace.
+// namespaceArgument is the optional namespace of the objects to read, resolved by namespaceOf.
 func namespaceArgument(kind string) dschema.StringAttribute {
 	return dschema.StringAttribute{
 		Optional: true,
@@ -103,14 +345,6 @@ func namespaceArgument(kind string) dschema.StringAttribute {
 			"defaulting to `" + defaultNamespace + "`).",
 		Validators: []validator.String{dnsLabel()},
 	}
-}
-
-// objectNamespace is the configured namespace, or the provider's default.
-func (d *configuredDataSource) objectNamespace(configured types.String) types.String {
-	if configured.IsNull() {
-		return types.StringValue(d.data.namespace)
-	}
-	return configured
 }
 
 // readNamed GETs the object: the only request a read makes. A missing object is an error naming it.
@@ -132,9 +366,9 @@ func (d *configuredDataSource) readNamed(ctx context.Context, ref kube.Ref, diag
 	return obj
 }
 
-// nullModel fills m, a model of the resource schema s, with the typed null of every attribute: the
-// prior values from which the resource's mapping reads an object in full.
-func nullModel(ctx context.Context, s rschema.Schema, m any) diag.Diagnostics {
+// nullState is a state of the resource schema s with the typed null of every attribute: the prior
+// values from which a resource's mapping reads an object in full.
+func nullState(ctx context.Context, s rschema.Schema) tfsdk.State {
 	t, ok := s.Type().TerraformType(ctx).(tftypes.Object)
 	if !ok {
 		panic("a resource schema is an object") // a fact of the framework
@@ -143,7 +377,7 @@ func nullModel(ctx context.Context, s rschema.Schema, m any) diag.Diagnostics {
 	for name, at := range t.AttributeTypes {
 		nulls[name] = tftypes.NewValue(at, nil)
 	}
-	return tfsdk.State{Schema: s, Raw: tftypes.NewValue(t, nulls)}.Get(ctx, m)
+	return tfsdk.State{Schema: s, Raw: tftypes.NewValue(t, nulls)}
 }
 
 // resourceSchema is the schema of a resource, which the data sources copy.

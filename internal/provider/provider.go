@@ -225,6 +225,11 @@ func (p *asmProvider) DataSources(context.Context) []func() datasource.DataSourc
 	return []func() datasource.DataSource{
 		NewMeshDataSource,
 		NewInferenceServiceDataSource,
+		NewInferenceServicesDataSource,
+		NewServingRuntimeDataSource,
+		NewServingRuntimesDataSource,
+		NewClusterServingRuntimeDataSource,
+		NewClusterServingRuntimesDataSource,
 	}
 }
 
