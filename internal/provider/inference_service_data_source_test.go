@@ -20,13 +20,13 @@ import (
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
 )
 
-// createInferenceService writes a model out of band, as another team would, and waits until the
-// ModelMesh controller has reported on it as settled says.
-func createInferenceService(t *testing.T, namespace, name, path string, settled func(inferenceServiceStatus) bool) {
+// createInferenceService writes a model of the team out of band, as that team would, and waits
+// until the ModelMesh controller has reported on it as settled says.
+func createInferenceService(t *testing.T, namespace, name, team, path string, settled func(inferenceServiceStatus) bool) {
 	t.Helper()
 	obj := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": kube.InferenceService.APIVersion(), "kind": kube.InferenceService.Kind,
-		"metadata": map[string]any{"name": name, "namespace": namespace, "labels": map[string]any{"team": "vision"},
+		"metadata": map[string]any{"name": name, "namespace": namespace, "labels": map[string]any{"team": team},
 			"annotations": map[string]any{deploymentModeAnnotation: deploymentModeModelMesh}},
 		"spec": map[string]any{"predictor": map[string]any{"model": map[string]any{
 			"modelFormat": map[string]any{"name": "sklearn", "version": "0"},
@@ -61,10 +61,10 @@ func TestAccInferenceServiceDataSource(t *testing.T) {
 	requireLocalModelMesh(t)
 	tc := newISVCTest(t)
 	failing := acctest.RandomName("failing")
-	createInferenceService(t, tc.namespace, tc.name, "sklearn/mnist-svm.joblib", func(s inferenceServiceStatus) bool {
+	createInferenceService(t, tc.namespace, tc.name, "vision", "sklearn/mnist-svm.joblib", func(s inferenceServiceStatus) bool {
 		return s.ActiveModelState.ValueString() == "Loaded" && s.TransitionStatus.ValueString() == "UpToDate"
 	})
-	createInferenceService(t, tc.namespace, failing, acctest.FailPathMarker+"model.joblib", func(s inferenceServiceStatus) bool {
+	createInferenceService(t, tc.namespace, failing, "vision", acctest.FailPathMarker+"model.joblib", func(s inferenceServiceStatus) bool {
 		return s.LastFailureReason.ValueString() != ""
 	})
 	const loaded, failed = "data.asm_inference_service.loaded", "data.asm_inference_service.failed"
@@ -116,7 +116,7 @@ func TestAccInferenceServiceDataSource(t *testing.T) {
 func TestAccInferenceServiceDataSource_ackCluster(t *testing.T) {
 	requireLocalModelMesh(t)
 	tc := newISVCTest(t)
-	createInferenceService(t, tc.namespace, tc.name, "sklearn/mnist-svm.joblib", func(s inferenceServiceStatus) bool {
+	createInferenceService(t, tc.namespace, tc.name, "vision", "sklearn/mnist-svm.joblib", func(s inferenceServiceStatus) bool {
 		return s.ActiveModelState.ValueString() == "Loaded"
 	})
 	clusterID := acctest.NewAttachableCluster(t, asmfake.Cluster{})
