@@ -51,7 +51,10 @@ func (c *Client) Namespace(ctx context.Context, name string) (*corev1.Namespace,
 // cluster-scoped kind) that match labelSelector ("" for all). It sets no page size: the callers
 // read the whole answer at once.
 func (c *Client) List(ctx context.Context, kind Kind, namespace, labelSelector string) ([]unstructured.Unstructured, error) {
-	r := Ref{Kind: kind, Namespace: namespace}
+	r := Ref{Kind: kind}
+	if kind.Namespaced {
+		r.Namespace = namespace
+	}
 	list, err := retryTransient(ctx, func() (*unstructured.UnstructuredList, error) {
 		return c.resource(r).List(ctx, metav1.ListOptions{LabelSelector: labelSelector})
 	})

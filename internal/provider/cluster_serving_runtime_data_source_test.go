@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/asmfake"
@@ -43,7 +44,9 @@ func TestAccClusterServingRuntimeDataSource(t *testing.T) {
 	custom := testRuntime("", acctest.RandomName("custom"), "my-model")
 	custom.SetKind(kube.ClusterServingRuntime.Kind)
 	custom.SetLabels(map[string]string{"asm-test": test, "team": "vision"})
-	custom.Object["spec"].(map[string]any)["disabled"] = true
+	if err := unstructured.SetNestedField(custom.Object, true, "spec", "disabled"); err != nil {
+		t.Fatal(err)
+	}
 	createRuntime(t, kube.ClusterServingRuntime, custom)
 	clusterID := acctest.NewAttachableCluster(t, asmfake.Cluster{})
 	ack := acctest.ACKCluster(t, acctest.LocalCluster(t), clusterID, 0)
@@ -60,9 +63,7 @@ func TestAccClusterServingRuntimeDataSource(t *testing.T) {
 			knownvalue.ObjectPartial(map[string]knownvalue.Check{"name": knownvalue.StringExact(builtIn.GetName())}),
 		})),
 	)
-	checks = append(checks, expectUpstreamRuntime(t, list, func(a string) tfjsonpath.Path {
-		return tfjsonpath.New("items").AtSliceIndex(1).AtMapKey(a)
-	}, builtIn)...)
+	checks = append(checks, expectUpstreamRuntime(t, list, listItem(1), builtIn)...)
 	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,

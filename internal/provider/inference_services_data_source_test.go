@@ -34,7 +34,7 @@ func TestAccInferenceServicesDataSource(t *testing.T) {
 		"namespace": knownvalue.StringExact(tc.namespace),
 		"labels":    knownvalue.MapExact(map[string]knownvalue.Check{"team": knownvalue.StringExact("vision")}),
 		"ready":     knownvalue.Bool(true), "active_model_state": knownvalue.StringExact("Loaded"),
-		"url":       knownvalue.StringRegexp(regexp.MustCompile(`^grpc://`)),
+		"url": knownvalue.StringRegexp(regexp.MustCompile(`^grpc://`)),
 		"storage": knownvalue.ObjectPartial(map[string]knownvalue.Check{
 			"path": knownvalue.StringExact("sklearn/mnist-svm.joblib"), "key": knownvalue.StringExact("localMinIO")}),
 	})

@@ -139,18 +139,18 @@ func (o objectData) values(ctx context.Context, obj *unstructured.Unstructured, 
 	return values
 }
 
-// namespaceOf is the namespace argument of a namespaced kind, or the provider's default; null for
-// a cluster-scoped kind.
-func (d *configuredDataSource) namespaceOf(ctx context.Context, kind kube.Kind, config tfsdk.Config, diags *diag.Diagnostics) types.String {
+// arguments are the string argument named and the namespace: the configured one for a namespaced
+// kind, else the provider's default; null for a cluster-scoped kind.
+func (d *configuredDataSource) arguments(ctx context.Context, kind kube.Kind, config tfsdk.Config, argument string, diags *diag.Diagnostics) (value, namespace types.String) {
+	diags.Append(config.GetAttribute(ctx, path.Root(argument), &value)...)
 	if !kind.Namespaced {
-		return types.StringNull()
+		return value, types.StringNull()
 	}
-	var namespace types.String
 	diags.Append(config.GetAttribute(ctx, path.Root("namespace"), &namespace)...)
 	if namespace.IsNull() {
-		return types.StringValue(d.data.namespace)
+		namespace = types.StringValue(d.data.namespace)
 	}
-	return namespace
+	return value, namespace
 }
 
 // objectDataSource is the singular form: one GET by name.
@@ -174,9 +174,7 @@ func (d *objectDataSource) Schema(ctx context.Context, _ datasource.SchemaReques
 }
 
 func (d *objectDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	var name types.String
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("name"), &name)...)
-	namespace := d.namespaceOf(ctx, d.kind, req.Config, &resp.Diagnostics)
+	name, namespace := d.arguments(ctx, d.kind, req.Config, "name", &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -227,9 +225,7 @@ func (d *objectListDataSource) Schema(ctx context.Context, _ datasource.SchemaRe
 }
 
 func (d *objectListDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	var selector types.String
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("label_selector"), &selector)...)
-	namespace := d.namespaceOf(ctx, d.kind, req.Config, &resp.Diagnostics)
+	selector, namespace := d.arguments(ctx, d.kind, req.Config, "label_selector", &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -336,7 +332,7 @@ func computedAttribute(a rschema.Attribute, descriptions map[string]string, at s
 	panic(fmt.Sprintf("no data source counterpart for resource attribute type %T", a)) // a fact of the schemas
 }
 
-// namespaceArgument is the optional namespace of the objects to read, resolved by namespaceOf.
+// namespaceArgument is the optional namespace of the objects to read, resolved by arguments.
 func namespaceArgument(kind string) dschema.StringAttribute {
 	return dschema.StringAttribute{
 		Optional: true,

@@ -90,11 +90,11 @@ func TestObjectListDataSource_invalidLabelSelector(t *testing.T) {
 }
 
 // readDataSource runs one Read of ds, configured with data, for the arguments given.
-func readDataSource(t *testing.T, ds datasource.DataSource, data *providerData, args map[string]string) (tfsdk.State, diag.Diagnostics) {
+func readDataSource(t *testing.T, ds datasource.DataSourceWithConfigure, data *providerData, args map[string]string) (tfsdk.State, diag.Diagnostics) {
 	t.Helper()
 	ctx := context.Background()
 	var configured datasource.ConfigureResponse
-	ds.(datasource.DataSourceWithConfigure).Configure(ctx, datasource.ConfigureRequest{ProviderData: data}, &configured)
+	ds.Configure(ctx, datasource.ConfigureRequest{ProviderData: data}, &configured)
 	var schema datasource.SchemaResponse
 	ds.Schema(ctx, datasource.SchemaRequest{}, &schema)
 	objectType, _ := schema.Schema.Type().TerraformType(ctx).(tftypes.Object)
@@ -145,7 +145,7 @@ func TestAccObjectDataSources_oneRequest(t *testing.T) {
 	throttled := &testcluster.Fault{Match: isRequest(http.MethodGet, "servingruntimes"), Code: http.StatusTooManyRequests, Times: 1}
 	for _, tc := range []struct {
 		name      string
-		ds        datasource.DataSource
+		ds        datasource.DataSourceWithConfigure
 		args      map[string]string
 		fault     *testcluster.Fault
 		requests  []string
@@ -153,18 +153,18 @@ func TestAccObjectDataSources_oneRequest(t *testing.T) {
 		want      func(tfsdk.State) error
 	}{
 		{
-			name: "get in the provider's namespace", ds: NewServingRuntimeDataSource(), args: map[string]string{"name": "custom"},
+			name: "get in the provider's namespace", ds: &objectDataSource{objectData: runtimeObjectData(kube.ServingRuntime, "_serving_runtime")}, args: map[string]string{"name": "custom"},
 			requests: []string{"GET " + collection + "/custom?"},
 			want:     attributeIs("namespace", types.StringValue(ns)),
 		},
 		{
-			name: "missing", ds: NewServingRuntimeDataSource(), args: map[string]string{"name": "no-such-runtime"},
+			name: "missing", ds: &objectDataSource{objectData: runtimeObjectData(kube.ServingRuntime, "_serving_runtime")}, args: map[string]string{"name": "no-such-runtime"},
 			requests:  []string{"GET " + collection + "/no-such-runtime?"},
 			wantError: `ServingRuntime "no-such-runtime" in namespace "` + ns + `" not found`,
 		},
 		{
-			name: "list throttled once", ds: NewServingRuntimesDataSource(), args: map[string]string{"label_selector": "team!=vision"},
-			fault:    throttled,
+			name: "list throttled once", ds: &objectListDataSource{objectData: runtimeObjectData(kube.ServingRuntime, "_serving_runtime")}, args: map[string]string{"label_selector": "team!=vision"},
+			fault: throttled,
 			// The proxy answers the 429 itself: the apiserver sees only the retry.
 			requests: []string{"GET " + collection + "?labelSelector=team%21%3Dvision"},
 			want: func(state tfsdk.State) error {

@@ -21,15 +21,15 @@ func runtimeObjectData(kind kube.Kind, typeName string) objectData {
 		"multi_model": "Whether the runtime serves many models per pod, as ModelMesh requires (`spec.multiModel`).",
 		"protocol_versions": "Inference protocols served: `grpc-v2`, `grpc-v1`, `v2`, `v1` " +
 			"(`spec.protocolVersions`).",
-		"grpc_endpoint":      "Where the model server's management gRPC API listens: `port:<n>` or `unix:<path>` (`spec.grpcEndpoint`).",
-		"grpc_data_endpoint": "Where the model server's inference gRPC API listens: `port:<n>` or `unix:<path>` (`spec.grpcDataEndpoint`).",
-		"built_in_adapter":   "ModelMesh's built-in adapter for a known model server (`spec.builtInAdapter`); null for a custom adapter.",
+		"grpc_endpoint":                                 "Where the model server's management gRPC API listens: `port:<n>` or `unix:<path>` (`spec.grpcEndpoint`).",
+		"grpc_data_endpoint":                            "Where the model server's inference gRPC API listens: `port:<n>` or `unix:<path>` (`spec.grpcDataEndpoint`).",
+		"built_in_adapter":                              "ModelMesh's built-in adapter for a known model server (`spec.builtInAdapter`); null for a custom adapter.",
 		"built_in_adapter.server_type":                  "Model server: `mlserver`, `triton`, `ovms` or `torchserve` in practice.",
 		"built_in_adapter.runtime_management_port":      "Port of the model server's management API.",
 		"built_in_adapter.mem_buffer_bytes":             "Memory reserved in the container beyond the models' size.",
 		"built_in_adapter.model_loading_timeout_millis": "How long a model load may take, in milliseconds.",
-		"containers":              "Containers of the runtime (`spec.containers`), e.g. their images.",
-		"supported_model_formats": "Model formats the runtime serves (`spec.supportedModelFormats`).",
+		"containers":                                    "Containers of the runtime (`spec.containers`), e.g. their images.",
+		"supported_model_formats":                       "Model formats the runtime serves (`spec.supportedModelFormats`).",
 	}, "labels", "annotations", "supported_model_formats", "multi_model", "disabled", "protocol_versions", "grpc_endpoint",
 		"grpc_data_endpoint", "http_data_endpoint", "replicas", "storage_helper_disabled", "built_in_adapter", "containers")
 	scope := "a namespace's models"

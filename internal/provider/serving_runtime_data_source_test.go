@@ -56,17 +56,25 @@ func createRuntime(t *testing.T, kind kube.Kind, obj *unstructured.Unstructured)
 // gives the path of, against the object it read, from the upstream install.
 func expectUpstreamRuntime(t *testing.T, addr string, at func(attribute string) tfjsonpath.Path, obj *unstructured.Unstructured) []statecheck.StateCheck {
 	t.Helper()
-	spec, _ := obj.Object["spec"].(map[string]any)
+	field := func(path ...string) string {
+		v, _, _ := unstructured.NestedString(obj.Object, append([]string{"spec"}, path...)...)
+		return v
+	}
+	specFormats, _, _ := unstructured.NestedSlice(obj.Object, "spec", "supportedModelFormats")
 	var formats []knownvalue.Check
-	for _, f := range spec["supportedModelFormats"].([]any) {
+	for _, f := range specFormats {
 		f, _ := f.(map[string]any)
+		name, _ := f["name"].(string)
+		version, _ := f["version"].(string)
+		autoSelect, _ := f["autoSelect"].(bool)
 		formats = append(formats, knownvalue.ObjectExact(map[string]knownvalue.Check{
-			"name": knownvalue.StringExact(f["name"].(string)), "version": knownvalue.StringExact(f["version"].(string)),
-			"auto_select": knownvalue.Bool(f["autoSelect"].(bool)), "priority": knownvalue.Null(),
+			"name": knownvalue.StringExact(name), "version": knownvalue.StringExact(version),
+			"auto_select": knownvalue.Bool(autoSelect), "priority": knownvalue.Null(),
 		}))
 	}
-	container, _ := spec["containers"].([]any)[0].(map[string]any)
-	adapter, _ := spec["builtInAdapter"].(map[string]any)
+	containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "containers")
+	container, _ := containers[0].(map[string]any)
+	image, _ := container["image"].(string)
 	labels := map[string]knownvalue.Check{}
 	for k, v := range obj.GetLabels() {
 		labels[k] = knownvalue.StringExact(v)
@@ -84,12 +92,19 @@ func expectUpstreamRuntime(t *testing.T, addr string, at func(attribute string) 
 		expect(knownvalue.ListExact(formats), "supported_model_formats"),
 		expect(knownvalue.Bool(true), "multi_model"),
 		expect(knownvalue.Null(), "disabled"),
-		expect(knownvalue.StringExact(spec["grpcEndpoint"].(string)), "grpc_endpoint"),
-		expect(knownvalue.StringExact(spec["grpcDataEndpoint"].(string)), "grpc_data_endpoint"),
-		expect(knownvalue.StringExact(adapter["serverType"].(string)), "built_in_adapter", "server_type"),
+		expect(knownvalue.StringExact(field("grpcEndpoint")), "grpc_endpoint"),
+		expect(knownvalue.StringExact(field("grpcDataEndpoint")), "grpc_data_endpoint"),
+		expect(knownvalue.StringExact(field("builtInAdapter", "serverType")), "built_in_adapter", "server_type"),
 		expect(knownvalue.ListSizeExact(1), "containers"),
 		statecheck.ExpectKnownValue(addr, at("containers").AtSliceIndex(0).AtMapKey("image"),
-			knownvalue.StringExact(container["image"].(string))),
+			knownvalue.StringExact(image)),
+	}
+}
+
+// listItem gives the paths of the attributes of item i of a plural data source.
+func listItem(i int) func(attribute string) tfjsonpath.Path {
+	return func(attribute string) tfjsonpath.Path {
+		return tfjsonpath.New("items").AtSliceIndex(i).AtMapKey(attribute)
 	}
 }
 
@@ -111,7 +126,9 @@ func TestAccServingRuntimeDataSource(t *testing.T) {
 	createRuntime(t, kube.ServingRuntime, builtIn)
 	custom := testRuntime(ns, "custom", "my-model")
 	custom.SetLabels(map[string]string{"team": "vision"})
-	custom.Object["spec"].(map[string]any)["disabled"] = true
+	if err := unstructured.SetNestedField(custom.Object, true, "spec", "disabled"); err != nil {
+		t.Fatal(err)
+	}
 	createRuntime(t, kube.ServingRuntime, custom)
 
 	const one, all = "data.asm_serving_runtime.builtin", "data.asm_serving_runtimes.all"
@@ -141,9 +158,7 @@ func TestAccServingRuntimeDataSource(t *testing.T) {
 		})),
 		statecheck.ExpectKnownValue("data.asm_serving_runtimes.none", tfjsonpath.New("items"), knownvalue.ListExact([]knownvalue.Check{})),
 	)
-	checks = append(checks, expectUpstreamRuntime(t, all, func(a string) tfjsonpath.Path {
-		return tfjsonpath.New("items").AtSliceIndex(1).AtMapKey(a)
-	}, builtIn)...)
+	checks = append(checks, expectUpstreamRuntime(t, all, listItem(1), builtIn)...)
 	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
