@@ -276,42 +276,55 @@ func labelSelector() validator.String {
 // read-only attributes, with the resource's types and descriptions; descriptions replaces, by
 // attribute path, those that only make sense for a resource ("Required", a default).
 func computedAttributes(from rschema.Schema, descriptions map[string]string, names ...string) map[string]dschema.Attribute {
+	c := copier{descriptions: descriptions, used: map[string]bool{}}
 	out := make(map[string]dschema.Attribute, len(names))
 	for _, name := range names {
 		if a, ok := from.Attributes[name]; ok {
-			out[name] = computedAttribute(a, descriptions, name)
+			out[name] = c.attribute(a, name)
 			continue
 		}
 		block, ok := from.Blocks[name].(rschema.SingleNestedBlock)
 		if !ok {
 			panic(fmt.Sprintf("the resource schema has no attribute or single nested block %q", name)) // a fact of the schemas
 		}
-		out[name] = dschema.SingleNestedAttribute{Computed: true, Description: describe(block.Description, descriptions, name),
-			Attributes: computedAll(block.Attributes, descriptions, name)}
+		out[name] = dschema.SingleNestedAttribute{Computed: true, Description: c.describe(block.Description, name),
+			Attributes: c.all(block.Attributes, name)}
+	}
+	for at := range descriptions {
+		if !c.used[at] {
+			panic(fmt.Sprintf("a description replaces %q, which the copied attributes lack", at)) // a fact of the schemas
+		}
 	}
 	return out
 }
 
-func computedAll(attrs map[string]rschema.Attribute, descriptions map[string]string, parent string) map[string]dschema.Attribute {
+// copier copies resource attributes as read-only ones, with the descriptions replaced by path.
+type copier struct {
+	descriptions map[string]string
+	used         map[string]bool
+}
+
+func (c copier) all(attrs map[string]rschema.Attribute, parent string) map[string]dschema.Attribute {
 	out := make(map[string]dschema.Attribute, len(attrs))
 	for name, a := range attrs {
-		out[name] = computedAttribute(a, descriptions, parent+"."+name)
+		out[name] = c.attribute(a, parent+"."+name)
 	}
 	return out
 }
 
-// describe is the description of the attribute at path: the replacement if any, else the resource's.
-func describe(resourceDescription string, descriptions map[string]string, at string) string {
-	if d, ok := descriptions[at]; ok {
+// describe is the description of the attribute at path at: the replacement if any, else the resource's.
+func (c copier) describe(resourceDescription, at string) string {
+	if d, ok := c.descriptions[at]; ok {
+		c.used[at] = true
 		return d
 	}
 	return resourceDescription
 }
 
-// computedAttribute is a read-only copy of the resource attribute at path at. Nested types are left
-// for the framework to derive: they come out equal to the resource's.
-func computedAttribute(a rschema.Attribute, descriptions map[string]string, at string) dschema.Attribute {
-	description := describe(a.GetDescription(), descriptions, at)
+// attribute is a read-only copy of the resource attribute at path at. Nested types are left for the
+// framework to derive: they come out equal to the resource's.
+func (c copier) attribute(a rschema.Attribute, at string) dschema.Attribute {
+	description := c.describe(a.GetDescription(), at)
 	switch a := a.(type) {
 	case rschema.StringAttribute:
 		return dschema.StringAttribute{Computed: true, Description: description, CustomType: a.CustomType, Sensitive: a.Sensitive}
@@ -324,10 +337,10 @@ func computedAttribute(a rschema.Attribute, descriptions map[string]string, at s
 	case rschema.MapAttribute:
 		return dschema.MapAttribute{Computed: true, Description: description, ElementType: a.ElementType}
 	case rschema.SingleNestedAttribute:
-		return dschema.SingleNestedAttribute{Computed: true, Description: description, Attributes: computedAll(a.Attributes, descriptions, at)}
+		return dschema.SingleNestedAttribute{Computed: true, Description: description, Attributes: c.all(a.Attributes, at)}
 	case rschema.ListNestedAttribute:
 		return dschema.ListNestedAttribute{Computed: true, Description: description,
-			NestedObject: dschema.NestedAttributeObject{Attributes: computedAll(a.NestedObject.Attributes, descriptions, at)}}
+			NestedObject: dschema.NestedAttributeObject{Attributes: c.all(a.NestedObject.Attributes, at)}}
 	}
 	panic(fmt.Sprintf("no data source counterpart for resource attribute type %T", a)) // a fact of the schemas
 }

@@ -28,7 +28,8 @@ import (
 
 // resourceOnly are phrases of resource descriptions that are wrong for a read-only attribute: what
 // to set, what setting does, the mlserver preset.
-var resourceOnly = regexp.MustCompile(`\bRequired\b|\bOptional\b|Only the keys set here|Computed:|Changing it|\bpreset\b|Exactly one of .containers.`)
+var resourceOnly = regexp.MustCompile(`\bRequired\b|\bOptional\b|Only the keys set here|Computed:|Changing it|\bpreset\b|` +
+	`Exactly one of|Conflicts with|^(Keep|Turn|Set) `)
 
 // Every read-only attribute of the object data sources, nested ones included, describes the
 // object, not what configuring a resource takes.

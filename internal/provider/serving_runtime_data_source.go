@@ -15,6 +15,7 @@ func NewServingRuntimeDataSource() datasource.DataSource {
 // runtime data sources of both forms: what decides which models it serves and how, read with the
 // runtime resources' own mapping.
 func runtimeObjectData(kind kube.Kind, typeName string) objectData {
+	const envValue = "Literal value; null with `value_from`."
 	d := newObjectData[namespacedRuntimeModel](newRuntimeResource(kind, typeName), kind, typeName, map[string]string{
 		"labels":      "Labels of the " + kind.Kind + ".",
 		"annotations": "Annotations of the " + kind.Kind + ".",
@@ -29,6 +30,14 @@ func runtimeObjectData(kind kube.Kind, typeName string) objectData {
 		"built_in_adapter.mem_buffer_bytes":             "Memory reserved in the container beyond the models' size.",
 		"built_in_adapter.model_loading_timeout_millis": "How long a model load may take, in milliseconds.",
 		"containers":                                    "Containers of the runtime (`spec.containers`), e.g. their images.",
+		"containers.env.value":                          envValue,
+		"built_in_adapter.env.value":                    envValue,
+		"containers.liveness_probe":                     "Restarts the container when it fails: one of `exec`, `http_get`, `tcp_socket`.",
+		"containers.readiness_probe":                    "Takes the pod out of service while it fails: one of `exec`, `http_get`, `tcp_socket`.",
+		"containers.startup_probe":                      "Holds the other probes until it succeeds once: one of `exec`, `http_get`, `tcp_socket`.",
+		"disabled":                                      "Whether the runtime is defined but unused (`spec.disabled`).",
+		"replicas":                                      "Pods of this runtime (`spec.replicas`); null for ModelMesh's own default.",
+		"storage_helper_disabled":                       "Whether the storage helper that pulls models into the pod is off (`spec.storageHelper.disabled`).",
 		"supported_model_formats":                       "Model formats the runtime serves (`spec.supportedModelFormats`).",
 	}, "labels", "annotations", "supported_model_formats", "multi_model", "disabled", "protocol_versions", "grpc_endpoint",
 		"grpc_data_endpoint", "http_data_endpoint", "replicas", "storage_helper_disabled", "built_in_adapter", "containers")
