@@ -36,6 +36,11 @@ func Owned(obj *unstructured.Unstructured, manager string) (OwnedFields, error) 
 	return OwnedFields{set: set}, nil
 }
 
+// None reports that the manager owns no field: it never applied the object.
+func (o OwnedFields) None() bool {
+	return !o.all && (o.set == nil || o.set.Empty())
+}
+
 // Has reports whether the field at the given map-key path, or anything below it, is owned.
 func (o OwnedFields) Has(path ...string) bool {
 	if o.all {

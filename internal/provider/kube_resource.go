@@ -201,6 +201,11 @@ func (r *kubeResource[M]) applyObject(ctx context.Context, m *M, create, readPre
 func (r *kubeResource[M]) readInto(ctx context.Context, m *M, obj *unstructured.Unstructured, diags *diag.Diagnostics) {
 	*r.hooks.common(m).id = types.StringValue(kubeID(r.hooks.ref(m)))
 	owned, err := kube.Owned(obj, r.data.fieldManager)
+	if err == nil && owned.None() {
+		// An object this provider never applied (imported from another tool) is read in full: its
+		// configuration is then what the object holds.
+		owned = kube.AllFields()
+	}
 	if err == nil {
 		err = r.hooks.readObject(ctx, m, obj, owned)
 	}

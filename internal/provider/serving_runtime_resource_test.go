@@ -485,6 +485,47 @@ func TestAccServingRuntime_defaultNamespaceAndImportByName(t *testing.T) {
 	})
 }
 
+// A runtime another tool created (kubectl, an install) is imported in full, though this provider
+// never applied any of its fields: the configuration that matches it plans no change.
+func TestAccServingRuntime_importObjectCreatedElsewhere(t *testing.T) {
+	ns := acctest.CreateNamespace(t, "acc-sr")
+	name := acctest.RandomName("elsewhere")
+	createServingRuntime(t, ns, name, "sklearn")
+	config := acctest.ProviderConfig() + fmt.Sprintf(`
+resource "asm_serving_runtime" "test" {
+  name                    = %q
+  namespace               = %q
+  supported_model_formats = [{ name = "sklearn", version = "0", auto_select = true }]
+  multi_model             = true
+  protocol_versions       = ["grpc-v2"]
+  grpc_endpoint           = "port:8085"
+  grpc_data_endpoint      = "port:8001"
+  containers              = [{ name = "mlserver", image = "mlserver:test" }]
+  built_in_adapter        = { server_type = "mlserver", runtime_management_port = 8001 }
+}
+`, name, ns)
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             checkRuntimesDestroyed(t, kube.ServingRuntime, "asm_serving_runtime"),
+		Steps: []resource.TestStep{
+			{
+				Config:             config,
+				ResourceName:       servingRuntimeAddr,
+				ImportState:        true,
+				ImportStateId:      ns + "/" + name,
+				ImportStatePersist: true,
+			},
+			{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(servingRuntimeAddr, plancheck.ResourceActionNoop),
+				}},
+			},
+		},
+	})
+}
+
 const driftRuntime = `
 resource "asm_serving_runtime" "test" {
   name               = %[1]q
