@@ -12,6 +12,15 @@
 // nor the provider from the ModelMesh controller. The apiserver metric is still scraped as a
 // cross-check of the GETs a refresh makes.
 //
+// The provider of the apply and both plans runs with TF_ASM_CPUPROFILE_DIR set: each provider
+// process writes a CPU profile with every RPC labelled by RPC and resource type (internal/rpcprofile),
+// which the report sums into provider CPU per RPC per object; the profiles, merged per command and
+// N, are kept in profiles/ beside the report.
+//
+// -baseline REV (or a binary) runs a second provider on the same stack, runs alternated with this
+// tree's, and reports both figures and their ratio: a gain measured on the same machine at the
+// same time, which separate bench runs on a shared machine cannot show.
+//
 // Provider start is timed twice: through the CLI (`terraform providers schema -json`, which
 // includes terraform's own start) and as the provider alone, from exec'ing the binary to the
 // GetProviderSchema response over go-plugin, the way terraform launches it.
