@@ -201,13 +201,7 @@ func rpcReport(sizes []int, results map[int][]sample, kept map[string]*profile.P
 				for _, rpc := range resourceRPCs {
 					cells = append(cells, perObject(median(mapSlice(byRun, func(m map[rpcKey]time.Duration) time.Duration { return m[rpcKey{rpc, t}] })), objects[t]))
 				}
-				all := median(mapSlice(byRun, func(m map[rpcKey]time.Duration) time.Duration {
-					var sum time.Duration
-					for _, rpc := range resourceRPCs {
-						sum += m[rpcKey{rpc, t}]
-					}
-					return sum
-				}))
+				all := median(mapSlice(byRun, func(m map[rpcKey]time.Duration) time.Duration { return typeCPU(m, t) }))
 				fmt.Fprintf(&b, "| %d | %s | `%s` | %d | %s | **%s** |\n", n, c.title, t, objects[t], strings.Join(cells, " | "), perObject(all, objects[t]))
 			}
 		}
@@ -267,13 +261,7 @@ func rpcReport(sizes []int, results map[int][]sample, kept map[string]*profile.P
 			objects  int
 			limit    time.Duration
 		}{{"asm_inference_service", 200, 2 * time.Millisecond}, {"asm_serving_runtime", 20, 4 * time.Millisecond}} {
-			d := median(mapSlice(byRun, func(m map[rpcKey]time.Duration) time.Duration {
-				var sum time.Duration
-				for _, rpc := range resourceRPCs {
-					sum += m[rpcKey{rpc, t.typeName}]
-				}
-				return sum
-			})) / time.Duration(t.objects)
+			d := median(mapSlice(byRun, func(m map[rpcKey]time.Duration) time.Duration { return typeCPU(m, t.typeName) })) / time.Duration(t.objects)
 			verdict := "not met"
 			if d <= t.limit {
 				verdict = "met"
@@ -283,6 +271,15 @@ func rpcReport(sizes []int, results map[int][]sample, kept map[string]*profile.P
 		}
 	}
 	return b.String()
+}
+
+// typeCPU is a resource type's CPU in all its resource RPCs.
+func typeCPU(m map[rpcKey]time.Duration, typeName string) time.Duration {
+	var sum time.Duration
+	for _, rpc := range resourceRPCs {
+		sum += m[rpcKey{rpc, typeName}]
+	}
+	return sum
 }
 
 func perObject(d time.Duration, objects int) string {
