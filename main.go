@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/provider"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/rpcprofile"
 )
 
 // version is set by goreleaser (-ldflags "-X main.version=...").
@@ -23,7 +24,8 @@ func main() {
 		quietUnreadLogs()
 	}
 
-	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
+	// providerserver.Serve, or with each RPC's CPU profiled when TF_ASM_CPUPROFILE_DIR is set (the bench).
+	err := rpcprofile.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
 		Address:         "registry.terraform.io/asm-modelmesh/asm",
 		Debug:           debug,
 		ProtocolVersion: 6,

@@ -12,6 +12,15 @@
 // nor the provider from the ModelMesh controller. The apiserver metric is still scraped as a
 // cross-check of the GETs a refresh makes.
 //
+// The provider of the apply and both plans runs with TF_ASM_CPUPROFILE_DIR set: each provider
+// process writes a CPU profile with every RPC labelled by RPC and resource type (internal/rpcprofile),
+// which the report sums into provider CPU per RPC per object; the profiles, merged per command and
+// N, are kept in profiles/ beside the report.
+//
+// -baseline REV (or a binary) runs a second provider on the same stack, runs alternated with this
+// tree's, and reports both figures and their ratio: a gain measured on the same machine at the
+// same time, which separate bench runs on a shared machine cannot show.
+//
 // Provider start is timed twice: through the CLI (`terraform providers schema -json`, which
 // includes terraform's own start) and as the provider alone, from exec'ing the binary to the
 // GetProviderSchema response over go-plugin, the way terraform launches it.
@@ -26,6 +35,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +46,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/google/pprof/profile"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/localstack"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/mmeshfake"
@@ -54,13 +66,14 @@ func main() {
 	terraform := flag.String("terraform", filepath.Join(os.Getenv("HOME"), ".cache/terraform-provider-asm/terraform-v1.5.7/terraform"), "terraform CLI")
 	loadDelay := flag.Duration("load-delay", 10*time.Millisecond, "model-mesh stand-in's load time (a model loads this long after model-mesh is asked to)")
 	noWait := flag.Bool("nowait", true, "also time an apply with wait_for_ready = false, for the READY-wait overhead")
+	baseline := flag.String("baseline", "", "a second provider run side by side on the same stack, runs alternated: a binary, or a git revision of this repository (HEAD~1) to build")
 	flag.Parse()
 	sizes, runsOf, err := parseSizes(*ns, *runs)
 	if err != nil {
 		log.Fatal(err)
 	}
 	start := time.Now()
-	if err := run(sizes, runsOf, *out, *terraform, *loadDelay, *noWait); err != nil {
+	if err := run(sizes, runsOf, *out, *terraform, *baseline, *loadDelay, *noWait); err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("bench done in %s; report in %s", time.Since(start).Round(time.Second), *out)
@@ -93,6 +106,7 @@ type sample struct {
 	planRequests                                                    proxyStats // provider requests during the refreshing plan
 	planNoRefreshRequests                                           proxyStats
 	planCPU, planProviderCPU                                        time.Duration
+	applyProfile, planProfile, planNoRefreshProfile                 *profile.Profile // provider CPU by RPC; nil if the binary does not write them
 	planNoRefreshCPU, planNoRefreshProviderCPU                      time.Duration
 	applyCPU, applyProviderCPU                                      time.Duration
 	applyPeakRSS                                                    int64
@@ -100,7 +114,17 @@ type sample struct {
 	readyLatency                                                    []time.Duration // per InferenceService: Loaded status seen by a watch → terraform recorded the create complete
 }
 
-func run(sizes []int, runsOf map[int]int, out, terraform string, loadDelay time.Duration, noWait bool) error {
+// candidate is one provider binary under test, with terraform set up to install it.
+type candidate struct {
+	label     string
+	suffix    string // of its namespaces and working directories
+	bin       string
+	tf        *tfRunner
+	size      int64
+	schemaRPC time.Duration
+}
+
+func run(sizes []int, runsOf map[int]int, out, terraform, baseline string, loadDelay time.Duration, noWait bool) error {
 	ctx := context.Background()
 	work, err := os.MkdirTemp("", "asm-bench-")
 	if err != nil {
@@ -112,16 +136,29 @@ func run(sizes []int, runsOf map[int]int, out, terraform string, loadDelay time.
 		}
 	}()
 
-	binary, binSize, err := buildProvider(work)
-	if err != nil {
+	this := &candidate{label: "this tree"}
+	if this.bin, err = buildProvider(".", mirrorBinary(work, "plugins")); err != nil {
 		return err
 	}
-	log.Printf("provider built: %s (%.1f MB)", binary, mb(binSize))
-	schemaRPC, err := schemaRPCTime(ctx, binary, 11)
-	if err != nil {
-		return err
+	cands := []*candidate{this}
+	if baseline != "" {
+		base := &candidate{label: "baseline " + baseline, suffix: "-base"}
+		if base.bin, err = baselineProvider(work, baseline, mirrorBinary(work, "plugins-base")); err != nil {
+			return err
+		}
+		cands = append(cands, base)
 	}
-	log.Printf("GetProviderSchema RPC from exec: %s", ms(schemaRPC))
+	for _, c := range cands {
+		fi, err := os.Stat(c.bin)
+		if err != nil {
+			return err
+		}
+		c.size = fi.Size()
+		if c.schemaRPC, err = schemaRPCTime(ctx, c.bin, 11); err != nil {
+			return err
+		}
+		log.Printf("%s: %s (%.1f MB), GetProviderSchema RPC from exec: %s", c.label, c.bin, mb(c.size), ms(c.schemaRPC))
+	}
 
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	stack, err := localstack.Start(startCtx, localstack.Options{ModelMesh: mmeshfake.Options{LoadDelay: loadDelay}})
@@ -142,52 +179,103 @@ func run(sizes []int, runsOf map[int]int, out, terraform string, loadDelay time.
 	}
 	defer proxy.close()
 
-	rc := filepath.Join(work, "terraformrc")
-	if err := os.WriteFile(rc, []byte(cliConfig(filepath.Join(work, "plugins"))), 0o644); err != nil {
-		return err
-	}
-	env := append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1")
+	var env []string
 	for k, v := range stack.Env() {
 		// The provider reaches the cluster through the proxy (the host in the config), not KUBECONFIG.
 		if k != "KUBECONFIG" {
 			env = append(env, k+"="+v)
 		}
 	}
-	tf := &tfRunner{bin: terraform, env: env}
+	for _, c := range cands {
+		// Each candidate installs from its own mirror (same address and version), by its own CLI config.
+		rc := filepath.Join(work, "terraformrc"+c.suffix)
+		if err := os.WriteFile(rc, []byte(cliConfig(filepath.Join(work, "plugins"+c.suffix))), 0o644); err != nil {
+			return err
+		}
+		c.tf = &tfRunner{bin: terraform, profiles: filepath.Join(work, "profiles"+c.suffix),
+			env: append(append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1"), env...)}
+	}
 
-	results := map[int][]sample{}
+	results := map[*candidate]map[int][]sample{}
+	for _, c := range cands {
+		results[c] = map[int][]sample{}
+	}
 	for _, n := range sizes {
 		for r := 1; r <= runsOf[n]; r++ {
-			s, err := benchOnce(ctx, stack, admin, proxy, tf, work, n, r, noWait)
-			if err != nil {
-				return fmt.Errorf("run %d at N=%d: %w", r, n, err)
+			// Alternate which binary goes first, so drift in the machine's load falls on both.
+			order := slices.Clone(cands)
+			if r%2 == 0 {
+				slices.Reverse(order)
 			}
-			log.Printf("N=%d run %d: apply %s, plan %s, plan -refresh=false %s, destroy %s, floor %s, peak RSS %.0f MB",
-				n, r, sec(s.apply), sec(s.plan), sec(s.planNoRefresh), sec(s.destroy), sec(s.floor), mb(s.peakRSS))
-			results[n] = append(results[n], s)
+			for _, c := range order {
+				s, err := benchOnce(ctx, stack, admin, proxy, c, work, n, r, noWait)
+				if err != nil {
+					return fmt.Errorf("%s, run %d at N=%d: %w", c.label, r, n, err)
+				}
+				log.Printf("%s, N=%d run %d: apply %s, plan %s, plan -refresh=false %s, destroy %s, floor %s, peak RSS %.0f MB",
+					c.label, n, r, sec(s.apply), sec(s.plan), sec(s.planNoRefresh), sec(s.destroy), sec(s.floor), mb(s.peakRSS))
+				results[c][n] = append(results[c][n], s)
+			}
 		}
 	}
-	env2, err := environment(ctx, tf, admin)
+	env2, err := environment(ctx, this.tf, admin)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(out, []byte(report(sizes, results, binSize, schemaRPC, loadDelay, env2)), 0o644)
+	profiles, err := keepProfiles(filepath.Join(filepath.Dir(out), "profiles"), sizes, results[this])
+	if err != nil {
+		return err
+	}
+	text := report(sizes, results[this], this.size, this.schemaRPC, loadDelay, env2) + rpcReport(sizes, results[this], profiles, filepath.Dir(out))
+	if len(cands) > 1 {
+		base := cands[1]
+		text += sideBySide(sizes, this, base, results[this], results[base])
+	}
+	return os.WriteFile(out, []byte(text), 0o644)
 }
 
-// buildProvider builds the provider as a release would (-trimpath, -s -w) into a filesystem mirror.
-func buildProvider(work string) (string, int64, error) {
-	dir := filepath.Join(work, "plugins", "registry.terraform.io", "asm-modelmesh", "asm", providerVersion, runtime.GOOS+"_"+runtime.GOARCH)
-	bin := filepath.Join(dir, "terraform-provider-asm_v"+providerVersion)
+// mirrorBinary is where terraform's filesystem mirror under work/mirror expects the provider.
+func mirrorBinary(work, mirror string) string {
+	return filepath.Join(work, mirror, "registry.terraform.io", "asm-modelmesh", "asm", providerVersion, runtime.GOOS+"_"+runtime.GOARCH,
+		"terraform-provider-asm_v"+providerVersion)
+}
+
+// buildProvider builds the provider in src as a release would (-trimpath, -s -w) to bin.
+func buildProvider(src, bin string) (string, error) {
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+providerVersion, "-o", bin, ".")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Dir, cmd.Stdout, cmd.Stderr = src, os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return "", 0, fmt.Errorf("build provider: %w", err)
+		return "", fmt.Errorf("build provider in %s: %w", src, err)
 	}
-	fi, err := os.Stat(bin)
-	if err != nil {
-		return "", 0, err
+	return bin, nil
+}
+
+// baselineProvider puts the baseline at bin: a provider binary copied, or else a git revision
+// of this repository built from `git archive` (no worktree is registered in the shared .git).
+func baselineProvider(work, baseline, bin string) (string, error) {
+	if fi, err := os.Stat(baseline); err == nil && fi.Mode().IsRegular() {
+		data, err := os.ReadFile(baseline)
+		if err != nil {
+			return "", err
+		}
+		if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+			return "", err
+		}
+		return bin, os.WriteFile(bin, data, 0o755)
 	}
-	return bin, fi.Size(), nil
+	src := filepath.Join(work, "baseline-src")
+	tarball := src + ".tar"
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return "", err
+	}
+	for _, args := range [][]string{{"git", "archive", "--format=tar", "-o", tarball, baseline}, {"tar", "-xf", tarball, "-C", src}} {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("-baseline %s is neither a file nor a revision: %s: %w", baseline, strings.Join(args, " "), err)
+		}
+	}
+	return buildProvider(src, bin)
 }
 
 func cliConfig(mirror string) string {
@@ -249,9 +337,10 @@ resource "asm_inference_service" "m" {
 	return b.String()
 }
 
-func benchOnce(ctx context.Context, stack *localstack.Stack, admin *rest.Config, proxy *countingProxy, tf *tfRunner, work string, n, r int, noWait bool) (sample, error) {
+func benchOnce(ctx context.Context, stack *localstack.Stack, admin *rest.Config, proxy *countingProxy, c *candidate, work string, n, r int, noWait bool) (sample, error) {
 	var s sample
-	namespace := fmt.Sprintf("bench-n%d-r%d", n, r)
+	tf := c.tf
+	namespace := fmt.Sprintf("bench-n%d-r%d%s", n, r, c.suffix)
 	if err := stack.Cluster.CreateNamespace(ctx, namespace, map[string]string{"modelmesh-enabled": "true"}); err != nil {
 		return s, err
 	}
@@ -273,14 +362,14 @@ func benchOnce(ctx context.Context, stack *localstack.Stack, admin *rest.Config,
 
 	var ph phase
 	// -json: each resource's apply_complete carries a microsecond timestamp, for the READY latency.
-	if ph, err = tf.run(ctx, dir, "apply", "-auto-approve", "-input=false", "-json"); err != nil {
+	if ph, err = tf.profiled(ctx, dir, "apply", "-auto-approve", "-input=false", "-json"); err != nil {
 		return s, err
 	}
 	if s.readyLatency, err = readyLatencies(ph.output, loaded, n); err != nil {
 		return s, err
 	}
 	s.apply, s.peakRSS = ph.wall, ph.peakRSS
-	s.applyCPU, s.applyProviderCPU, s.applyPeakRSS = ph.cpu, ph.providerCPU, ph.peakRSS
+	s.applyCPU, s.applyProviderCPU, s.applyPeakRSS, s.applyProfile = ph.cpu, ph.providerCPU, ph.peakRSS, ph.profile
 	if fi, err := os.Stat(filepath.Join(dir, "terraform.tfstate")); err == nil {
 		s.stateBytes = fi.Size()
 	}
@@ -290,11 +379,11 @@ func benchOnce(ctx context.Context, stack *localstack.Stack, admin *rest.Config,
 		return s, err
 	}
 	proxy.reset()
-	if ph, err = tf.run(ctx, dir, "plan", "-input=false", "-detailed-exitcode"); err != nil {
+	if ph, err = tf.profiled(ctx, dir, "plan", "-input=false", "-detailed-exitcode"); err != nil {
 		return s, fmt.Errorf("no-change plan: %w", err) // exit code 2 (changes) is an error here too
 	}
 	s.plan, s.peakRSS, s.planRequests = ph.wall, max(s.peakRSS, ph.peakRSS), proxy.snapshot()
-	s.planCPU, s.planProviderCPU = ph.cpu, ph.providerCPU
+	s.planCPU, s.planProviderCPU, s.planProfile = ph.cpu, ph.providerCPU, ph.profile
 	after, err := scrapeRequests(ctx, admin)
 	if err != nil {
 		return s, err
@@ -302,11 +391,11 @@ func benchOnce(ctx context.Context, stack *localstack.Stack, admin *rest.Config,
 	s.apiserverIsvcGets = after["GET serving.kserve.io/inferenceservices"] - before["GET serving.kserve.io/inferenceservices"]
 
 	proxy.reset()
-	if ph, err = tf.run(ctx, dir, "plan", "-input=false", "-refresh=false", "-detailed-exitcode"); err != nil {
+	if ph, err = tf.profiled(ctx, dir, "plan", "-input=false", "-refresh=false", "-detailed-exitcode"); err != nil {
 		return s, err
 	}
 	s.planNoRefresh, s.peakRSS, s.planNoRefreshRequests = ph.wall, max(s.peakRSS, ph.peakRSS), proxy.snapshot()
-	s.planNoRefreshCPU, s.planNoRefreshProviderCPU = ph.cpu, ph.providerCPU
+	s.planNoRefreshCPU, s.planNoRefreshProviderCPU, s.planNoRefreshProfile = ph.cpu, ph.providerCPU, ph.profile
 
 	if ph, err = tf.run(ctx, dir, "providers", "schema", "-json"); err != nil {
 		return s, err

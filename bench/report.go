@@ -230,3 +230,39 @@ func medianInt[T int64 | time.Duration](v []T) T {
 func sec(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 func ms(d time.Duration) string  { return fmt.Sprintf("%d ms", d.Milliseconds()) }
 func mb(b int64) float64         { return float64(b) / (1 << 20) }
+
+// sideBySide compares two binaries run alternately on the same stack in the same bench run.
+func sideBySide(sizes []int, this, base *candidate, a, b map[int][]sample) string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "\n## Side by side: %s against %s\n\n", this.label, base.label)
+	fmt.Fprintf(&s, "Both binaries on the same stack in the same run, runs alternated (odd runs this tree first, even runs the baseline first), each in its own namespace. Medians of each binary's runs; ratio = this tree / baseline, below 1 is a gain. The baseline writes no CPU profile unless it has internal/rpcprofile, which costs this tree about 1%%.\n\n")
+	fmt.Fprintf(&s, "| N | figure | this tree | baseline | ratio |\n|---|---|---|---|---|\n")
+	figures := []struct {
+		name string
+		of   func(sample) time.Duration
+	}{
+		{"plan wall", func(x sample) time.Duration { return x.plan }},
+		{"plan provider CPU", func(x sample) time.Duration { return x.planProviderCPU }},
+		{"plan -refresh=false wall", func(x sample) time.Duration { return x.planNoRefresh }},
+		{"plan -refresh=false provider CPU", func(x sample) time.Duration { return x.planNoRefreshProviderCPU }},
+		{"refresh provider CPU (plan − plan -refresh=false)", func(x sample) time.Duration { return x.planProviderCPU - x.planNoRefreshProviderCPU }},
+		{"apply (wait READY) wall", func(x sample) time.Duration { return x.apply }},
+		{"apply (wait READY) provider CPU", func(x sample) time.Duration { return x.applyProviderCPU }},
+		{"apply (no wait) wall", func(x sample) time.Duration { return x.applyNoWait }},
+		{"destroy wall", func(x sample) time.Duration { return x.destroy }},
+	}
+	for _, n := range sizes {
+		for _, f := range figures {
+			x, y := median(mapSlice(a[n], f.of)), median(mapSlice(b[n], f.of))
+			if y <= 0 {
+				continue // not measured (-nowait=false)
+			}
+			fmt.Fprintf(&s, "| %d | %s | %s | %s | %.2f× |\n", n, f.name, sec(x), sec(y), float64(x)/float64(y))
+		}
+		x, y := medianInt(mapSlice(a[n], func(x sample) int64 { return x.peakRSS })), medianInt(mapSlice(b[n], func(x sample) int64 { return x.peakRSS }))
+		fmt.Fprintf(&s, "| %d | provider peak RSS | %.0f MB | %.0f MB | %.2f× |\n", n, mb(x), mb(y), float64(x)/float64(y))
+	}
+	fmt.Fprintf(&s, "| — | GetProviderSchema RPC from exec (median of 11) | %s | %s | %.2f× |\n", ms(this.schemaRPC), ms(base.schemaRPC), float64(this.schemaRPC)/float64(base.schemaRPC))
+	fmt.Fprintf(&s, "| — | binary size | %.1f MB | %.1f MB | %.2f× |\n", mb(this.size), mb(base.size), float64(this.size)/float64(base.size))
+	return s.String()
+}

@@ -10,15 +10,22 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/rpcprofile"
 )
 
 // tfRunner runs the terraform CLI and measures each command.
 type tfRunner struct {
 	bin string
 	env []string
+	// profiles is where profiled commands' providers write their CPU profiles, a fresh folder each.
+	profiles string
 }
 
 type phase struct {
@@ -28,16 +35,40 @@ type phase struct {
 	// alone, both user+system. Their split says on which side of the plugin protocol time goes.
 	cpu, providerCPU time.Duration
 	output           []byte // stdout and stderr
+	// profile is the provider processes' CPU profiles merged, for a profiled command whose
+	// provider writes them.
+	profile *profile.Profile
 }
 
 func (t *tfRunner) run(ctx context.Context, dir string, args ...string) (phase, error) {
+	return t.runEnv(ctx, dir, nil, args...)
+}
+
+// profiled runs a command whose providers each write a CPU profile with their RPCs labelled.
+func (t *tfRunner) profiled(ctx context.Context, dir string, args ...string) (phase, error) {
+	if err := os.MkdirAll(t.profiles, 0o755); err != nil {
+		return phase{}, err
+	}
+	pd, err := os.MkdirTemp(t.profiles, args[0]+"-")
+	if err != nil {
+		return phase{}, err
+	}
+	ph, err := t.runEnv(ctx, dir, []string{rpcprofile.EnvDir + "=" + pd}, args...)
+	if err != nil {
+		return ph, err
+	}
+	ph.profile, err = loadProfiles(pd)
+	return ph, err
+}
+
+func (t *tfRunner) runEnv(ctx context.Context, dir string, extraEnv []string, args ...string) (phase, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, t.bin, append([]string{"-chdir=" + dir}, append(args, "-no-color")...)...)
 	if args[0] == "providers" {
 		cmd.Args = cmd.Args[:len(cmd.Args)-1] // "providers schema" takes no -no-color
 	}
-	cmd.Env = t.env
+	cmd.Env = append(slices.Clone(t.env), extraEnv...)
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	start := time.Now()
