@@ -27,6 +27,8 @@ type Kind struct {
 	Namespaced bool
 	// CRD is the CustomResourceDefinition that must be installed, empty for built-in types.
 	CRD string
+	// Missing, when set, is what to do when the CRD is not installed; the default speaks of KServe.
+	Missing string
 }
 
 var (
@@ -46,7 +48,24 @@ var (
 		GVR:  schema.GroupVersionResource{Version: "v1", Resource: "secrets"},
 		Kind: "Secret", Namespaced: true,
 	}
+	Service = Kind{
+		GVR:  schema.GroupVersionResource{Version: "v1", Resource: "services"},
+		Kind: "Service", Namespaced: true,
+	}
+	// IstioGateway and IstioVirtualService live on an ASM mesh's control plane. v1beta1 is served by
+	// every Istio since 1.5, so by every ASM release that runs ModelMesh (1.18 and later); v1 only from 1.22.
+	IstioGateway = Kind{
+		GVR:  schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1beta1", Resource: "gateways"},
+		Kind: "Gateway", Namespaced: true, CRD: "gateways.networking.istio.io", Missing: istioMissing,
+	}
+	IstioVirtualService = Kind{
+		GVR:  schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1beta1", Resource: "virtualservices"},
+		Kind: "VirtualService", Namespaced: true, CRD: "virtualservices.networking.istio.io", Missing: istioMissing,
+	}
 )
+
+const istioMissing = "the API server reached is not an Istio control plane: check that the kubeconfig is the ASM " +
+	"mesh's (DescribeServiceMeshKubeconfig), not a data-plane cluster's"
 
 // APIVersion is the apiVersion written into objects of this kind.
 func (k Kind) APIVersion() string { return k.GVR.GroupVersion().String() }
@@ -189,6 +208,9 @@ type NotInstalledError struct {
 }
 
 func (e *NotInstalledError) Error() string {
+	if e.Kind.Missing != "" {
+		return fmt.Sprintf("the %s API (CRD %s) is not installed: %s", e.Kind.Kind, e.Kind.CRD, e.Kind.Missing)
+	}
 	return fmt.Sprintf("the %s API (CRD %s) is not installed on this cluster. ModelMesh/KServe must be "+
 		"enabled first: in ASM, open the mesh in the console and enable KServe on ASM (Ecosystem > KServe on ASM), "+
 		"or install KServe ModelMesh Serving; check that the provider's kubernetes block points at the data-plane cluster",

@@ -218,6 +218,7 @@ func (p *asmProvider) Resources(context.Context) []func() resource.Resource {
 		NewModelStorageResource,
 		NewServingRuntimeResource,
 		NewClusterServingRuntimeResource,
+		NewModelMeshIngressResource,
 	}
 }
 
@@ -250,6 +251,9 @@ type providerData struct {
 	kubeOnce sync.Once
 	kube     *kube.Client
 	kubeErr  error
+
+	// meshKubes are the clients of ASM control planes, by meshKubeKey (see meshKube).
+	meshKubes sync.Map
 }
 
 // ASM returns the shared ASM client, building it on first use.

@@ -1,0 +1,50 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
+)
+
+// An ASM mesh keeps its Istio resources (Gateway, VirtualService) on its own control plane, an API
+// server apart from the data-plane cluster. The provider reaches it with its Alibaba Cloud
+// credentials alone: ASM's DescribeServiceMeshKubeconfig hands out its kubeconfig.
+
+type meshKubeKey struct {
+	meshID  string
+	private bool
+}
+
+// meshKube returns a client of the mesh's control plane, fetching its kubeconfig on first use. Only
+// a client that could be built is kept: a throttled or refused fetch is asked again next time.
+func (d *providerData) meshKube(ctx context.Context, meshID string, private bool) (*kube.Client, error) {
+	key := meshKubeKey{meshID: meshID, private: private}
+	if c, ok := d.meshKubes.Load(key); ok {
+		return c.(*kube.Client), nil
+	}
+	asmClient, err := d.ASM()
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig, err := asmClient.MeshKubeconfig(ctx, meshID, private)
+	if err != nil {
+		return nil, err
+	}
+	base, err := clientcmd.RESTConfigFromKubeConfig([]byte(kubeconfig))
+	if err != nil {
+		return nil, fmt.Errorf("the kubeconfig ASM returned for mesh %s (DescribeServiceMeshKubeconfig) cannot be used: %w", meshID, err)
+	}
+	cfg, err := kube.Config{Base: base, QPS: d.kubeConfig.QPS, Burst: d.kubeConfig.Burst}.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	client, err := kube.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	actual, _ := d.meshKubes.LoadOrStore(key, client)
+	return actual.(*kube.Client), nil
+}
