@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/asmfake"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
@@ -113,10 +114,7 @@ func CreateIngressGateway(t *testing.T, g IngressGateway) {
 	go func() {
 		defer close(done)
 		time.Sleep(g.AddressDelay)
-		created.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: g.Address}}
-		if _, err := services.UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
-			t.Errorf("setting the gateway's load-balancer address: %v", err)
-		}
+		setGatewayAddress(t, services, created.Name, g.Address)
 	}()
 }
 
@@ -133,5 +131,24 @@ func CreateMeshNamespace(t *testing.T, name string) {
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// SetGatewayAddress writes the address into the gateway Service's load-balancer status now, as the
+// cloud controller does once the load balancer exists.
+func SetGatewayAddress(t *testing.T, gatewayName, address string) {
+	t.Helper()
+	setGatewayAddress(t, newClient(t, kubernetes.NewForConfig).CoreV1().Services("istio-system"), "istio-"+gatewayName, address)
+}
+
+func setGatewayAddress(t *testing.T, services typedcorev1.ServiceInterface, name, address string) {
+	ctx := context.Background()
+	svc, err := services.Get(ctx, name, metav1.GetOptions{})
+	if err == nil {
+		svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: address}}
+		_, err = services.UpdateStatus(ctx, svc, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		t.Errorf("setting the gateway's load-balancer address: %v", err)
 	}
 }

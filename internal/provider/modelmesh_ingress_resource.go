@@ -255,7 +255,9 @@ func (r *modelMeshIngressResource) apply(ctx context.Context, get func(context.C
 		if !create {
 			break
 		}
-		if _, exists := readObject(ctx, controlPlane, ref, diags); exists {
+		// An object this provider applied is taken back: it is what is left when the other one was
+		// deleted outside Terraform and Read dropped the pair from state.
+		if obj, exists := readObject(ctx, controlPlane, ref, diags); exists && !r.appliedByUs(obj) {
 			diags.AddError(fmt.Sprintf("%s already exists on the control plane of mesh %s", ref, plan.MeshID.ValueString()),
 				fmt.Sprintf("Import it to manage it with Terraform (terraform import asm_modelmesh_ingress.<name> %s), or choose another name.",
 					ingressID(plan.MeshID.ValueString(), spec.namespace, spec.name)))
@@ -291,6 +293,12 @@ func (r *modelMeshIngressResource) apply(ctx context.Context, get func(context.C
 	}
 	plan.setURLs(types.StringValue(address))
 	diags.Append(state.Set(ctx, &plan)...)
+}
+
+// appliedByUs reports whether the provider's field manager applied obj's spec.
+func (r *modelMeshIngressResource) appliedByUs(obj *unstructured.Unstructured) bool {
+	owned, err := kube.Owned(obj, r.data.fieldManager)
+	return err == nil && owned.Has("spec")
 }
 
 func ingressID(meshID, namespace, name string) string { return meshID + ":" + namespace + "/" + name }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -207,4 +208,95 @@ func TestModelMeshIngress_validation(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Out-of-band changes on the control plane: an edit by another manager is drift that the next apply
+// undoes only with force_conflicts (the Gateway's servers are an atomic list, which the other manager
+// now owns), and a deleted VirtualService is created again, its Gateway taken back.
+func TestAccModelMeshIngress_outOfBandChanges(t *testing.T) {
+	gw := acctest.RandomName("gw")
+	it := newIngressTest(t, acctest.IngressGateway{Name: gw, Ports: []int32{8008, 9000}, Address: "192.0.2.12"})
+	ctx := context.Background()
+	otherPort := func() {
+		g := it.spec().gatewayObject()
+		g.Object["spec"] = map[string]any{"servers": []any{map[string]any{"hosts": []any{"*"},
+			"port": map[string]any{"number": int64(9000), "name": "http-other", "protocol": "HTTP"}}}}
+		if _, err := it.controlPlane.Apply(ctx, it.spec().gatewayRef(), g, kube.ApplyOptions{FieldManager: otherManager, Force: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	port := func(want int64) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			servers, _, _ := unstructured.NestedSlice(it.get(it.spec().gatewayRef()).Object, "spec", "servers")
+			got, _, _ := unstructured.NestedFieldNoCopy(servers[0].(map[string]any), "port", "number")
+			if n, _ := toInt64(got); n != want {
+				return fmt.Errorf("gateway port %v, want %d", got, want)
+			}
+			return nil
+		}
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             it.checkGone,
+		Steps: []resource.TestStep{
+			{Config: it.config(gw, "")},
+			{
+				PreConfig:          otherPort,
+				Config:             it.config(gw, ""),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(ingressAddr, plancheck.ResourceActionUpdate),
+				}},
+			},
+			{
+				Config:      it.config(gw, ""),
+				ExpectError: regexp.MustCompile(`(?s)conflict.*` + otherManager + `.*force_conflicts`),
+			},
+			{Config: it.config(gw, "  force_conflicts = true"), Check: port(8008)},
+			{
+				PreConfig: func() {
+					if err := it.controlPlane.Delete(ctx, it.spec().virtualServiceRef()); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: it.config(gw, "  force_conflicts = true"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(ingressAddr, plancheck.ResourceActionCreate),
+				}},
+				Check: func(*terraform.State) error {
+					it.get(it.spec().virtualServiceRef())
+					return nil
+				},
+			},
+		},
+	})
+}
+
+// A gateway whose load balancer gets no address within the timeout fails the apply, keeping the
+// objects in state (tainted); once the address comes, the next apply replaces them and succeeds.
+func TestAccModelMeshIngress_addressTimeout(t *testing.T) {
+	gw := acctest.RandomName("gw")
+	it := newIngressTest(t, acctest.IngressGateway{Name: gw, Ports: []int32{8008}})
+	config := strings.Replace(it.config(gw, ""), `create = "1m"`, `create = "3s"`, 1)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             it.checkGone,
+		Steps: []resource.TestStep{
+			{
+				Config:      config,
+				ExpectError: wrappedText("got no external address in time", "kubectl describe service istio-"+gw+" -n istio-system"),
+			},
+			{
+				PreConfig: func() { acctest.SetGatewayAddress(t, gw, "192.0.2.13") },
+				Config:    config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(ingressAddr, plancheck.ResourceActionReplace),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(ingressAddr, tfjsonpath.New("address"), knownvalue.StringExact("192.0.2.13")),
+				},
+			},
+		},
+	})
 }
