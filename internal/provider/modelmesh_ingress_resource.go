@@ -274,7 +274,14 @@ func (r *modelMeshIngressResource) apply(ctx context.Context, get func(context.C
 	}{{spec.gatewayRef(), spec.gatewayObject()}, {spec.virtualServiceRef(), spec.virtualServiceObject()}} {
 		var err error
 		if applied[i], err = controlPlane.Apply(ctx, obj.ref, obj.obj, opts); err != nil {
-			diags.AddError(fmt.Sprintf("Applying %s on the control plane of mesh %s failed", obj.ref, plan.MeshID.ValueString()), err.Error())
+			detail := err.Error()
+			if kube.IsNotFound(err) {
+				// The only object an apply can miss is its namespace.
+				detail = fmt.Sprintf("The namespace %q does not exist on the mesh's control plane. Create it in the mesh "+
+					"(ASM console: the mesh > Global Namespace > Create), as ASM's ModelMesh guide does for "+
+					"modelmesh-serving, then apply again.\n\n%s", spec.namespace, detail)
+			}
+			diags.AddError(fmt.Sprintf("Applying %s on the control plane of mesh %s failed", obj.ref, plan.MeshID.ValueString()), detail)
 			return
 		}
 	}

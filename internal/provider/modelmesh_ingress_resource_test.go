@@ -172,8 +172,12 @@ func TestAccModelMeshIngress_failures(t *testing.T) {
 				ExpectError: wrappedText("No permission to reach the mesh's control plane", "servicemesh:DescribeServiceMeshKubeconfig"),
 			},
 			{
-				PreConfig: fake.ClearFaults,
-				Config:    it.config(gw, `  port = 443`),
+				PreConfig:   fake.ClearFaults,
+				Config:      strings.Replace(it.config(gw, `  port = 443`), it.namespace, "not-in-the-mesh", 1),
+				ExpectError: wrappedText(`The namespace "not-in-the-mesh" does not exist on the mesh's control plane`, "Global Namespace"),
+			},
+			{
+				Config: it.config(gw, `  port = 443`),
 				Check: func(*terraform.State) error {
 					if _, err := it.controlPlane.Get(context.Background(), it.spec().gatewayRef()); err != nil {
 						return err
