@@ -64,7 +64,6 @@ func Run(m *testing.M, newProvider func() provider.Provider) int {
 		return 1
 	}
 	defer stop()
-	defer stopMeshControlPlane()
 	return m.Run()
 }
 

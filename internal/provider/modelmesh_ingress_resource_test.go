@@ -90,7 +90,7 @@ func (it ingressTest) checkGone(*terraform.State) error {
 func TestAccModelMeshIngress_basic(t *testing.T) {
 	gw := acctest.RandomName("gw")
 	const address = "192.0.2.10"
-	it := newIngressTest(t, acctest.IngressGateway{Name: gw, Ports: []int32{80, 443, 8008}, Address: address,
+	it := newIngressTest(t, acctest.IngressGateway{IngressGateway: localstack.IngressGateway{Name: gw, Ports: []int32{80, 443, 8008}}, Address: address,
 		AddressDelay: 2 * time.Second})
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
@@ -150,7 +150,7 @@ func TestAccModelMeshIngress_basic(t *testing.T) {
 func TestAccModelMeshIngress_failures(t *testing.T) {
 	fake := acctest.SkipWithoutFake(t)
 	gw := acctest.RandomName("gw")
-	it := newIngressTest(t, acctest.IngressGateway{Name: gw, Ports: []int32{80, 443}, Address: "192.0.2.11"})
+	it := newIngressTest(t, acctest.IngressGateway{IngressGateway: localstack.IngressGateway{Name: gw, Ports: []int32{80, 443}}, Address: "192.0.2.11"})
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             it.checkGone,
@@ -219,7 +219,7 @@ func TestModelMeshIngress_validation(t *testing.T) {
 // now owns), and a deleted VirtualService is created again, its Gateway taken back.
 func TestAccModelMeshIngress_outOfBandChanges(t *testing.T) {
 	gw := acctest.RandomName("gw")
-	it := newIngressTest(t, acctest.IngressGateway{Name: gw, Ports: []int32{8008, 9000}, Address: "192.0.2.12"})
+	it := newIngressTest(t, acctest.IngressGateway{IngressGateway: localstack.IngressGateway{Name: gw, Ports: []int32{8008, 9000}}, Address: "192.0.2.12"})
 	ctx := context.Background()
 	otherPort := func() {
 		g := it.spec().gatewayObject()
@@ -281,7 +281,7 @@ func TestAccModelMeshIngress_outOfBandChanges(t *testing.T) {
 // objects in state (tainted); once the address comes, the next apply replaces them and succeeds.
 func TestAccModelMeshIngress_addressTimeout(t *testing.T) {
 	gw := acctest.RandomName("gw")
-	it := newIngressTest(t, acctest.IngressGateway{Name: gw, Ports: []int32{8008}})
+	it := newIngressTest(t, acctest.IngressGateway{IngressGateway: localstack.IngressGateway{Name: gw, Ports: []int32{8008}}})
 	config := strings.Replace(it.config(gw, ""), `create = "1m"`, `create = "3s"`, 1)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
