@@ -162,7 +162,9 @@ func (r *modelMeshIngressResource) Schema(ctx context.Context, _ resource.Schema
 				Description: "The KServe v2 REST inference URL of a model, `<inference_url>/v2/models/%s/infer`: pass it to " +
 					"`format()` with an InferenceService's name. Null with `GRPC`.",
 			},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+		},
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
 }

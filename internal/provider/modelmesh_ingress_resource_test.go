@@ -49,7 +49,7 @@ resource "asm_modelmesh_ingress" "test" {
   mesh_id      = %q
   namespace    = %q
   gateway_name = %q
-  timeouts = {
+  timeouts {
     create = "1m"
   }
 %s
