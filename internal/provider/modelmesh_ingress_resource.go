@@ -179,7 +179,10 @@ func (r *modelMeshIngressResource) ModifyPlan(ctx context.Context, req resource.
 	var plan, state modelMeshIngressModel
 	resp.Diagnostics.Append(resp.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || !plan.GatewayName.Equal(state.GatewayName) || plan.Port.IsUnknown() {
+	// Without an address in state (the last wait failed, or the load balancer lost it) the apply
+	// waits for one, whatever it will be.
+	if resp.Diagnostics.HasError() || !plan.GatewayName.Equal(state.GatewayName) || plan.Port.IsUnknown() ||
+		state.Address.IsNull() {
 		return
 	}
 	plan.setURLs(state.Address)

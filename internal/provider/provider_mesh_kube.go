@@ -41,10 +41,22 @@ func (d *providerData) meshKube(ctx context.Context, meshID string, private bool
 	if err != nil {
 		return nil, err
 	}
-	client, err := kube.New(cfg)
+	client, err := kube.NewWithHints(cfg, meshHints(meshID))
 	if err != nil {
 		return nil, err
 	}
 	actual, _ := d.meshKubes.LoadOrStore(key, client)
 	return actual.(*kube.Client), nil
+}
+
+// meshHints explain failures to reach a mesh's control plane in terms of the mesh, not of the
+// provider's kubernetes block.
+func meshHints(meshID string) kube.Hints {
+	return kube.Hints{
+		Unreachable: fmt.Sprintf("Mesh %s's API server is reached at the endpoint in the kubeconfig ASM returned: its public "+
+			"endpoint needs the mesh's API server exposed with an EIP (ASM console: the mesh, Basic Information); from inside "+
+			"the mesh's VPC, set private_endpoint = true on the resource instead", meshID),
+		Unauthorized: fmt.Sprintf("mesh %s refused the kubeconfig ASM returned for the provider's identity, which may have "+
+			"been revoked (ASM console: the mesh, Permission Management); run terraform again to fetch a new one", meshID),
+	}
 }
