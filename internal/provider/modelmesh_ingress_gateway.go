@@ -39,7 +39,8 @@ func checkGateway(svc *unstructured.Unstructured, gatewayName string, port int64
 	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
 	open := make([]int64, 0, len(ports))
 	for _, p := range ports {
-		if n, err := toInt64(p.(map[string]any)["port"]); err == nil {
+		entry, _ := p.(map[string]any)
+		if n, err := toInt64(entry["port"]); err == nil {
 			open = append(open, n)
 		}
 	}

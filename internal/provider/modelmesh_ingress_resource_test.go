@@ -232,7 +232,8 @@ func TestAccModelMeshIngress_outOfBandChanges(t *testing.T) {
 	port := func(want int64) resource.TestCheckFunc {
 		return func(*terraform.State) error {
 			servers, _, _ := unstructured.NestedSlice(it.get(it.spec().gatewayRef()).Object, "spec", "servers")
-			got, _, _ := unstructured.NestedFieldNoCopy(servers[0].(map[string]any), "port", "number")
+			server, _ := servers[0].(map[string]any)
+			got, _, _ := unstructured.NestedFieldNoCopy(server, "port", "number")
 			if n, _ := toInt64(got); n != want {
 				return fmt.Errorf("gateway port %v, want %d", got, want)
 			}

@@ -252,8 +252,9 @@ type providerData struct {
 	kube     *kube.Client
 	kubeErr  error
 
-	// meshKubes are the clients of ASM control planes, by meshKubeKey (see meshKube).
-	meshKubes sync.Map
+	// meshKubes are the clients of ASM control planes (see meshKube).
+	meshKubesMu sync.Mutex
+	meshKubes   map[meshKubeKey]*kube.Client
 }
 
 // ASM returns the shared ASM client, building it on first use.

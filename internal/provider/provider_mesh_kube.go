@@ -22,8 +22,11 @@ type meshKubeKey struct {
 // a client that could be built is kept: a throttled or refused fetch is asked again next time.
 func (d *providerData) meshKube(ctx context.Context, meshID string, private bool) (*kube.Client, error) {
 	key := meshKubeKey{meshID: meshID, private: private}
-	if c, ok := d.meshKubes.Load(key); ok {
-		return c.(*kube.Client), nil
+	d.meshKubesMu.Lock()
+	cached := d.meshKubes[key]
+	d.meshKubesMu.Unlock()
+	if cached != nil {
+		return cached, nil
 	}
 	asmClient, err := d.ASM()
 	if err != nil {
@@ -45,8 +48,13 @@ func (d *providerData) meshKube(ctx context.Context, meshID string, private bool
 	if err != nil {
 		return nil, err
 	}
-	actual, _ := d.meshKubes.LoadOrStore(key, client)
-	return actual.(*kube.Client), nil
+	d.meshKubesMu.Lock()
+	defer d.meshKubesMu.Unlock()
+	if d.meshKubes == nil {
+		d.meshKubes = map[meshKubeKey]*kube.Client{}
+	}
+	d.meshKubes[key] = client
+	return client, nil
 }
 
 // meshHints explain failures to reach a mesh's control plane in terms of the mesh, not of the
