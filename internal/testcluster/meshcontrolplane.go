@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"time"
 
 	// The Istio CRDs come from this module's kubernetes/customresourcedefinitions.gen.yaml, at the
 	// version go.mod pins; the import keeps the pin in go.mod (the package itself is a few constants).
@@ -58,26 +57,8 @@ func StartMeshControlPlane(ctx context.Context) (*MeshControlPlane, error) {
 		return nil, errors.Join(err, os.RemoveAll(workDir))
 	}
 	m := &MeshControlPlane{guard: guard, workDir: workDir}
-	apiserver, err := guard.wrap(filepath.Join(assets, "kube-apiserver"))
-	if err != nil {
+	if m.env, err = newControlPlane(ctx, guard, assets, workDir, crds); err != nil {
 		return nil, errors.Join(err, m.Stop())
-	}
-	etcd, err := guard.wrap(filepath.Join(assets, "etcd"))
-	if err != nil {
-		return nil, errors.Join(err, m.Stop())
-	}
-	useExisting := false
-	m.env = &envtest.Environment{UseExistingCluster: &useExisting, CRDs: crds}
-	m.env.ControlPlane.APIServer = &envtest.APIServer{Path: apiserver, CertDir: filepath.Join(workDir, "apiserver")}
-	m.env.ControlPlane.APIServer.Configure().Set("shutdown-watch-termination-grace-period", "1s")
-	m.env.ControlPlane.Etcd = &envtest.Etcd{Path: etcd, DataDir: filepath.Join(workDir, "etcd")}
-	if deadline, ok := ctx.Deadline(); ok {
-		m.env.ControlPlaneStartTimeout = time.Until(deadline)
-	}
-	for _, dir := range []string{m.env.ControlPlane.APIServer.CertDir, m.env.ControlPlane.Etcd.DataDir} {
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			return nil, errors.Join(err, m.Stop())
-		}
 	}
 	if m.config, err = m.env.Start(); err != nil {
 		return nil, errors.Join(fmt.Errorf("start the mesh control plane: %w", err), m.Stop())
