@@ -94,3 +94,11 @@ func SetGatewayAddress(t *testing.T, gatewayName, address string) {
 func gatewayService(gatewayName string) kube.Ref {
 	return kube.Ref{Kind: kube.Service, Namespace: localstack.GatewayNamespace, Name: "istio-" + gatewayName}
 }
+
+// MeshAdminKey is the client key in the kubeconfig DescribeServiceMeshKubeconfig hands out for
+// MeshID, for tests that check it never leaks.
+func MeshAdminKey(t *testing.T) []byte {
+	t.Helper()
+	MeshControlPlane(t)
+	return meshControlPlane.plane.RESTConfig().KeyData
+}

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"regexp"
 	"strings"
@@ -304,4 +305,52 @@ func TestAccModelMeshIngress_addressTimeout(t *testing.T) {
 			},
 		},
 	})
+}
+
+// The mesh's kubeconfig carries an admin client key: it is kept in memory only, never in state nor
+// in the TRACE logs of the provider and the CLI.
+func TestAccModelMeshIngress_noCredentialInLogsOrState(t *testing.T) {
+	gw := acctest.RandomName("gw")
+	it := newIngressTest(t, acctest.IngressGateway{IngressGateway: localstack.IngressGateway{Name: gw, Ports: []int32{8008}},
+		Address: "192.0.2.14"})
+	key := acctest.MeshAdminKey(t)
+	secrets := map[string]string{
+		"client key (base64, as in the kubeconfig)": base64.StdEncoding.EncodeToString(key),
+		"client key (PEM)":                          strings.Split(strings.TrimSpace(string(key)), "\n")[1],
+	}
+	traceLog := acctest.TraceLog(t)
+	noSecret := func(where, text string) error {
+		for what, secret := range secrets {
+			if strings.Contains(text, secret) {
+				return fmt.Errorf("the mesh kubeconfig's %s is in %s", what, where)
+			}
+		}
+		return nil
+	}
+	checkState := func(s *terraform.State) error {
+		for addr, rs := range s.RootModule().Resources {
+			for attr, value := range rs.Primary.Attributes {
+				if err := noSecret(addr+"."+attr, value); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             it.checkGone,
+		Steps: []resource.TestStep{
+			{Config: it.config(gw, ""), Check: checkState},
+			{RefreshState: true, Check: checkState},
+		},
+	})
+	log := traceLog()
+	// The log must hold the provider's call for the kubeconfig, or its absence of the key proves nothing.
+	if !strings.Contains(log, "DescribeServiceMeshKubeconfig") {
+		t.Fatalf("the TRACE log (%d bytes) does not mention DescribeServiceMeshKubeconfig: the provider does not log to it", len(log))
+	}
+	if err := noSecret("the TRACE log", log); err != nil {
+		t.Error(err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/podnet"
 )
@@ -123,6 +125,9 @@ func newControlPlane(ctx context.Context, guard *orphanGuard, assets, workDir st
 	if err != nil {
 		return nil, err
 	}
+	// Nothing reads envtest's logs; without a logger, controller-runtime prints a stack trace when a
+	// control plane starts more than 30 s into the process (the mesh's, started on first use).
+	ctrllog.SetLogger(logr.Discard())
 	useExisting := false // ignore USE_EXISTING_CLUSTER: these tests must never touch a real cluster
 	env := &envtest.Environment{UseExistingCluster: &useExisting, CRDs: crds}
 	// envtest waits 10 s for installed CRDs to be served, which a machine at load 20 overran.
