@@ -63,7 +63,7 @@ for _ in $(seq 1 360); do
   kill -0 "$sandbox_pid" 2>/dev/null || { cat "$work/sandbox.log"; exit 1; }
   sleep 0.5
 done
-sed -n '/asm-sandbox is up/,/^  Kubernetes/p' "$work/sandbox.log"
+sed -n '/asm-sandbox is up/,/^  plane/p' "$work/sandbox.log"
 # shellcheck disable=SC1091
 source "$work/sandbox/env.sh"
 

@@ -75,6 +75,23 @@ func run() error {
 		fmt.Fprintln(os.Stderr, ">> stopping the sandbox")
 		_ = stack.Stop()
 	}()
+	fmt.Fprintln(os.Stderr, ">> starting the mesh's control plane (Istio CRDs) and its ingress gateway...")
+	startCtx, cancel = context.WithTimeout(ctx, 3*time.Minute)
+	plane, err := stack.StartMeshControlPlane(startCtx)
+	if err == nil {
+		err = localstack.CreateIngressGateway(startCtx, stack.RESTConfig(), localstack.DefaultIngressGateway)
+	}
+	cancel()
+	if err != nil {
+		return err
+	}
+	// The cloud controller's part: the gateway's load balancer gets its address a little later.
+	go func() {
+		if err := localstack.SetGatewayAddress(ctx, stack.RESTConfig(), localstack.DefaultIngressGateway.Name,
+			sandboxGatewayAddress, 3*time.Second); err != nil && ctx.Err() == nil {
+			fmt.Fprintln(os.Stderr, "asm-sandbox: setting the ingress gateway's address:", err)
+		}
+	}()
 
 	// make demo-real applies examples/quickstart-real as it is, with only these variables (and the
 	// credentials and endpoints of env.sh) pointing it at the sandbox. Written first: scripts wait
@@ -92,6 +109,8 @@ func run() error {
   ASM API fake    http://%s   meshes: %s (current), %s (%s, too old for ModelMesh)
                                 attachable ACK cluster: %s
   Kubernetes      %s   namespace %s, KServe CRDs, ModelMesh controller
+  mesh control    %s   Istio CRDs (DescribeServiceMeshKubeconfig of %s); ingress gateway %q
+  plane                         at %s, a documentation address: no proxy listens there
 
 Point Terraform at it:
 
@@ -99,7 +118,8 @@ Point Terraform at it:
 or: source %s
 (%s holds examples/quickstart-real's variables for this sandbox)
 `, stack.ASM.Endpoint(), localstack.MeshID, localstack.OldMeshID, localstack.OldMeshVersion, localstack.ClusterID,
-		stack.RESTConfig().Host, localstack.ServingNamespace, exports(stack.Env()), envFile, varsFile)
+		stack.RESTConfig().Host, localstack.ServingNamespace, plane.RESTConfig().Host, localstack.MeshID,
+		localstack.DefaultIngressGateway.Name, sandboxGatewayAddress, exports(stack.Env()), envFile, varsFile)
 	<-ctx.Done()
 	return nil
 }
@@ -116,6 +136,10 @@ oss_access_key_id     = "sandbox-oss-reader"
 oss_access_key_secret = "sandbox-oss-secret"
 `, localstack.Region, localstack.MeshID, localstack.ClusterID, localstack.ServingNamespace)
 }
+
+// sandboxGatewayAddress is the ingress gateway's load-balancer address in the sandbox: from
+// TEST-NET-3 (RFC 5737), so that it cannot be mistaken for a reachable one.
+const sandboxGatewayAddress = "203.0.113.10"
 
 // exports renders the environment as shell export lines, in a stable order.
 func exports(env map[string]string) string {

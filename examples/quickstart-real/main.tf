@@ -92,3 +92,14 @@ resource "asm_inference_service" "mnist" {
     create = "15m" # a first model waits for the runtime's image pull and Pods
   }
 }
+
+# The model, reachable from outside the cluster through the mesh's ingress gateway (ASM's ModelMesh
+# guide: the gateway "ingressgateway" with port 8008 open, and the namespace created in the mesh too).
+# The apply waits until the gateway's load balancer has an address.
+resource "asm_modelmesh_ingress" "public" {
+  mesh_id      = data.asm_mesh.this.mesh_id
+  namespace    = var.namespace
+  gateway_name = var.gateway_name
+
+  depends_on = [asm_cluster_attachment.ack]
+}

@@ -32,3 +32,8 @@ output "model_rest_url" {
   description = "ModelMesh's REST endpoint for the model, when its REST proxy is enabled."
   value       = asm_inference_service.mnist.rest_url
 }
+
+output "model_infer_url" {
+  description = "The model's KServe v2 REST inference URL, from outside the cluster (POST a v2 inference request)."
+  value       = format(asm_modelmesh_ingress.public.model_url_template, asm_inference_service.mnist.name)
+}

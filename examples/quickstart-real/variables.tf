@@ -78,3 +78,9 @@ variable "runtime_image" {
   type        = string
   default     = "seldonio/mlserver:1.3.2"
 }
+
+variable "gateway_name" {
+  description = "ASM ingress gateway that exposes the model; it must open port 8008."
+  type        = string
+  default     = "ingressgateway"
+}

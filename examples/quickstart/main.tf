@@ -90,6 +90,15 @@ resource "asm_inference_service" "my_model_sample" {
   }
 }
 
+# Step 5: reach the models from outside the cluster, through the mesh's ingress gateway: the Istio
+# Gateway and VirtualService of ASM's ModelMesh guide, on the mesh's control plane. Apply waits until
+# the gateway's load balancer has an address.
+resource "asm_modelmesh_ingress" "public" {
+  mesh_id = data.asm_mesh.this.mesh_id
+
+  depends_on = [asm_cluster_attachment.ack]
+}
+
 # A second model, through the reusable module, as teams compose it.
 module "sklearn_models" {
   source = "../modules/modelmesh-model"
@@ -120,6 +129,11 @@ output "my_model_sample_ready" {
 
 output "my_model_sample_url" {
   value = asm_inference_service.my_model_sample.url
+}
+
+# Where a client sends the model's KServe v2 inference requests from outside the cluster.
+output "my_model_sample_infer_url" {
+  value = format(asm_modelmesh_ingress.public.model_url_template, asm_inference_service.my_model_sample.name)
 }
 
 output "module_models" {

@@ -23,6 +23,7 @@ var actions = map[string]action{
 	"DescribeClustersInServiceMesh": {[]string{"ServiceMeshId"}, (*Server).describeClustersInServiceMesh},
 	"AddClusterIntoServiceMesh":     {[]string{"ServiceMeshId", "ClusterId"}, (*Server).addClusterIntoServiceMesh},
 	"RemoveClusterFromServiceMesh":  {[]string{"ServiceMeshId", "ClusterId"}, (*Server).removeClusterFromServiceMesh},
+	"DescribeServiceMeshKubeconfig": {[]string{"ServiceMeshId"}, (*Server).describeServiceMeshKubeconfig},
 }
 
 func (s *Server) describeServiceMeshDetail(c call) (any, *apiError) {

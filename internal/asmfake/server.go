@@ -44,9 +44,11 @@ type Server struct {
 	credentials map[string]Credential
 	meshes      map[string]*meshState
 	clusters    map[string]Cluster
-	faults      map[string][]*pendingFault
-	nonces      map[string]time.Time
-	requests    []Request
+	// controlPlanes are the kubeconfigs DescribeServiceMeshKubeconfig hands out, by mesh ID.
+	controlPlanes map[string]ControlPlane
+	faults        map[string][]*pendingFault
+	nonces        map[string]time.Time
+	requests      []Request
 	// undocumented are this server's codes for the refusals ASM documents no code for.
 	undocumented map[Refusal]string
 
@@ -57,12 +59,13 @@ type Server struct {
 // New returns a fake with no credentials, meshes or clusters.
 func New(opts Options) *Server {
 	return &Server{
-		opts:        opts,
-		credentials: map[string]Credential{},
-		meshes:      map[string]*meshState{},
-		clusters:    map[string]Cluster{},
-		faults:      map[string][]*pendingFault{},
-		nonces:      map[string]time.Time{},
+		opts:          opts,
+		credentials:   map[string]Credential{},
+		meshes:        map[string]*meshState{},
+		clusters:      map[string]Cluster{},
+		controlPlanes: map[string]ControlPlane{},
+		faults:        map[string][]*pendingFault{},
+		nonces:        map[string]time.Time{},
 
 		undocumented: undocumentedCodes(),
 	}

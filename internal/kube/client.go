@@ -27,6 +27,8 @@ type Kind struct {
 	Namespaced bool
 	// CRD is the CustomResourceDefinition that must be installed, empty for built-in types.
 	CRD string
+	// Missing, when set, is what to do when the CRD is not installed; the default speaks of KServe.
+	Missing string
 }
 
 var (
@@ -46,7 +48,24 @@ var (
 		GVR:  schema.GroupVersionResource{Version: "v1", Resource: "secrets"},
 		Kind: "Secret", Namespaced: true,
 	}
+	Service = Kind{
+		GVR:  schema.GroupVersionResource{Version: "v1", Resource: "services"},
+		Kind: "Service", Namespaced: true,
+	}
+	// IstioGateway and IstioVirtualService live on an ASM mesh's control plane. v1beta1 is served by
+	// every Istio since 1.5, so by every ASM release that runs ModelMesh (1.18 and later); v1 only from 1.22.
+	IstioGateway = Kind{
+		GVR:  schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1beta1", Resource: "gateways"},
+		Kind: "Gateway", Namespaced: true, CRD: "gateways.networking.istio.io", Missing: istioMissing,
+	}
+	IstioVirtualService = Kind{
+		GVR:  schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1beta1", Resource: "virtualservices"},
+		Kind: "VirtualService", Namespaced: true, CRD: "virtualservices.networking.istio.io", Missing: istioMissing,
+	}
 )
+
+const istioMissing = "the API server reached is not an Istio control plane: check that the kubeconfig is the ASM " +
+	"mesh's (DescribeServiceMeshKubeconfig), not a data-plane cluster's"
 
 // APIVersion is the apiVersion written into objects of this kind.
 func (k Kind) APIVersion() string { return k.GVR.GroupVersion().String() }
@@ -74,15 +93,38 @@ func (r Ref) String() string {
 // Client is safe for concurrent use; the provider shares one across all resources.
 type Client struct {
 	dynamic dynamic.Interface
+	hints   Hints
 }
 
-// New builds a client without contacting the cluster.
+// Hints say, in an error, which settings lead to the API server; DataPlaneHints name the provider's
+// kubernetes block.
+type Hints struct {
+	// Unreachable follows "the Kubernetes API server could not be reached".
+	Unreachable string
+	// Unauthorized follows "the cluster rejected the credentials (401 Unauthorized)".
+	Unauthorized string
+}
+
+var DataPlaneHints = Hints{
+	Unreachable: "Check that kubernetes.host or the kubeconfig's server (kubernetes.config_path, kubernetes.config_context) " +
+		"in the asm provider block points at a running cluster, then run terraform again",
+	Unauthorized: "the token may have expired or belong to another cluster. Check kubernetes.token, " +
+		"kubernetes.client_certificate/client_key or the kubeconfig user (kubernetes.config_path, kubernetes.config_context) " +
+		"in the asm provider block",
+}
+
+// New builds a client of the data-plane cluster without contacting it.
 func New(cfg *rest.Config) (*Client, error) {
+	return NewWithHints(cfg, DataPlaneHints)
+}
+
+// NewWithHints builds a client of another API server, whose errors give hints instead.
+func NewWithHints(cfg *rest.Config, hints Hints) (*Client, error) {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building Kubernetes client: %w", err)
 	}
-	return &Client{dynamic: dyn}, nil
+	return &Client{dynamic: dyn, hints: hints}, nil
 }
 
 func (c *Client) resource(r Ref) dynamic.ResourceInterface {
@@ -105,7 +147,7 @@ func (c *Client) Apply(ctx context.Context, r Ref, obj *unstructured.Unstructure
 		return c.resource(r).Apply(ctx, r.Name, obj, metav1.ApplyOptions{FieldManager: opts.FieldManager, Force: opts.Force})
 	})
 	if err != nil {
-		return nil, explain(r, "applying", err)
+		return nil, explainWith(c.hints, r, "applying", err)
 	}
 	return out, nil
 }
@@ -116,7 +158,7 @@ func (c *Client) Get(ctx context.Context, r Ref) (*unstructured.Unstructured, er
 		return c.resource(r).Get(ctx, r.Name, metav1.GetOptions{})
 	})
 	if err != nil {
-		return nil, explain(r, "reading", err)
+		return nil, explainWith(c.hints, r, "reading", err)
 	}
 	return out, nil
 }
@@ -129,7 +171,7 @@ func (c *Client) Delete(ctx context.Context, r Ref) error {
 		return struct{}{}, c.resource(r).Delete(ctx, r.Name, metav1.DeleteOptions{PropagationPolicy: &propagation})
 	})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return explain(r, "deleting", err)
+		return explainWith(c.hints, r, "deleting", err)
 	}
 	return nil
 }
@@ -178,7 +220,7 @@ func (c *Client) WaitFor(ctx context.Context, r Ref, done func(*unstructured.Uns
 		if errors.Is(err, watchtools.ErrWatchClosed) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
 			return last, fmt.Errorf("timed out waiting for %s: %w", r, context.DeadlineExceeded)
 		}
-		return last, explain(r, "watching", err)
+		return last, explainWith(c.hints, r, "watching", err)
 	}
 	return last, nil
 }
@@ -195,6 +237,9 @@ type NotInstalledError struct {
 }
 
 func (e *NotInstalledError) Error() string {
+	if e.Kind.Missing != "" {
+		return fmt.Sprintf("the %s API (CRD %s) is not installed: %s", e.Kind.Kind, e.Kind.CRD, e.Kind.Missing)
+	}
 	return fmt.Sprintf("the %s API (CRD %s) is not installed on this cluster. ModelMesh/KServe must be "+
 		"enabled first: in ASM, open the mesh in the console and enable KServe on ASM (Ecosystem > KServe on ASM), "+
 		"or install KServe ModelMesh Serving; check that the provider's kubernetes block points at the data-plane cluster",
@@ -216,13 +261,15 @@ func IsNotInstalled(err error) bool {
 // explain turns API errors into messages that say what to do. The original error stays wrapped
 // so callers can still classify it.
 func explain(r Ref, verb string, err error) error {
+	return explainWith(DataPlaneHints, r, verb, err)
+}
+
+func explainWith(hints Hints, r Ref, verb string, err error) error {
 	var status apierrors.APIStatus
 	if !errors.As(err, &status) {
 		if isConnectionError(err) {
 			return fmt.Errorf("%s %s: the Kubernetes API server could not be reached, even after retrying for a while; "+
-				"it may be down or restarting. Check that kubernetes.host or the kubeconfig's server "+
-				"(kubernetes.config_path, kubernetes.config_context) in the asm provider block points at a running "+
-				"cluster, then run terraform again: %w", verb, r, err)
+				"it may be down or restarting. %s: %w", verb, r, hints.Unreachable, err)
 		}
 		return fmt.Errorf("%s %s: %w", verb, r, err)
 	}
@@ -236,9 +283,7 @@ func explain(r Ref, verb string, err error) error {
 			"Remove them from the other tool's configuration, or set force_conflicts = true on this resource "+
 			"to take ownership: %w", r, conflictCauses(s), err)
 	case apierrors.IsUnauthorized(err):
-		return fmt.Errorf("%s %s: the cluster rejected the credentials (401 Unauthorized): the token may have expired "+
-			"or belong to another cluster. Check kubernetes.token, kubernetes.client_certificate/client_key or the "+
-			"kubeconfig user (kubernetes.config_path, kubernetes.config_context) in the asm provider block: %w", verb, r, err)
+		return fmt.Errorf("%s %s: the cluster rejected the credentials (401 Unauthorized): %s: %w", verb, r, hints.Unauthorized, err)
 	case apierrors.IsForbidden(err):
 		return fmt.Errorf("%s %s: the cluster's RBAC forbids it (403); grant the provider's identity access to %s: %w",
 			verb, r, r.Kind.GVR.GroupResource(), err)

@@ -50,7 +50,8 @@ type Stack struct {
 	Local      *testcluster.Local
 	Kubeconfig string
 
-	clusters atomic.Int64
+	clusters         atomic.Int64
+	meshControlPlane *testcluster.MeshControlPlane
 }
 
 // Start brings everything up; on error whatever had started is stopped again.
@@ -99,6 +100,9 @@ func StartASMOnly(opts Options) (*Stack, error) {
 // Stop stops everything that was started; it is safe on a partly started stack.
 func (s *Stack) Stop() error {
 	var errs []error
+	if s.meshControlPlane != nil {
+		errs = append(errs, s.meshControlPlane.Stop())
+	}
 	if s.Local != nil {
 		errs = append(errs, s.Local.Stop())
 	}

@@ -344,6 +344,11 @@ func (d *providerData) deleteObject(ctx context.Context, timeout time.Duration, 
 	if client == nil {
 		return
 	}
+	deleteWith(ctx, client, ref, diags)
+}
+
+// deleteWith deletes the object through client and waits until it is gone, within ctx.
+func deleteWith(ctx context.Context, client *kube.Client, ref kube.Ref, diags *diag.Diagnostics) {
 	if err := client.Delete(ctx, ref); err != nil {
 		if kube.IsNotInstalled(err) {
 			return

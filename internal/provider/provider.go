@@ -218,6 +218,7 @@ func (p *asmProvider) Resources(context.Context) []func() resource.Resource {
 		NewModelStorageResource,
 		NewServingRuntimeResource,
 		NewClusterServingRuntimeResource,
+		NewModelMeshIngressResource,
 	}
 }
 
@@ -255,6 +256,10 @@ type providerData struct {
 	kubeOnce sync.Once
 	kube     *kube.Client
 	kubeErr  error
+
+	// meshKubes are the clients of ASM control planes (see meshKube).
+	meshKubesMu sync.Mutex
+	meshKubes   map[meshKubeKey]*kube.Client
 }
 
 // ASM returns the shared ASM client, building it on first use.

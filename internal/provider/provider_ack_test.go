@@ -60,6 +60,11 @@ func TestAccProvider_ackQuickstart(t *testing.T) {
 	for k, v := range acctest.ACKEnv(ack) {
 		t.Setenv(k, v)
 	}
+	// The quickstart's ingress: the mesh's control plane, and the guide's gateway on the cluster.
+	acctest.MeshControlPlane(t)
+	const gatewayAddress = "192.0.2.20"
+	acctest.CreateIngressGateway(t, acctest.IngressGateway{IngressGateway: localstack.DefaultIngressGateway,
+		Address: gatewayAddress, AddressDelay: time.Second})
 	fake := acctest.ASMFake()
 	tf := acctest.NewTerraform(t, func() tfprotov6.ProviderServer { return providerserver.NewProtocol6(New("test")())() },
 		quickstartConfig(t))
@@ -95,6 +100,9 @@ func TestAccProvider_ackQuickstart(t *testing.T) {
 	}
 	if ready := string(outputs["my_model_sample_ready"].Value); ready != "true" {
 		t.Errorf("my_model_sample_ready = %q, want true", ready)
+	}
+	if url, want := string(outputs["my_model_sample_infer_url"].Value), `"http://`+gatewayAddress+`:8008/v2/models/my-model-sample/infer"`; url != want {
+		t.Errorf("my_model_sample_infer_url = %s, want %s", url, want)
 	}
 	issued := ack.Issued()
 	if len(issued) != 1 || issued[0].AccessKeyID != localstack.AccessKeyID || issued[0].ClusterID != clusterID || issued[0].Private {

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -20,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/podnet"
 )
@@ -95,34 +98,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, errors.Join(err, os.RemoveAll(workDir))
 	}
 	c := &Cluster{guard: guard, workDir: workDir, assets: assets, modelMeshAssets: modelMeshAssets}
-	apiserver, err := guard.wrap(filepath.Join(assets, "kube-apiserver"))
-	if err != nil {
+	if c.env, err = newControlPlane(ctx, guard, assets, workDir, crds); err != nil {
 		return nil, errors.Join(err, c.Stop())
 	}
-	etcd, err := guard.wrap(filepath.Join(assets, "etcd"))
-	if err != nil {
-		return nil, errors.Join(err, c.Stop())
-	}
-
-	useExisting := false // ignore USE_EXISTING_CLUSTER: these tests must never touch a real cluster
-	c.env = &envtest.Environment{
-		UseExistingCluster:    &useExisting,
-		CRDs:                  crds,
-		ErrorIfCRDPathMissing: true,
-	}
-	c.env.ControlPlane.APIServer = &envtest.APIServer{Path: apiserver, CertDir: filepath.Join(workDir, "apiserver")}
-	// Without a grace period for watches, a stop waits for every open watch to end on its own (the
-	// 20 s stop timeout runs out first); with one, watches are closed after 1 s as on a real restart.
-	c.env.ControlPlane.APIServer.Configure().Set("shutdown-watch-termination-grace-period", "1s")
-	c.env.ControlPlane.Etcd = &envtest.Etcd{Path: etcd, DataDir: filepath.Join(workDir, "etcd")}
-	if deadline, ok := ctx.Deadline(); ok {
-		c.env.ControlPlaneStartTimeout = time.Until(deadline)
-	}
-	for _, dir := range []string{c.env.ControlPlane.APIServer.CertDir, c.env.ControlPlane.Etcd.DataDir} {
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			return nil, errors.Join(err, c.Stop())
-		}
-	}
+	c.env.ErrorIfCRDPathMissing = true
 
 	cfg, err := c.env.Start()
 	if err != nil {
@@ -133,6 +112,40 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, errors.Join(err, c.Stop())
 	}
 	return c, nil
+}
+
+// newControlPlane prepares etcd and kube-apiserver from assets, started through guard, with their
+// files in workDir, to serve crds once started; a ctx deadline bounds the start.
+func newControlPlane(ctx context.Context, guard *orphanGuard, assets, workDir string, crds []*apiextensionsv1.CustomResourceDefinition) (*envtest.Environment, error) {
+	apiserver, err := guard.wrap(filepath.Join(assets, "kube-apiserver"))
+	if err != nil {
+		return nil, err
+	}
+	etcd, err := guard.wrap(filepath.Join(assets, "etcd"))
+	if err != nil {
+		return nil, err
+	}
+	// Nothing reads envtest's logs; without a logger, controller-runtime prints a stack trace when a
+	// control plane starts more than 30 s into the process (the mesh's, started on first use).
+	ctrllog.SetLogger(logr.Discard())
+	useExisting := false // ignore USE_EXISTING_CLUSTER: these tests must never touch a real cluster
+	env := &envtest.Environment{UseExistingCluster: &useExisting, CRDs: crds}
+	// envtest waits 10 s for installed CRDs to be served, which a machine at load 20 overran.
+	env.CRDInstallOptions.MaxTime = time.Minute
+	env.ControlPlane.APIServer = &envtest.APIServer{Path: apiserver, CertDir: filepath.Join(workDir, "apiserver")}
+	// Without a grace period for watches, a stop waits for every open watch to end on its own (the
+	// 20 s stop timeout runs out first); with one, watches are closed after 1 s as on a real restart.
+	env.ControlPlane.APIServer.Configure().Set("shutdown-watch-termination-grace-period", "1s")
+	env.ControlPlane.Etcd = &envtest.Etcd{Path: etcd, DataDir: filepath.Join(workDir, "etcd")}
+	if deadline, ok := ctx.Deadline(); ok {
+		env.ControlPlaneStartTimeout = time.Until(deadline)
+	}
+	for _, dir := range []string{env.ControlPlane.APIServer.CertDir, env.ControlPlane.Etcd.DataDir} {
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	return env, nil
 }
 
 // startNodes starts kube-controller-manager, kube-scheduler and KWOK, and registers the fake Nodes.
