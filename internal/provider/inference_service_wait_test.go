@@ -361,6 +361,20 @@ func waitReadyRuntimePods(t *testing.T, tc isvcTest, n int) {
 	}
 }
 
+// warmRuntime prepares a test on tc's runtime with both of its Pods up (podsPerRuntime): it
+// returns the runtime argument, a model already served there ("warm", which keeps the Pods up), the
+// step applying that model, and a PreConfig for the next step that waits for both Pods and then
+// records tc's statuses into *statuses.
+func warmRuntime(t *testing.T, tc isvcTest, statuses **statusLog) (runtime, warm string, step resource.TestStep, watch func()) {
+	runtime = fmt.Sprintf("  runtime = %q\n", tc.runtime)
+	warm = tc.block("warm", acctest.RandomName("warm"), "sklearn/mnist-svm.joblib", runtime)
+	watch = func() {
+		waitReadyRuntimePods(t, tc, 2)
+		*statuses = watchStatuses(t, tc)
+	}
+	return runtime, warm, resource.TestStep{Config: acctest.ProviderConfig() + warm}, watch
+}
+
 // TestAccInferenceService_failedLoadIsRetried: ModelMesh records a failed load and then retries it in
 // another runtime Pod (CacheEntry.failed); meanwhile the controller reports FailedToLoad. The apply
 // rides that out and ends Loaded. Once the load has failed in both Pods, the apply fails with
@@ -368,23 +382,18 @@ func waitReadyRuntimePods(t *testing.T, tc isvcTest, n int) {
 func TestAccInferenceService_failedLoadIsRetried(t *testing.T) {
 	requireLocalModelMesh(t)
 	tc := newISVCTest(t)
-	runtime := fmt.Sprintf("  runtime = %q\n", tc.runtime)
-	// A model already served keeps both Pods of the runtime (podsPerRuntime) up: a retry while the
-	// second Pod is still starting would have nowhere to go.
-	warm := tc.block("warm", acctest.RandomName("warm"), "sklearn/mnist-svm.joblib", runtime)
+	// A retry while the second Pod is still starting would have nowhere to go.
 	var statuses *statusLog
+	runtime, warm, warmStep, watch := warmRuntime(t, tc, &statuses)
 	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             tc.checkGone(t),
 		Steps: []resource.TestStep{
-			{Config: acctest.ProviderConfig() + warm},
+			warmStep,
 			{
-				PreConfig: func() {
-					waitReadyRuntimePods(t, tc, 2)
-					statuses = watchStatuses(t, tc)
-				},
-				Config: tc.config(acctest.FailOncePathMarker+"model.joblib", runtime) + warm,
+				PreConfig: watch,
+				Config:    tc.config(acctest.FailOncePathMarker+"model.joblib", runtime) + warm,
 				ConfigStateChecks: []statecheck.StateCheck{
 					expectState("active_model_state", knownvalue.StringExact("Loaded")),
 					expectState("failed_copies", knownvalue.Int64Exact(1)),
@@ -413,24 +422,20 @@ func TestAccInferenceService_failedLoadIsRetried(t *testing.T) {
 func TestAccInferenceService_readyBeforeLoaded(t *testing.T) {
 	requireLocalModelMesh(t)
 	tc := newISVCTest(t)
-	runtime := fmt.Sprintf("  runtime = %q\n", tc.runtime)
 	// With the runtime's Pods up before the model: a model that scales its runtime from zero keeps
 	// the RuntimeUnhealthy failure, and Ready False, while it loads (TestRuntimeRecovers).
-	warm := tc.block("warm", acctest.RandomName("warm"), "sklearn/mnist-svm.joblib", runtime)
-	path := acctest.LoadTimeSegment(5*time.Second) + "model.joblib"
 	var statuses *statusLog
+	runtime, warm, warmStep, watch := warmRuntime(t, tc, &statuses)
+	path := acctest.LoadTimeSegment(5*time.Second) + "model.joblib"
 	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
 		CheckDestroy:             tc.checkGone(t),
 		Steps: []resource.TestStep{
-			{Config: acctest.ProviderConfig() + warm},
+			warmStep,
 			{
-				PreConfig: func() {
-					waitReadyRuntimePods(t, tc, 2)
-					statuses = watchStatuses(t, tc)
-				},
-				Config: tc.config(path, runtime) + warm,
+				PreConfig: watch,
+				Config:    tc.config(path, runtime) + warm,
 				Check: resource.ComposeAggregateTestCheckFunc(
 					tc.checkLive(t, loadedWithPath(path)),
 					func(*terraform.State) error {
