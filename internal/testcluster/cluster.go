@@ -171,7 +171,11 @@ func (c *Cluster) startNodes(ctx context.Context) error {
 			"--root-ca-file=" + caFile,
 		}},
 		{"kube-scheduler", c.assets, []string{"--kubeconfig=" + c.adminKubeconfig, "--leader-elect=false", "--secure-port=0"}},
-		{"kwok", c.modelMeshAssets, []string{"--kubeconfig=" + c.adminKubeconfig, "--config=" + kwokConfig, "--manage-all-nodes=true"}},
+		// Only the fake Nodes (createFakeNodes annotates them): a real kubelet's Node (internal/testnode)
+		// must be left to that kubelet.
+		{"kwok", c.modelMeshAssets, []string{
+			"--kubeconfig=" + c.adminKubeconfig, "--config=" + kwokConfig, "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+		}},
 	} {
 		if _, err := c.startProcess(p.binary, filepath.Join(p.dir, p.binary), p.args, nil, c.workDir); err != nil {
 			return err
