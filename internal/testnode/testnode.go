@@ -74,11 +74,11 @@ func (d *daemon) running() bool {
 // Start starts containerd, imports the images, starts the kubelet against cluster and waits until
 // its Node is Ready. Call Stop when done.
 func Start(ctx context.Context, cluster *testcluster.Cluster, opts Options) (*Node, error) {
-	dir, err := os.MkdirTemp("", "testnode-")
+	client, err := kubernetes.NewForConfig(cluster.RESTConfig())
 	if err != nil {
 		return nil, err
 	}
-	client, err := kubernetes.NewForConfig(cluster.RESTConfig())
+	dir, err := os.MkdirTemp("", "testnode-")
 	if err != nil {
 		return nil, err
 	}
