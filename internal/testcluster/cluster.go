@@ -114,6 +114,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	// Without a grace period for watches, a stop waits for every open watch to end on its own (the
 	// 20 s stop timeout runs out first); with one, watches are closed after 1 s as on a real restart.
 	c.env.ControlPlane.APIServer.Configure().Set("shutdown-watch-termination-grace-period", "1s")
+	// As kubeadm does: a real kubelet's Node (internal/testnode) is named by --hostname-override,
+	// a name no DNS resolves, so logs and exec must dial its InternalIP.
+	c.env.ControlPlane.APIServer.Configure().Set("kubelet-preferred-address-types", "InternalIP,ExternalIP,Hostname")
 	c.env.ControlPlane.Etcd = &envtest.Etcd{Path: etcd, DataDir: filepath.Join(workDir, "etcd")}
 	if deadline, ok := ctx.Deadline(); ok {
 		c.env.ControlPlaneStartTimeout = time.Until(deadline)

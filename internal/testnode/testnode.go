@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -155,7 +156,7 @@ func (n *Node) start(ctx context.Context, cluster *testcluster.Cluster, opts Opt
 // other nodes' and the machine's. A new cpuset cgroup starts with no CPUs and no memory nodes
 // (cgroup-v1/cpusets.rst), so those are copied from the parent, or no task could join it.
 func (n *Node) makeCgroupRoot() error {
-	for _, hierarchy := range cgroupHierarchies() {
+	for _, hierarchy := range cgroupHierarchies("cgroup") {
 		dir := filepath.Join(hierarchy, n.cgroupRoot)
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return err
@@ -176,15 +177,16 @@ func (n *Node) makeCgroupRoot() error {
 	return nil
 }
 
-// cgroupHierarchies lists the mounted cgroup v1 hierarchies (/proc/self/mounts, fstype cgroup).
-func cgroupHierarchies() []string {
+// cgroupHierarchies lists the mounted cgroup hierarchies of the given types (/proc/self/mounts:
+// "cgroup" for v1, "cgroup2" for the unified hierarchy systemd-era machines also mount).
+func cgroupHierarchies(fsTypes ...string) []string {
 	mounts, err := os.ReadFile("/proc/self/mounts")
 	if err != nil {
 		return nil
 	}
 	var dirs []string
 	for _, line := range strings.Split(string(mounts), "\n") {
-		if f := strings.Fields(line); len(f) > 2 && f[2] == "cgroup" {
+		if f := strings.Fields(line); len(f) > 2 && slices.Contains(fsTypes, f[2]) {
 			dirs = append(dirs, f[1])
 		}
 	}
@@ -223,6 +225,10 @@ state = %q
 [plugins."io.containerd.grpc.v1.cri"]
   # The pause image imported by Start: the default (registry.k8s.io/pause) would be pulled.
   sandbox_image = %q
+  # CRI gives sandboxes oom_score_adj -998, and lowering it needs CAP_SYS_RESOURCE, which this
+  # machine's root lacks (CapBnd): runc init then dies ("can't get final child's PID from pipe: EOF").
+  # With this, containerd keeps every score at or above its own.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -428,7 +434,8 @@ func unmountUnder(dir string) error {
 // is removed with rmdir once it has no tasks and no children).
 func (n *Node) removeCgroups() error {
 	var errs []error
-	for _, hierarchy := range cgroupHierarchies() {
+	// runc also makes the container's cgroup in the unified hierarchy (cgroup v1's hybrid mode).
+	for _, hierarchy := range cgroupHierarchies("cgroup", "cgroup2") {
 		var dirs []string
 		_ = filepath.WalkDir(filepath.Join(hierarchy, n.cgroupRoot), func(path string, d os.DirEntry, err error) error {
 			if err == nil && d.IsDir() {

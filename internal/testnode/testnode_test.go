@@ -100,13 +100,15 @@ func TestRealNodeRunsPod(t *testing.T) {
 		t.Errorf("pod IP %q, container ID %q: want an IP from the bridge network and a containerd container", pod.Status.PodIP, pod.Status.ContainerStatuses[0].ContainerID)
 	}
 	var logs string
+	var logErr error
 	err = wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
-		b, err := pods.GetLogs("hello", &corev1.PodLogOptions{}).DoRaw(ctx)
+		var b []byte
+		b, logErr = pods.GetLogs("hello", &corev1.PodLogOptions{}).DoRaw(ctx)
 		logs = string(b)
-		return err == nil && strings.Contains(logs, message), nil
+		return logErr == nil && strings.Contains(logs, message), nil
 	})
 	if err != nil {
-		t.Fatalf("log %q does not say %q: %v\nkubelet log:\n%s", logs, message, err, node.LogTail("kubelet"))
+		t.Fatalf("log %q does not say %q: %v (last error: %v)\nkubelet log:\n%s", logs, message, err, logErr, node.LogTail("kubelet"))
 	}
 
 	// Deleting the Pod: the kubelet stops the container (SIGTERM, which sleeper obeys) and confirms.
