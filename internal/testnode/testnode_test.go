@@ -124,11 +124,15 @@ func TestRealNodeRunsPod(t *testing.T) {
 	}
 }
 
-// requireNode skips unless the machine can run a node: root, containerd, ctr, runc, the CNI
+// requireNode skips unless TF_ACC is set and the machine can run a node: root, containerd, ctr, runc, the CNI
 // plugins and the kubelet built by tools/k8s/build-node.sh (NODE_ASSETS, or that script's cache
 // entry; the test never builds it).
 func requireNode(t *testing.T) string {
 	t.Helper()
+	// It starts a whole cluster, like the acceptance tests.
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("TF_ACC unset")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("a real node needs root")
 	}
