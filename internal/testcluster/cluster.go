@@ -136,6 +136,9 @@ func newControlPlane(ctx context.Context, guard *orphanGuard, assets, workDir st
 	// Without a grace period for watches, a stop waits for every open watch to end on its own (the
 	// 20 s stop timeout runs out first); with one, watches are closed after 1 s as on a real restart.
 	env.ControlPlane.APIServer.Configure().Set("shutdown-watch-termination-grace-period", "1s")
+	// As kubeadm does: a real kubelet's Node (internal/testnode) is named by --hostname-override,
+	// a name no DNS resolves, so logs and exec must dial its InternalIP.
+	env.ControlPlane.APIServer.Configure().Set("kubelet-preferred-address-types", "InternalIP,ExternalIP,Hostname")
 	env.ControlPlane.Etcd = &envtest.Etcd{Path: etcd, DataDir: filepath.Join(workDir, "etcd")}
 	if deadline, ok := ctx.Deadline(); ok {
 		env.ControlPlaneStartTimeout = time.Until(deadline)
@@ -184,7 +187,11 @@ func (c *Cluster) startNodes(ctx context.Context) error {
 			"--root-ca-file=" + caFile,
 		}},
 		{"kube-scheduler", c.assets, []string{"--kubeconfig=" + c.adminKubeconfig, "--leader-elect=false", "--secure-port=0"}},
-		{"kwok", c.modelMeshAssets, []string{"--kubeconfig=" + c.adminKubeconfig, "--config=" + kwokConfig, "--manage-all-nodes=true"}},
+		// Only the fake Nodes (createFakeNodes annotates them): a real kubelet's Node (internal/testnode)
+		// must be left to that kubelet.
+		{"kwok", c.modelMeshAssets, []string{
+			"--kubeconfig=" + c.adminKubeconfig, "--config=" + kwokConfig, "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+		}},
 	} {
 		if _, err := c.startProcess(p.binary, filepath.Join(p.dir, p.binary), p.args, nil, c.workDir); err != nil {
 			return err

@@ -1,0 +1,463 @@
+// Package testnode runs a real kubelet node for a test cluster (the spike of issue 25): containerd
+// and runc from the machine's packages, the kubelet built by tools/k8s/build-node.sh, and a bridge
+// CNI network, all with their own files under one temporary folder, so that several nodes (and
+// several test binaries) can share the machine.
+package testnode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
+)
+
+// CNIBinDir is where Debian's containernetworking-plugins puts the plugins.
+const CNIBinDir = "/usr/lib/cni"
+
+// Options configures Start.
+type Options struct {
+	// KubeletDir holds the kubelet (tools/k8s/build-node.sh prints it).
+	KubeletDir string
+	// SandboxImage is the reference of the pause image, one of Images: containerd runs it as each
+	// Pod's sandbox, and must not try to pull it (no network here).
+	SandboxImage string
+	// Images are OCI layout tarballs (WriteImage) imported into containerd's k8s.io namespace, the
+	// one its CRI plugin serves to the kubelet.
+	Images []string
+}
+
+// Node is a running containerd and kubelet, registered with the cluster as Name.
+type Node struct {
+	Name       string
+	dir        string
+	socket     string
+	bridge     string
+	cgroupRoot string
+	client     kubernetes.Interface
+	containerd *daemon
+	kubelet    *daemon
+}
+
+// daemon is a started process; done closes when it has exited.
+type daemon struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func (d *daemon) running() bool {
+	if d == nil {
+		return false
+	}
+	select {
+	case <-d.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Start starts containerd, imports the images, starts the kubelet against cluster and waits until
+// its Node is Ready. Call Stop when done.
+func Start(ctx context.Context, cluster *testcluster.Cluster, opts Options) (*Node, error) {
+	client, err := kubernetes.NewForConfig(cluster.RESTConfig())
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "testnode-")
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		Name: filepath.Base(dir), dir: dir, socket: filepath.Join(dir, "containerd.sock"), client: client,
+		// Interface names are at most 15 bytes (IFNAMSIZ).
+		bridge: fmt.Sprintf("tn%d", rand.IntN(1e8)),
+	}
+	n.cgroupRoot = "/" + n.Name
+	if err := n.start(ctx, cluster, opts); err != nil {
+		return nil, errors.Join(err, n.Stop(context.WithoutCancel(ctx)))
+	}
+	return n, nil
+}
+
+func (n *Node) start(ctx context.Context, cluster *testcluster.Cluster, opts Options) error {
+	if err := n.makeCgroupRoot(); err != nil {
+		return err
+	}
+	if err := n.writeCNIConfig(); err != nil {
+		return err
+	}
+	if err := n.startContainerd(ctx, opts.SandboxImage); err != nil {
+		return err
+	}
+	for _, image := range opts.Images {
+		if out, err := n.ctr(ctx, "images", "import", image); err != nil {
+			return fmt.Errorf("import %s: %w\n%s", image, err, out)
+		}
+	}
+	kubeconfig := filepath.Join(n.dir, "kubeconfig")
+	// The spike's kubelet uses the admin credentials: a real node would get its own through a
+	// bootstrap token and the CSR signer (kube-controller-manager's csrsigning controller).
+	if err := cluster.WriteKubeconfig(kubeconfig); err != nil {
+		return err
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	config := filepath.Join(n.dir, "kubelet.yaml")
+	if err := os.WriteFile(config, []byte(n.kubeletConfig(port)), 0o600); err != nil {
+		return err
+	}
+	n.kubelet, err = n.run("kubelet", filepath.Join(opts.KubeletDir, "kubelet"),
+		"--config="+config, "--kubeconfig="+kubeconfig, "--root-dir="+filepath.Join(n.dir, "kubelet"),
+		"--hostname-override="+n.Name, "--v=2")
+	if err != nil {
+		return err
+	}
+	err = wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		if !n.kubelet.running() {
+			return false, errors.New("kubelet exited")
+		}
+		node, err := n.client.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil //nolint:nilerr // not registered yet; the poll bounds the wait
+		}
+		for _, c := range node.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				return c.Status == corev1.ConditionTrue, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("node %s not Ready: %w\nkubelet log:\n%s", n.Name, err, n.LogTail("kubelet"))
+	}
+	return nil
+}
+
+// makeCgroupRoot creates the kubelet's cgroup root in every cgroup v1 hierarchy: the kubelet
+// refuses a root that does not exist, and a root of its own keeps its kubepods tree apart from
+// other nodes' and the machine's. A new cpuset cgroup starts with no CPUs and no memory nodes
+// (cgroup-v1/cpusets.rst), so those are copied from the parent, or no task could join it.
+func (n *Node) makeCgroupRoot() error {
+	for _, hierarchy := range cgroupHierarchies("cgroup") {
+		dir := filepath.Join(hierarchy, n.cgroupRoot)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return err
+		}
+		for _, file := range []string{"cpuset.cpus", "cpuset.mems"} {
+			value, err := os.ReadFile(filepath.Join(hierarchy, file))
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(dir, file), value, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// cgroupHierarchies lists the mounted cgroup hierarchies of the given types (/proc/self/mounts:
+// "cgroup" for v1, "cgroup2" for the unified hierarchy systemd-era machines also mount).
+func cgroupHierarchies(fsTypes ...string) []string {
+	mounts, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return nil
+	}
+	var dirs []string
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if f := strings.Fields(line); len(f) > 2 && slices.Contains(fsTypes, f[2]) {
+			dirs = append(dirs, f[1])
+		}
+	}
+	return dirs
+}
+
+// writeCNIConfig writes a bridge network on a /24 of 10.200.0.0/13 picked at random (RFC 1918;
+// the machine's own networks and podnet.Range lie elsewhere), with host-local IPAM keeping its
+// leases under the node's folder instead of /var/lib/cni. No ipMasq and no portmap: both add
+// iptables rules to the machine, and the spike's Pods need neither the outside world nor host ports.
+func (n *Node) writeCNIConfig() error {
+	subnet := fmt.Sprintf("10.%d.%d.0/24", 200+rand.IntN(8), rand.IntN(256))
+	conf := fmt.Sprintf(`{
+  "cniVersion": "1.0.0",
+  "name": %q,
+  "plugins": [{
+    "type": "bridge", "bridge": %q, "isGateway": true, "ipMasq": false, "hairpinMode": true,
+    "ipam": {"type": "host-local", "ranges": [[{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}], "dataDir": %q}
+  }]
+}`, n.Name, n.bridge, subnet, filepath.Join(n.dir, "cni-ipam"))
+	netDir := filepath.Join(n.dir, "net.d")
+	if err := os.Mkdir(netDir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(netDir, "10-bridge.conflist"), []byte(conf), 0o644)
+}
+
+// startContainerd runs containerd with its own root, state and socket, and a config for its CRI
+// plugin (containerd 1.6, config version 2: docs/cri/config.md of that release).
+func (n *Node) startContainerd(ctx context.Context, sandboxImage string) error {
+	config := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+[grpc]
+  address = %q
+[plugins."io.containerd.grpc.v1.cri"]
+  # The pause image imported by Start: the default (registry.k8s.io/pause) would be pulled.
+  sandbox_image = %q
+  # CRI gives sandboxes oom_score_adj -998, and lowering it needs CAP_SYS_RESOURCE, which this
+  # machine's root lacks (CapBnd): runc init then dies ("can't get final child's PID from pipe: EOF").
+  # With this, containerd keeps every score at or above its own.
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        # The kubelet's cgroupDriver: both must agree, and this machine has no systemd.
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = %q
+    conf_dir = %q
+`, filepath.Join(n.dir, "containerd", "root"), filepath.Join(n.dir, "containerd", "state"), n.socket,
+		sandboxImage, CNIBinDir, filepath.Join(n.dir, "net.d"))
+	path := filepath.Join(n.dir, "containerd.toml")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		return err
+	}
+	var err error
+	if n.containerd, err = n.run("containerd", "containerd", "--config="+path); err != nil {
+		return err
+	}
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := n.ctr(ctx, "version")
+		return err == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("containerd did not answer: %w\nlog:\n%s", err, n.LogTail("containerd"))
+	}
+	return nil
+}
+
+// kubeletConfig is the KubeletConfiguration (kubelet.config.k8s.io/v1beta1) for this machine.
+func (n *Node) kubeletConfig(port int) string {
+	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+containerRuntimeEndpoint: unix://%s
+# containerd 1.6 has no RuntimeConfig CRI call, so the kubelet falls back to this (until 1.38).
+cgroupDriver: cgroupfs
+# A root of our own (makeCgroupRoot), not the machine's.
+cgroupRoot: %s
+# This machine has cgroup v1 only; kubelet >= 1.35 refuses it unless told not to.
+failCgroupV1: false
+# The machine may have swap; the kubelet refuses to start with swap unless told not to.
+failSwapOn: false
+# A free port: nodes started side by side must not collide. The apiserver reads it from the Node's
+# status (daemonEndpoints) to fetch logs.
+port: %d
+# No unauthenticated read-only port and no healthz listener, nothing here reads them.
+readOnlyPort: 0
+healthzPort: 0
+# The test apiserver calls the kubelet (logs, exec) without a client certificate (envtest sets no
+# --kubelet-client-certificate), so the spike's kubelet lets anyone in. A real setup: webhook
+# authentication and authorization, and the apiserver's kubelet client certificate.
+authentication:
+  anonymous: {enabled: true}
+  webhook: {enabled: false}
+authorization:
+  mode: AlwaysAllow
+# No static Pods.
+staticPodPath: ""
+# Container logs under the node's folder, not /var/log/pods.
+podLogsDir: %s
+# The machine's disk is shared and often over 85%% full: the default thresholds (nodefs 10%%,
+# imagefs 15%%) would put the Node under DiskPressure and evict its Pods.
+evictionHard:
+  memory.available: 100Mi
+  nodefs.available: 1%%
+  nodefs.inodesFree: 1%%
+  imagefs.available: 1%%
+  imagefs.inodesFree: 1%%
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+`, n.socket, n.cgroupRoot, port, filepath.Join(n.dir, "pod-logs"))
+}
+
+// run starts a daemon logging to <dir>/<name>.log. Pdeathsig kills it if the test binary dies
+// without Stop (containerd's shims outlive it by design: Stop deletes the Pods first).
+func (n *Node) run(name, binary string, args ...string) (*daemon, error) {
+	logFile, err := os.Create(filepath.Join(n.dir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	d := &daemon{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(d.done) }()
+	return d, nil
+}
+
+// ctr runs containerd's CLI against this node's containerd, in the CRI plugin's namespace.
+func (n *Node) ctr(ctx context.Context, args ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, "ctr", append([]string{"--address=" + n.socket, "--namespace=k8s.io"}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// LogTail is the last 4 KiB of a daemon's log ("containerd" or "kubelet").
+func (n *Node) LogTail(name string) string {
+	b, err := os.ReadFile(filepath.Join(n.dir, name+".log"))
+	if err != nil {
+		return err.Error()
+	}
+	return string(b[max(0, len(b)-4096):])
+}
+
+// Stop deletes the node's Pods (so that the kubelet tears their sandboxes and networks down
+// through the CRI), stops the kubelet and containerd, and removes the Node, the bridge, the
+// cgroups and the files.
+func (n *Node) Stop(ctx context.Context) error {
+	var errs []error
+	if n.kubelet.running() {
+		errs = append(errs, n.drain(ctx))
+	}
+	errs = append(errs, stop(n.kubelet))
+	if n.containerd.running() {
+		// Whatever the kubelet left (it was killed, or a Pod would not stop): kill it, or the
+		// shims and their mounts outlive containerd.
+		if out, err := n.ctr(ctx, "tasks", "ls", "-q"); err == nil {
+			for _, id := range strings.Fields(out) {
+				_, _ = n.ctr(ctx, "tasks", "kill", "--signal=SIGKILL", id)
+				_, _ = n.ctr(ctx, "tasks", "delete", "--force", id)
+			}
+		}
+	}
+	errs = append(errs, stop(n.containerd))
+	if err := n.client.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		errs = append(errs, err)
+	}
+	if _, err := net.InterfaceByName(n.bridge); err == nil {
+		if out, err := exec.Command("ip", "link", "delete", n.bridge).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("delete bridge %s: %w: %s", n.bridge, err, out))
+		}
+	}
+	errs = append(errs, unmountUnder(n.dir), n.removeCgroups())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("stop node %s (files left in %s): %w", n.Name, n.dir, err)
+	}
+	return os.RemoveAll(n.dir)
+}
+
+// drain deletes the Pods bound to the node and waits until the kubelet has stopped them and
+// confirmed their deletion.
+func (n *Node) drain(ctx context.Context) error {
+	selector := "spec.nodeName=" + n.Name
+	pods := n.client.CoreV1().Pods(metav1.NamespaceAll)
+	list, err := pods.List(ctx, metav1.ListOptions{FieldSelector: selector})
+	if err != nil {
+		return err
+	}
+	for _, pod := range list.Items {
+		err := n.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
+		list, err := pods.List(ctx, metav1.ListOptions{FieldSelector: selector})
+		return err == nil && len(list.Items) == 0, nil
+	})
+}
+
+// stop sends SIGTERM, then SIGKILL after 15 s.
+func stop(d *daemon) error {
+	if !d.running() {
+		return nil
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return nil //nolint:nilerr // it exited meanwhile
+	}
+	select {
+	case <-d.done:
+		return nil
+	case <-time.After(15 * time.Second):
+		return d.cmd.Process.Kill()
+	}
+}
+
+// unmountUnder detaches every mount below dir (kubelet volumes, containerd's snapshots), deepest
+// first.
+func unmountUnder(dir string) error {
+	mounts, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(string(mounts), "\n")
+	var errs []error
+	for i := len(lines) - 1; i >= 0; i-- {
+		f := strings.Fields(lines[i])
+		if len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
+			if err := syscall.Unmount(f[1], syscall.MNT_DETACH); err != nil {
+				errs = append(errs, fmt.Errorf("unmount %s: %w", f[1], err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeCgroups removes the cgroup root and what the kubelet made in it, deepest first (a cgroup
+// is removed with rmdir once it has no tasks and no children).
+func (n *Node) removeCgroups() error {
+	var errs []error
+	// runc also makes the container's cgroup in the unified hierarchy (cgroup v1's hybrid mode).
+	for _, hierarchy := range cgroupHierarchies("cgroup", "cgroup2") {
+		var dirs []string
+		_ = filepath.WalkDir(filepath.Join(hierarchy, n.cgroupRoot), func(path string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, path)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if err := syscall.Rmdir(dirs[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("remove cgroup %s: %w", dirs[i], err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// freePort asks the kernel for a free TCP port.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", ":0")
+	if err != nil {
+		return 0, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port //nolint:forcetypeassert // a "tcp" listener's address is a *net.TCPAddr
+	return port, l.Close()
+}
