@@ -28,23 +28,25 @@ chmod +x "$scratch/bin/go"
 # deleted.
 export PATH="$scratch/bin:$PATH" TFASM_CACHE="$scratch/cache" CACHE="$scratch/cache" \
   XDG_DATA_HOME="$scratch/data" TFASM_RESOLVE_ONLY=1 GOFLAGS="${GOFLAGS:-} -modcacherw"
-unset KUBEBUILDER_ASSETS MODELMESH_ASSETS
+unset KUBEBUILDER_ASSETS MODELMESH_ASSETS NODE_ASSETS
 # The seeding below reads only go.mod and go.sum files, never the module cache.
 export GOMODCACHE="$scratch/gomodcache-seed"
 mkdir -p "$GOMODCACHE"
 
 # Bad cache entries, as an interrupted or older build leaves them, must be rebuilt, never used: the
-# control plane without etcd, the ModelMesh entry without its manifests, and a .partial folder of each
+# control plane without etcd, the ModelMesh entry without its manifests, the node's without kube-proxy, and a .partial folder of each
 # from a build that no longer runs.
 k8s_entry=$(tools/k8s/build.sh --entry)
 modelmesh_entry=$(tools/modelmesh/build.sh --entry)
-mkdir -p "$k8s_entry" "$modelmesh_entry"
+node_entry=$(tools/k8s/build-node.sh --entry)
+mkdir -p "$k8s_entry" "$modelmesh_entry" "$node_entry"
+install -m 755 /dev/null "$node_entry/kubelet"
 for b in $(tools/k8s/build.sh --list); do [ "$b" = etcd ] || install -m 755 /dev/null "$k8s_entry/$b"; done
 install -m 755 /dev/null "$modelmesh_entry/modelmesh-controller"
 install -m 755 /dev/null "$modelmesh_entry/kwok"
 true & gone=$!
 wait $gone
-mkdir -p "$k8s_entry.partial.$gone/kube-apiserver" "$modelmesh_entry.partial.$gone/kwok"
+mkdir -p "$k8s_entry.partial.$gone/kube-apiserver" "$modelmesh_entry.partial.$gone/kwok" "$node_entry.partial.$gone/kubelet"
 
 # The steps run side by side (they mostly wait on downloads), each with a module cache of its own:
 # in a shared one, a module that one step downloads would hide another step that reads it without
@@ -60,6 +62,7 @@ step() {
 start=$(date +%s)
 step "control plane (make control-plane)" control-plane make -s --no-print-directory control-plane
 step "ModelMesh controller and KWOK (make modelmesh-controller)" modelmesh make -s --no-print-directory modelmesh-controller
+step "kubelet and kube-proxy (make node)" node make -s --no-print-directory node
 step "terraform $(sed -n 's/^TF_VERSION *:= *//p' GNUmakefile), OpenTofu, tfplugindocs, goreleaser (make clis)" clis \
   make -k -s --no-print-directory clis
 step "govulncheck and its database (scripts/govulncheck.sh)" vuln scripts/govulncheck.sh
@@ -86,13 +89,13 @@ for i in "${!pids[@]}"; do
   fi
 done
 # The broken entries were taken for what they are: resolved past (a build would follow), partials gone.
-for entry in "$k8s_entry" "$modelmesh_entry"; do
+for entry in "$k8s_entry" "$modelmesh_entry" "$node_entry"; do
   if [ -e "$entry.partial.$gone" ]; then
     echo "FAILED  $entry.partial.$gone, left by an interrupted build, is still there"; failed=1
   fi
 done
-for script in tools/k8s/build.sh tools/modelmesh/build.sh; do
-  if ! grep -q "^$script: resolved" "$scratch"/step[01].log; then
+for script in tools/k8s/build.sh tools/modelmesh/build.sh tools/k8s/build-node.sh; do
+  if ! grep -q "^$script: resolved" "$scratch"/step[012].log; then
     echo "FAILED  $script took an incomplete cache entry for a built one"; failed=1
   fi
 done

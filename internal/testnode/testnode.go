@@ -42,6 +42,30 @@ type Options struct {
 	Images []string
 }
 
+// Missing names what this machine lacks to run a node in kubeletDir, or returns "" when nothing is:
+// root, containerd with its runc shim, ctr, runc, the CNI plugins and the kubelet. Each item says how
+// to get it.
+func Missing(kubeletDir string) string {
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (containerd and the kubelet mount, make cgroups and network namespaces)")
+	}
+	for _, tool := range []string{"containerd", "containerd-shim-runc-v2", "ctr", "runc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool+" (apt-get install containerd runc)")
+		}
+	}
+	for _, plugin := range []string{"bridge", "host-local", "loopback"} {
+		if _, err := os.Stat(filepath.Join(CNIBinDir, plugin)); err != nil {
+			missing = append(missing, "the CNI "+plugin+" plugin in "+CNIBinDir+" (apt-get install containernetworking-plugins)")
+		}
+	}
+	if _, err := os.Stat(filepath.Join(kubeletDir, "kubelet")); err != nil {
+		missing = append(missing, "the kubelet in "+kubeletDir+" (run tools/k8s/build-node.sh)")
+	}
+	return strings.Join(missing, "; ")
+}
+
 // Node is a running containerd and kubelet, registered with the cluster as Name.
 type Node struct {
 	Name       string

@@ -124,36 +124,28 @@ func TestRealNodeRunsPod(t *testing.T) {
 	}
 }
 
-// requireNode skips unless TF_ACC is set and the machine can run a node: root, containerd, ctr, runc, the CNI
-// plugins and the kubelet built by tools/k8s/build-node.sh (NODE_ASSETS, or that script's cache
-// entry; the test never builds it).
+// requireNode returns the kubelet's folder, or skips when TF_ACC is unset (it starts a whole cluster,
+// like the acceptance tests). NODE_ASSETS set (as make sets it) means a real node is required: a
+// machine that cannot run one fails, naming what it lacks; unset, the test looks in
+// tools/k8s/build-node.sh's cache entry and skips with the same message.
 func requireNode(t *testing.T) string {
 	t.Helper()
-	// It starts a whole cluster, like the acceptance tests.
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("TF_ACC unset")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("a real node needs root")
-	}
-	for _, tool := range []string{"containerd", "containerd-shim-runc-v2", "ctr", "runc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (apt-get install containerd runc containernetworking-plugins)", tool)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(testnode.CNIBinDir, "bridge")); err != nil {
-		t.Skipf("no CNI bridge plugin: %v", err)
-	}
-	dir := os.Getenv("NODE_ASSETS")
-	if dir == "" {
+	dir, required := os.LookupEnv("NODE_ASSETS")
+	if !required {
 		out, err := exec.Command("bash", "../../tools/k8s/build-node.sh", "--entry").Output()
 		if err != nil {
 			t.Skipf("tools/k8s/build-node.sh --entry: %v", err)
 		}
 		dir = strings.TrimSpace(string(out))
 	}
-	if _, err := os.Stat(filepath.Join(dir, "kubelet")); err != nil {
-		t.Skipf("no kubelet (run tools/k8s/build-node.sh): %v", err)
+	if missing := testnode.Missing(dir); missing != "" {
+		if required {
+			t.Fatalf("this machine cannot run a real node: missing %s", missing)
+		}
+		t.Skipf("no real node here (set NODE_ASSETS to require one): missing %s", missing)
 	}
 	return dir
 }

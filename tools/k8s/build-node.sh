@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the node binaries of the real-node spike (issue 25), kubelet and kube-proxy, from the
+# Builds the real node's binaries (internal/testnode, issue 25), kubelet and kube-proxy, from the
 # Kubernetes version the control plane pins, into their own cache entry. Their module is node/
 # (its own go.mod and go.sum): build.sh keys its cache on ../go.mod and ../go.sum, so adding the
 # kubelet's dependencies there would rebuild the control plane. Prints the folder holding the
