@@ -25,6 +25,7 @@ type Runtime struct {
 	Namespace string
 	Formats   []Format // [SKLearn]
 	Image     string   // "seldonio/mlserver:1.3.2"
+	Extra     string   // further arguments and blocks, as lines of HCL
 }
 
 // Address is the runtime's resource address.
@@ -65,8 +66,8 @@ resource "asm_serving_runtime" %q {
   namespace               = %q
   supported_model_formats = [%s]
   mlserver                = { image = %q }
-}
-`, label(r.Label), r.Name, r.Namespace, strings.Join(rendered, ", "), image)
+%s}
+`, label(r.Label), r.Name, r.Namespace, strings.Join(rendered, ", "), image, extraLines(r.Extra))
 }
 
 // Model is an asm_inference_service block. Runtime and StorageKey are HCL expressions: a quoted
@@ -108,10 +109,7 @@ func (m Model) HCL() string {
 		key = fmt.Sprintf("%q", StorageKey)
 	}
 	fmt.Fprintf(&b, "  }\n  storage {\n    key  = %s\n    path = %q\n  }\n", key, m.Path)
-	if m.Extra != "" {
-		b.WriteString(strings.TrimRight(m.Extra, "\n") + "\n")
-	}
-	b.WriteString("}\n")
+	b.WriteString(extraLines(m.Extra) + "}\n")
 	return b.String()
 }
 
@@ -145,4 +143,12 @@ resource "asm_model_storage" %q {
   }
 }
 `, label(s.Label), s.Name, s.Namespace)
+}
+
+// extraLines ends a block's further lines of HCL with one newline.
+func extraLines(extra string) string {
+	if extra == "" {
+		return ""
+	}
+	return strings.TrimRight(extra, "\n") + "\n"
 }

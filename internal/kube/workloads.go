@@ -106,6 +106,14 @@ func (c *Client) RuntimeDeployments(ctx context.Context, namespace string) (map[
 
 // LastWarning is the message of the newest Warning event about a Pod, empty when there is none.
 func (c *Client) LastWarning(ctx context.Context, namespace, pod string) (string, error) {
+	newest, err := c.newestWarning(ctx, namespace, pod)
+	if err != nil || newest == nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s: %s", newest.Reason, newest.Message), nil
+}
+
+func (c *Client) newestWarning(ctx context.Context, namespace, pod string) (*corev1.Event, error) {
 	selector := fields.AndSelectors(
 		fields.OneTermEqualSelector("involvedObject.kind", "Pod"),
 		fields.OneTermEqualSelector("involvedObject.name", pod),
@@ -113,7 +121,7 @@ func (c *Client) LastWarning(ctx context.Context, namespace, pod string) (string
 	).String()
 	var list corev1.EventList
 	if err := c.list(ctx, events, namespace, metav1.ListOptions{FieldSelector: selector}, &list); err != nil {
-		return "", err
+		return nil, err
 	}
 	var newest *corev1.Event
 	for i := range list.Items {
@@ -121,10 +129,42 @@ func (c *Client) LastWarning(ctx context.Context, namespace, pod string) (string
 			newest = e
 		}
 	}
-	if newest == nil {
-		return "", nil
+	return newest, nil
+}
+
+// setupFailures are the kubelet's warning events for a Pod it cannot start any container of: a
+// volume it cannot mount (a Secret or ConfigMap that does not exist) or a sandbox the container
+// runtime cannot make. The containers meanwhile wait as ContainerCreating, which is also how any
+// starting Pod looks: only the event tells them apart (k8s.io/kubernetes pkg/kubelet/events:
+// FailedMountVolume, FailedAttachVolume, FailedCreatePodSandBox).
+var setupFailures = map[string]bool{"FailedMount": true, "FailedAttachVolume": true, "FailedCreatePodSandBox": true}
+
+// SetupProblem is what keeps a scheduled Pod's containers from being created, from the newest
+// kubelet warning about it; nil while the Pod is not in that state or has no such warning.
+func (c *Client) SetupProblem(ctx context.Context, pod *corev1.Pod) (*PodProblem, error) {
+	if !containersCreating(pod) {
+		return nil, nil
 	}
-	return fmt.Sprintf("%s: %s", newest.Reason, newest.Message), nil
+	newest, err := c.newestWarning(ctx, pod.Namespace, pod.Name)
+	if err != nil || newest == nil || !setupFailures[newest.Reason] {
+		return nil, err
+	}
+	return &PodProblem{Pod: pod.Name, Reason: newest.Reason, Message: newest.Message}, nil
+}
+
+// containersCreating: the Pod is on a node and none of its containers has been created yet (the
+// kubelet reports each as waiting, ContainerCreating or PodInitializing behind init containers).
+func containersCreating(pod *corev1.Pod) bool {
+	if pod.Spec.NodeName == "" || pod.Status.Phase != corev1.PodPending {
+		return false
+	}
+	statuses := append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
+	for _, s := range statuses {
+		if w := s.State.Waiting; w == nil || (w.Reason != "ContainerCreating" && w.Reason != "PodInitializing") {
+			return false
+		}
+	}
+	return true
 }
 
 func eventTime(e *corev1.Event) time.Time {

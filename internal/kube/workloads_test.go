@@ -58,3 +58,33 @@ func TestProblems(t *testing.T) {
 		})
 	}
 }
+
+// The kubelet reports every container of a Pod whose volumes are not mounted yet as waiting in
+// ContainerCreating (PodInitializing behind init containers); only then do its events decide.
+func TestContainersCreating(t *testing.T) {
+	waiting := func(reason string) corev1.ContainerStatus {
+		return corev1.ContainerStatus{State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason}}}
+	}
+	cases := map[string]struct {
+		pod  corev1.Pod
+		want bool
+	}{
+		"not scheduled": {pod: corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodPending}}},
+		"all creating": {want: true, pod: corev1.Pod{Spec: corev1.PodSpec{NodeName: "n"}, Status: corev1.PodStatus{
+			Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{waiting("ContainerCreating"), waiting("ContainerCreating")},
+		}}},
+		"behind init containers": {want: true, pod: corev1.Pod{Spec: corev1.PodSpec{NodeName: "n"}, Status: corev1.PodStatus{
+			Phase: corev1.PodPending, InitContainerStatuses: []corev1.ContainerStatus{waiting("PodInitializing")},
+			ContainerStatuses: []corev1.ContainerStatus{waiting("PodInitializing")},
+		}}},
+		"one container pulling": {pod: corev1.Pod{Spec: corev1.PodSpec{NodeName: "n"}, Status: corev1.PodStatus{
+			Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{waiting("ContainerCreating"), waiting("ErrImagePull")},
+		}}},
+		"running": {pod: corev1.Pod{Spec: corev1.PodSpec{NodeName: "n"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}},
+	}
+	for name, c := range cases {
+		if got := containersCreating(&c.pod); got != c.want {
+			t.Errorf("%s: containersCreating = %v, want %v", name, got, c.want)
+		}
+	}
+}

@@ -313,6 +313,11 @@ func (i *runtimeInspector) lookAtRuntimes(ctx context.Context, noStatus bool, se
 			pod := &rd.Pods[podIndex]
 			problems := kube.Problems(pod)
 			if len(problems) == 0 {
+				if setup, err := i.client.SetupProblem(ctx, pod); err == nil && setup != nil {
+					problems = []kube.PodProblem{*setup}
+				}
+			}
+			if len(problems) == 0 {
 				allStuck = false
 				seen = append(seen, fmt.Sprintf("runtime %q: pod %s %s", runtime, pod.Name, podSummary(pod)))
 				continue
@@ -382,6 +387,16 @@ func podFixHint(namespace string, p kube.PodProblem) string {
 			"(kubectl logs -n %s %s -c %s once it runs)", describe, namespace, p.Pod, p.Container)
 	case "CreateContainerConfigError", "CreateContainerError":
 		return "A Secret or ConfigMap the container uses is likely missing; details: " + describe
+	case "FailedMount", "FailedAttachVolume":
+		// Every ModelMesh runtime Pod mounts the namespace's storage-config Secret
+		// (modelmesh-serving controllers/modelmesh/runtime.go), with or without models in storage.
+		if strings.Contains(p.Message, `secret "storage-config" not found`) {
+			return fmt.Sprintf("Namespace %q has no storage-config Secret, which every ModelMesh runtime Pod mounts: declare an "+
+				"asm_model_storage in it (its Pods start once the Secret exists); details: %s", namespace, describe)
+		}
+		return "A volume of the Pod cannot be mounted: check that the Secret, ConfigMap or volume it names exists; details: " + describe
+	case "FailedCreatePodSandBox":
+		return "The node's container runtime cannot create the Pod's sandbox (its network or the runtime itself); details: " + describe
 	}
 	return "Check the runtime's node_selector, tolerations, affinity and resource requests against the cluster's nodes; details: " + describe
 }

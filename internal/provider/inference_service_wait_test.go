@@ -15,12 +15,14 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
@@ -561,5 +563,43 @@ func TestAccInferenceService_typeConstraintsArriveLate(t *testing.T) {
 				},
 			},
 		},
+	})
+}
+
+// TestAccInferenceService_noStorageConfigSecret: the runtime's Pods run on a real kubelet's Node
+// (internal/testnode), in a namespace without the storage-config Secret that every ModelMesh runtime
+// Pod mounts. The kubelet cannot mount it, so the Pods stay ContainerCreating, which is also how
+// any starting Pod looks: only the kubelet's FailedMount events tell. The apply fails once that has
+// lasted stuckGrace, naming the Secret and asm_model_storage, not at its 10-minute timeout.
+func TestAccInferenceService_noStorageConfigSecret(t *testing.T) {
+	acctest.PreCheck(t)
+	local := acctest.DedicatedCluster(t, acctest.ModelMeshOptions())
+	node := acctest.RealNode(t, local.Cluster)
+	stack := faultStack{local: local, cluster: local.Cluster, kubeconfig: local.KubeconfigPath, namespace: testcluster.ServingNamespace}
+	cs, err := kubernetes.NewForConfig(local.Cluster.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.CoreV1().Secrets(stack.namespace).Delete(t.Context(), "storage-config", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rt := acctest.Runtime{
+		Label: "real", Name: "runtime-real-node", Namespace: stack.namespace,
+		Extra: fmt.Sprintf("  node_selector = { %q = %q }", corev1.LabelHostname, node.Name),
+	}
+	model := acctest.Model{
+		Label: "unstored", Name: "model-unstored", Namespace: stack.namespace, Runtime: rt.NameRef(), Path: "sklearn/mnist-svm.joblib",
+		Extra: `  timeouts { create = "10m" }`,
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy:             stack.checkGone(t),
+		Steps: []resource.TestStep{{
+			Config: stack.viaKubeconfig() + rt.HCL() + model.HCL(),
+			ExpectError: errorPattern(`The runtime of InferenceService "` + model.Name + `".*cannot run.*pod modelmesh-serving-` + rt.Name +
+				`-\S+: FailedMount: MountVolume.SetUp failed for volume "storage-config" : secret "storage-config" not found.*` +
+				`Namespace "` + stack.namespace + `" has no storage-config Secret.*asm_model_storage`),
+		}},
 	})
 }

@@ -175,6 +175,9 @@ func (c *Cluster) startNodes(ctx context.Context) error {
 	controllers := []string{
 		"deployment-controller", "replicaset-controller", "endpoints-controller", "endpointslice-controller",
 		"namespace-controller", "garbage-collector-controller", "serviceaccount-controller", "serviceaccount-token-controller",
+		// The kube-root-ca.crt ConfigMap in every namespace: a real kubelet (internal/testnode) mounts
+		// it into each Pod's service-account token volume, and a Pod without it never starts.
+		"root-ca-certificate-publisher-controller",
 	}
 	for _, p := range []struct {
 		binary, dir string

@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
 )
@@ -172,7 +173,27 @@ func (n *Node) start(ctx context.Context, cluster *testcluster.Cluster, opts Opt
 	if err != nil {
 		return fmt.Errorf("node %s not Ready: %w\nkubelet log:\n%s", n.Name, err, n.LogTail("kubelet"))
 	}
-	return nil
+	return n.untaintReady(ctx)
+}
+
+// untaintReady does for the Ready Node what the node lifecycle controller does on a cluster (not
+// run here: KWOK's Nodes send no heartbeats): it removes the not-ready taint the kubelet registered
+// the Node with, or the scheduler would never place a Pod on it (pkg/controller/nodelifecycle,
+// doNoScheduleTaintingPass).
+func (n *Node) untaintReady(ctx context.Context) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := n.client.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		taints := slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == corev1.TaintNodeNotReady })
+		if len(taints) == len(node.Spec.Taints) {
+			return nil
+		}
+		node.Spec.Taints = taints
+		_, err = n.client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
+		return err
+	})
 }
 
 // makeCgroupRoot creates the kubelet's cgroup root in every cgroup v1 hierarchy: the kubelet
