@@ -114,6 +114,12 @@ func Start(ctx context.Context, cluster *testcluster.Cluster, opts Options) (*No
 		bridge: fmt.Sprintf("tn%d", rand.IntN(1e8)),
 	}
 	n.cgroupRoot = "/" + n.Name
+	if err := SweepOrphans(); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	if err := n.record(); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
 	if err := n.start(ctx, cluster, opts); err != nil {
 		return nil, errors.Join(err, n.Stop(context.WithoutCancel(ctx)))
 	}
@@ -406,14 +412,24 @@ func (n *Node) Stop(ctx context.Context) error {
 	if err := n.client.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		errs = append(errs, err)
 	}
-	if _, err := net.InterfaceByName(n.bridge); err == nil {
+	if err := errors.Join(append(errs, n.removeLeftovers())...); err != nil {
+		return fmt.Errorf("stop node %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+// removeLeftovers removes, once the node's processes are gone, its bridge, its mounts, its cgroups
+// and its folder.
+func (n *Node) removeLeftovers() error {
+	var errs []error
+	if _, err := net.InterfaceByName(n.bridge); n.bridge != "" && err == nil {
 		if out, err := exec.Command("ip", "link", "delete", n.bridge).CombinedOutput(); err != nil {
 			errs = append(errs, fmt.Errorf("delete bridge %s: %w: %s", n.bridge, err, out))
 		}
 	}
 	errs = append(errs, unmountUnder(n.dir), n.removeCgroups())
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("stop node %s (files left in %s): %w", n.Name, n.dir, err)
+		return fmt.Errorf("files left in %s: %w", n.dir, err)
 	}
 	return os.RemoveAll(n.dir)
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/testnode"
 )
@@ -28,7 +29,7 @@ const (
 // runc, a bridge network), reports Running with an IP, and its log is read through the apiserver
 // (apiserver -> kubelet -> containerd's log file).
 func TestRealNodeRunsPod(t *testing.T) {
-	kubeletDir := requireNode(t)
+	kubeletDir := acctest.RealNodeAssets(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
@@ -122,30 +123,4 @@ func TestRealNodeRunsPod(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pod not deleted by the kubelet: %v\nkubelet log:\n%s", err, node.LogTail("kubelet"))
 	}
-}
-
-// requireNode returns the kubelet's folder, or skips when TF_ACC is unset (it starts a whole cluster,
-// like the acceptance tests). NODE_ASSETS set (as make sets it) means a real node is required: a
-// machine that cannot run one fails, naming what it lacks; unset, the test looks in
-// tools/k8s/build-node.sh's cache entry and skips with the same message.
-func requireNode(t *testing.T) string {
-	t.Helper()
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("TF_ACC unset")
-	}
-	dir, required := os.LookupEnv("NODE_ASSETS")
-	if !required {
-		out, err := exec.Command("bash", "../../tools/k8s/build-node.sh", "--entry").Output()
-		if err != nil {
-			t.Skipf("tools/k8s/build-node.sh --entry: %v", err)
-		}
-		dir = strings.TrimSpace(string(out))
-	}
-	if missing := testnode.Missing(dir); missing != "" {
-		if required {
-			t.Fatalf("this machine cannot run a real node: missing %s", missing)
-		}
-		t.Skipf("no real node here (set NODE_ASSETS to require one): missing %s", missing)
-	}
-	return dir
 }
