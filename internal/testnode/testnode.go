@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
 )
@@ -183,7 +184,30 @@ func (n *Node) start(ctx context.Context, cluster *testcluster.Cluster, opts Opt
 	if err != nil {
 		return fmt.Errorf("node %s not Ready: %w\nkubelet log:\n%s", n.Name, err, n.LogTail("kubelet"))
 	}
-	return nil
+	return n.untaintReady(ctx)
+}
+
+// untaintReady removes the node.kubernetes.io/not-ready:NoSchedule taint the kubelet registers its
+// Node with, as kube-controller-manager's node lifecycle controller does once the Node is Ready
+// (pkg/controller/nodelifecycle, doNoScheduleTaintingPass). testcluster runs no such controller
+// (KWOK's Nodes send no heartbeats, and it would evict their Pods), so without this the scheduler
+// would never place a Pod here.
+func (n *Node) untaintReady(ctx context.Context) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := n.client.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		taints := slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool {
+			return t.Key == corev1.TaintNodeNotReady && t.Effect == corev1.TaintEffectNoSchedule
+		})
+		if len(taints) == len(node.Spec.Taints) {
+			return nil
+		}
+		node.Spec.Taints = taints
+		_, err = n.client.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
+		return err
+	})
 }
 
 // makeCgroupRoot creates the kubelet's cgroup root in every cgroup v1 hierarchy: the kubelet

@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -116,9 +117,10 @@ func TestRealNodeRunsPod(t *testing.T) {
 	defer cancel()
 
 	message := "hello from " + node.Name
-	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.Container{
-		Name: "hello", Image: node.Image(helloImage), Args: strings.Fields(message),
-	}, nil)
+	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
+		NodeName:   node.Name,
+		Containers: []corev1.Container{{Name: "hello", Image: node.Image(helloImage), Args: strings.Fields(message)}},
+	})
 	if got := pod.Spec.Containers[0].ImagePullPolicy; got != corev1.PullIfNotPresent {
 		t.Fatalf("image pull policy %s: want the default for a tagged image, IfNotPresent", got)
 	}
@@ -170,7 +172,9 @@ func TestRealNodeImageNotInRegistry(t *testing.T) {
 	defer cancel()
 
 	image := node.Image("missing:1")
-	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.Container{Name: "missing", Image: image}, nil)
+	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
+		NodeName: node.Name, Containers: []corev1.Container{{Name: "missing", Image: image}},
+	})
 	seen := map[string]bool{}
 	pod = waitPod(ctx, t, client, node, pod, "ImagePullBackOff after ErrImagePull", func(p *corev1.Pod) bool {
 		if w := waiting(p); w != nil {
@@ -181,6 +185,7 @@ func TestRealNodeImageNotInRegistry(t *testing.T) {
 	if w := waiting(pod); !strings.Contains(w.Message, image) {
 		t.Errorf("waiting message %q does not name %s", w.Message, image)
 	}
+	t.Logf("container waiting %s: %s", waiting(pod).Reason, waiting(pod).Message)
 	if pod.Status.Phase != corev1.PodPending {
 		t.Errorf("phase %s, want Pending", pod.Status.Phase)
 	}
@@ -189,24 +194,28 @@ func TestRealNodeImageNotInRegistry(t *testing.T) {
 	if !strings.Contains(failed.Message, "not found") {
 		t.Errorf("Failed event %q: want the registry's not found", failed.Message)
 	}
-	waitEvent(ctx, t, client, node, pod, "BackOff", `Back-off pulling image "`+image+`"`)
+	backOff := waitEvent(ctx, t, client, node, pod, "BackOff", `Back-off pulling image "`+image+`"`)
+	t.Logf("kubelet Events: Failed: %s; BackOff: %s", failed.Message, backOff.Message)
 	if !pulled(node, "missing:1") {
 		t.Errorf("the registry's log shows no request for missing:1:\n%s", node.RegistryLog())
 	}
 }
 
 // TestRealNodeCrashLoop: a container that exits non-zero is restarted by the kubelet with a
-// back-off: CrashLoopBackOff, a restart count, the last exit code (the "fails at start" and crash
-// loop rows of the fault matrix).
+// back-off: CrashLoopBackOff, a restart count, the last exit code (the crash loop row of the fault
+// matrix).
 func TestRealNodeCrashLoop(t *testing.T) {
 	node, client := startNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.Container{
-		Name: "crash", Image: node.Image(helloImage), Args: []string{"exiting"},
-		Env: []corev1.EnvVar{{Name: "SLEEPER_EXIT", Value: "3"}},
-	}, nil)
+	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
+		NodeName: node.Name,
+		Containers: []corev1.Container{{
+			Name: "crash", Image: node.Image(helloImage), Args: []string{"exiting"},
+			Env: []corev1.EnvVar{{Name: "SLEEPER_EXIT", Value: "3"}},
+		}},
+	})
 	pod = waitPod(ctx, t, client, node, pod, "CrashLoopBackOff", func(p *corev1.Pod) bool {
 		w := waiting(p)
 		return w != nil && w.Reason == "CrashLoopBackOff"
@@ -218,7 +227,73 @@ func TestRealNodeCrashLoop(t *testing.T) {
 	if last := status.LastTerminationState.Terminated; last == nil || last.ExitCode != 3 || last.Reason != "Error" {
 		t.Errorf("last state %+v: want terminated, reason Error, exit code 3", status.LastTerminationState)
 	}
-	waitEvent(ctx, t, client, node, pod, "BackOff", "Back-off restarting failed container crash")
+	ev := waitEvent(ctx, t, client, node, pod, "BackOff", "Back-off restarting failed container crash")
+	t.Logf("restart count %d, last state %+v; kubelet Event BackOff: %s", status.RestartCount, status.LastTerminationState.Terminated, ev.Message)
+}
+
+// TestRealNodeFailsAtStart: a container whose command does not exist in its image fails at start
+// (runc cannot exec it): the kubelet reports the runtime's error and restarts it with a back-off
+// (the "fails at start" row of the fault matrix).
+func TestRealNodeFailsAtStart(t *testing.T) {
+	node, client := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
+		NodeName:   node.Name,
+		Containers: []corev1.Container{{Name: "nostart", Image: node.Image(helloImage), Command: []string{"/serve"}}},
+	})
+	pod = waitPod(ctx, t, client, node, pod, "restarted after StartError", func(p *corev1.Pod) bool {
+		s := p.Status.ContainerStatuses
+		return len(s) > 0 && s[0].LastTerminationState.Terminated != nil
+	})
+	last := pod.Status.ContainerStatuses[0].LastTerminationState.Terminated
+	// runc's exec failure, as containerd 1.6 passes it on, with exit code 128 (kubelet's StartError).
+	if last.Reason != "StartError" || last.ExitCode != 128 || !strings.Contains(last.Message, `"/serve"`) {
+		t.Errorf("last state %+v: want StartError, exit code 128, a message naming /serve", last)
+	}
+	ev := waitEvent(ctx, t, client, node, pod, "Failed", "/serve")
+	t.Logf("last state %s (exit %d): %s; kubelet Event Failed: %s", last.Reason, last.ExitCode, last.Message, ev.Message)
+}
+
+// TestRealNodeUnschedulable: a Pod that asks for more CPU than the real Node has is left Pending by
+// the scheduler, which reads the kubelet's reported capacity (the "unschedulable" row of the fault
+// matrix).
+func TestRealNodeUnschedulable(t *testing.T) {
+	node, client := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
+		// Only this Node: the cluster's KWOK Nodes report what capacity they are given.
+		NodeSelector: map[string]string{corev1.LabelHostname: node.Name},
+		Containers: []corev1.Container{{
+			Name: "big", Image: node.Image(helloImage),
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1000")}},
+		}},
+	})
+	pod = waitPod(ctx, t, client, node, pod, "Unschedulable", func(p *corev1.Pod) bool {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled {
+				return c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable
+			}
+		}
+		return false
+	})
+	var message string
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			message = c.Message
+		}
+	}
+	if !strings.Contains(message, "1 Insufficient cpu") || pod.Spec.NodeName != "" {
+		n, err := client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("PodScheduled %q, node %q: want unscheduled for 1 Insufficient cpu (the Node's taints: %v, conditions: %v)", message, pod.Spec.NodeName, n.Spec.Taints, n.Status.Conditions)
+	}
+	t.Logf("PodScheduled=False Unschedulable: %s", message)
 }
 
 // TestRealNodeSecretVolumeMissing: a runtime Pod in a namespace without the storage-config Secret
@@ -234,11 +309,16 @@ func TestRealNodeSecretVolumeMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
-	pod := createPod(ctx, t, client, ns.Name, corev1.Container{
-		Name: "runtime", Image: node.Image(helloImage),
-		VolumeMounts: []corev1.VolumeMount{{Name: "storage-config", MountPath: "/storage-config", ReadOnly: true}},
-	}, []corev1.Volume{{Name: "storage-config", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "storage-config"}}}})
-	waitEvent(ctx, t, client, node, pod, "FailedMount", `secret "storage-config" not found`)
+	pod := createPod(ctx, t, client, ns.Name, corev1.PodSpec{
+		NodeName: node.Name,
+		Containers: []corev1.Container{{
+			Name: "runtime", Image: node.Image(helloImage),
+			VolumeMounts: []corev1.VolumeMount{{Name: "storage-config", MountPath: "/storage-config", ReadOnly: true}},
+		}},
+		Volumes: []corev1.Volume{{Name: "storage-config", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "storage-config"}}}},
+	})
+	ev := waitEvent(ctx, t, client, node, pod, "FailedMount", `secret "storage-config" not found`)
+	t.Logf("kubelet Event FailedMount: %s", ev.Message)
 	pod, err = client.CoreV1().Pods(ns.Name).Get(ctx, pod.Name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -248,20 +328,16 @@ func TestRealNodeSecretVolumeMissing(t *testing.T) {
 	}
 }
 
-// createPod creates a Pod of one container bound to the shared node and deletes it when the test
-// ends. The namespace's default ServiceAccount, which admission requires, may not exist yet in a
-// new namespace: creation is retried until it does.
-func createPod(ctx context.Context, t *testing.T, client kubernetes.Interface, namespace string, container corev1.Container, volumes []corev1.Volume) *corev1.Pod {
+// createPod creates a Pod named after the test and deletes it when the test ends. The namespace's
+// default ServiceAccount, which admission requires, may not exist yet in a new namespace: creation
+// is retried until it does.
+func createPod(ctx context.Context, t *testing.T, client kubernetes.Interface, namespace string, spec corev1.PodSpec) *corev1.Pod {
 	t.Helper()
+	// No token volume: the kubelet would need TokenRequest and a projected volume.
+	spec.AutomountServiceAccountToken = new(false)
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: strings.ToLower(t.Name())[len("testrealnode"):], Namespace: namespace},
-		Spec: corev1.PodSpec{
-			NodeName: shared.node.Name,
-			// No token volume: the kubelet would need TokenRequest and a projected volume.
-			AutomountServiceAccountToken: new(false),
-			Containers:                   []corev1.Container{container},
-			Volumes:                      volumes,
-		},
+		Spec:       spec,
 	}
 	pods := client.CoreV1().Pods(namespace)
 	var created *corev1.Pod
