@@ -57,8 +57,7 @@ http:
 		if err != nil {
 			return false, nil //nolint:nilerr // not listening yet; the poll bounds the wait
 		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
+		return resp.status == http.StatusOK, nil
 	})
 	if err != nil {
 		return fmt.Errorf("registry did not answer: %w\nlog:\n%s", err, n.LogTail("registry"))
@@ -114,7 +113,7 @@ func (n *Node) push(ctx context.Context, img Image) error {
 			return fmt.Errorf("push %s: start upload: %w", img.Name, err)
 		}
 		// The upload's URL, with the registry's state in its query; the digest is added to it.
-		location, err := url.Parse(resp.Header.Get("Location"))
+		location, err := url.Parse(resp.header.Get("Location"))
 		if err != nil {
 			return fmt.Errorf("push %s: upload location: %w", img.Name, err)
 		}
@@ -131,38 +130,39 @@ func (n *Node) push(ctx context.Context, img Image) error {
 	return nil
 }
 
-// registryCall makes a request and fails unless the registry answers want; the error carries the
-// registry's error body (spec.md, "Error Codes").
-func (n *Node) registryCall(ctx context.Context, method, path, contentType string, body []byte, want int) (*http.Response, error) {
-	resp, err := n.registryRequest(ctx, method, path, contentType, body)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != want {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
-	}
-	return resp, nil
+// answer is the registry's answer to a request, its body read.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
 }
 
-func (n *Node) registryRequest(ctx context.Context, method, path, contentType string, body []byte) (*http.Response, error) {
+// registryCall makes a request and fails unless the registry answers want; the error carries the
+// registry's error body (spec.md, "Error Codes").
+func (n *Node) registryCall(ctx context.Context, method, path, contentType string, body []byte, want int) (answer, error) {
+	resp, err := n.registryRequest(ctx, method, path, contentType, body)
+	if err == nil && resp.status != want {
+		err = fmt.Errorf("%s %s: %d %s: %s", method, path, resp.status, http.StatusText(resp.status), resp.body)
+	}
+	return resp, err
+}
+
+func (n *Node) registryRequest(ctx context.Context, method, path, contentType string, body []byte) (answer, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, "http://"+n.registryHost+path, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
-	// Read the body before the request's context ends.
-	b, err := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	return resp, err
+	defer func() { _ = resp.Body.Close() }()
+	// Read within the request's timeout; error bodies are small JSON documents.
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return answer{status: resp.StatusCode, header: resp.Header, body: b}, err
 }
