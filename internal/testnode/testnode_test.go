@@ -60,16 +60,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startNode returns the shared node and a client of its cluster, starting them on first use, or
-// skips (see requireNode).
-func startNode(t *testing.T) (*testnode.Node, kubernetes.Interface) {
+// startNode returns the test's context (5 minutes), the shared node and a client of its cluster,
+// starting them on first use, or skips (see requireNode).
+func startNode(t *testing.T) (context.Context, *testnode.Node, kubernetes.Interface) {
 	t.Helper()
 	kubeletDir, registryBinary := requireNode(t)
 	shared.once.Do(func() { shared.err = startShared(kubeletDir, registryBinary, t) })
 	if shared.err != nil {
 		t.Fatal(shared.err)
 	}
-	return shared.node, shared.client
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx, shared.node, shared.client
 }
 
 func startShared(kubeletDir, registryBinary string, t *testing.T) error {
@@ -112,9 +114,7 @@ func startShared(kubeletDir, registryBinary string, t *testing.T) error {
 // policy), reports Running with an IP, and its log is read through the apiserver (apiserver ->
 // kubelet -> containerd's log file).
 func TestRealNodeRunsPod(t *testing.T) {
-	node, client := startNode(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	ctx, node, client := startNode(t)
 
 	message := "hello from " + node.Name
 	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
@@ -167,21 +167,24 @@ func TestRealNodeRunsPod(t *testing.T) {
 // the container waits with ErrImagePull, then ImagePullBackOff, and the kubelet's Events name the
 // image (the runtime Pods' "image never pulls" row of the fault matrix).
 func TestRealNodeImageNotInRegistry(t *testing.T) {
-	node, client := startNode(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	ctx, node, client := startNode(t)
 
 	image := node.Image("missing:1")
 	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
 		NodeName: node.Name, Containers: []corev1.Container{{Name: "missing", Image: image}},
 	})
 	seen := map[string]bool{}
-	pod = waitPod(ctx, t, client, node, pod, "ImagePullBackOff after ErrImagePull", func(p *corev1.Pod) bool {
+	pod = waitPod(ctx, t, client, node, pod, "ImagePullBackOff", func(p *corev1.Pod) bool {
 		if w := waiting(p); w != nil {
 			seen[w.Reason] = true
 		}
-		return seen["ErrImagePull"] && seen["ImagePullBackOff"]
+		return seen["ImagePullBackOff"]
 	})
+	// ErrImagePull lasts until the kubelet's next sync of the Pod: a loaded machine may poll past it,
+	// and then the kubelet's Event for it shows it came first.
+	if !seen["ErrImagePull"] {
+		waitEvent(ctx, t, client, node, pod, "Failed", "Error: ErrImagePull")
+	}
 	if w := waiting(pod); !strings.Contains(w.Message, image) {
 		t.Errorf("waiting message %q does not name %s", w.Message, image)
 	}
@@ -205,9 +208,7 @@ func TestRealNodeImageNotInRegistry(t *testing.T) {
 // back-off: CrashLoopBackOff, a restart count, the last exit code (the crash loop row of the fault
 // matrix).
 func TestRealNodeCrashLoop(t *testing.T) {
-	node, client := startNode(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	ctx, node, client := startNode(t)
 
 	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
 		NodeName: node.Name,
@@ -235,9 +236,7 @@ func TestRealNodeCrashLoop(t *testing.T) {
 // (runc cannot exec it): the kubelet reports the runtime's error and restarts it with a back-off
 // (the "fails at start" row of the fault matrix).
 func TestRealNodeFailsAtStart(t *testing.T) {
-	node, client := startNode(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	ctx, node, client := startNode(t)
 
 	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
 		NodeName:   node.Name,
@@ -260,9 +259,7 @@ func TestRealNodeFailsAtStart(t *testing.T) {
 // the scheduler, which reads the kubelet's reported capacity (the "unschedulable" row of the fault
 // matrix).
 func TestRealNodeUnschedulable(t *testing.T) {
-	node, client := startNode(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	ctx, node, client := startNode(t)
 
 	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
 		// Only this Node: the cluster's KWOK Nodes report what capacity they are given.
@@ -300,9 +297,7 @@ func TestRealNodeUnschedulable(t *testing.T) {
 // (ModelMesh mounts it into every runtime Pod: modelmesh-serving controllers/modelmesh/puller.go)
 // never starts: it stays ContainerCreating and the kubelet reports FailedMount.
 func TestRealNodeSecretVolumeMissing(t *testing.T) {
-	node, client := startNode(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	ctx, node, client := startNode(t)
 
 	ns, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "no-storage-"}}, metav1.CreateOptions{})
 	if err != nil {
@@ -318,14 +313,15 @@ func TestRealNodeSecretVolumeMissing(t *testing.T) {
 		Volumes: []corev1.Volume{{Name: "storage-config", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "storage-config"}}}},
 	})
 	ev := waitEvent(ctx, t, client, node, pod, "FailedMount", `secret "storage-config" not found`)
-	t.Logf("kubelet Event FailedMount: %s", ev.Message)
-	pod, err = client.CoreV1().Pods(ns.Name).Get(ctx, pod.Name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
+	// The kubelet writes the Pod's status apart from its Events: it may come just after.
+	pod = waitPod(ctx, t, client, node, pod, "ContainerCreating", func(p *corev1.Pod) bool {
+		w := waiting(p)
+		return w != nil && w.Reason == "ContainerCreating"
+	})
+	if pod.Status.Phase != corev1.PodPending {
+		t.Errorf("phase %s, want Pending", pod.Status.Phase)
 	}
-	if w := waiting(pod); w == nil || w.Reason != "ContainerCreating" || pod.Status.Phase != corev1.PodPending {
-		t.Errorf("phase %s, container status %+v: want Pending, waiting ContainerCreating", pod.Status.Phase, pod.Status.ContainerStatuses)
-	}
+	t.Logf("container waiting ContainerCreating; kubelet Event FailedMount: %s", ev.Message)
 }
 
 // createPod creates a Pod named after the test and deletes it when the test ends. The namespace's
