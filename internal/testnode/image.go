@@ -6,105 +6,79 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io"
-	"maps"
 	"os"
-	"slices"
+	"runtime"
 	"time"
 )
 
-// Media types and annotations of the OCI image-spec v1.1 (image-layout.md, manifest.md,
-// config.md, annotations.md) and containerd's image-name annotation, which `ctr images import`
-// reads to name the image (containerd pkg/images/archive importer, images.AnnotationImageName).
+// Media types of the OCI image-spec v1.1 (manifest.md, config.md, layer.md).
 const (
-	mediaTypeIndex    = "application/vnd.oci.image.index.v1+json"
 	mediaTypeManifest = "application/vnd.oci.image.manifest.v1+json"
 	mediaTypeConfig   = "application/vnd.oci.image.config.v1+json"
 	mediaTypeLayer    = "application/vnd.oci.image.layer.v1.tar"
-	annotationName    = "io.containerd.image.name"
-	annotationRefName = "org.opencontainers.image.ref.name"
 )
 
+// Image is an image the harness builds from a static binary and pushes to the node's registry: one
+// layer whose only file is Binary at Entrypoint[0], run as entrypoint. No base image to pull.
+type Image struct {
+	// Name is repository:tag in the node's registry ("pause:1"); Node.Image gives the full reference.
+	Name       string
+	Binary     string
+	Entrypoint []string
+}
+
 type descriptor struct {
-	MediaType   string            `json:"mediaType"`
-	Digest      string            `json:"digest"`
-	Size        int               `json:"size"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Platform    *platform         `json:"platform,omitempty"`
+	MediaType string `json:"mediaType"`
+	Digest    string `json:"digest"`
+	Size      int    `json:"size"`
 }
 
-type platform struct {
-	Architecture string `json:"architecture"`
-	OS           string `json:"os"`
+// blob is content the manifest references, with its descriptor.
+type blob struct {
+	descriptor
+	content []byte
 }
 
-// WriteImage writes, at path, an OCI image layout tarball of a one-layer image named ref (a full
-// reference such as testnode.local/pause:1) whose only file is the static binary at
-// /<name of binary> run as entrypoint: no base image to pull. `ctr images import` reads it.
-func WriteImage(path, ref, binary string, entrypoint []string) error {
-	program, err := os.ReadFile(binary)
+func newBlob(mediaType string, content []byte) blob {
+	digest := fmt.Sprintf("sha256:%x", sha256.Sum256(content))
+	return blob{descriptor{MediaType: mediaType, Digest: digest, Size: len(content)}, content}
+}
+
+// build returns the image's blobs (layer, config) and its manifest.
+func (img Image) build() ([]blob, []byte, error) {
+	program, err := os.ReadFile(img.Binary)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	var layer bytes.Buffer
-	if err := writeTar(&layer, map[string][]byte{entrypoint[0][1:]: program}, 0o755); err != nil {
-		return err
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	// A fixed time, so that the digest only changes with the binary.
+	hdr := &tar.Header{Name: img.Entrypoint[0][1:], Mode: 0o755, Size: int64(len(program)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return nil, nil, err
 	}
-	blobs := map[string][]byte{}
-	add := func(mediaType string, content []byte) descriptor {
-		digest := fmt.Sprintf("sha256:%x", sha256.Sum256(content))
-		blobs["blobs/sha256/"+digest[len("sha256:"):]] = content
-		return descriptor{MediaType: mediaType, Digest: digest, Size: len(content)}
+	if _, err := tw.Write(program); err != nil {
+		return nil, nil, err
 	}
-	layerDesc := add(mediaTypeLayer, layer.Bytes())
+	if err := tw.Close(); err != nil {
+		return nil, nil, err
+	}
+	layer := newBlob(mediaTypeLayer, tarball.Bytes())
+	// The platform the binary was built for (go build without GOARCH): containerd matches a manifest
+	// without an index by its config's os and architecture.
 	config, err := json.Marshal(map[string]any{
-		"architecture": "amd64", "os": "linux",
-		"config": map[string]any{"Entrypoint": entrypoint},
+		"architecture": runtime.GOARCH, "os": "linux",
+		"config": map[string]any{"Entrypoint": img.Entrypoint},
 		// The layer is not compressed, so its diff ID is its digest.
-		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{layerDesc.Digest}},
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{layer.Digest}},
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
+	configBlob := newBlob(mediaTypeConfig, config)
 	manifest, err := json.Marshal(map[string]any{
 		"schemaVersion": 2, "mediaType": mediaTypeManifest,
-		"config": add(mediaTypeConfig, config), "layers": []descriptor{layerDesc},
+		"config": configBlob.descriptor, "layers": []descriptor{layer.descriptor},
 	})
-	if err != nil {
-		return err
-	}
-	manifestDesc := add(mediaTypeManifest, manifest)
-	manifestDesc.Annotations = map[string]string{annotationName: ref, annotationRefName: ref}
-	// Without a platform, ctr's default platform filter may skip the manifest.
-	manifestDesc.Platform = &platform{Architecture: "amd64", OS: "linux"}
-	index, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": mediaTypeIndex, "manifests": []descriptor{manifestDesc}})
-	if err != nil {
-		return err
-	}
-	blobs["index.json"] = index
-	blobs["oci-layout"] = []byte(`{"imageLayoutVersion":"1.0.0"}`)
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := writeTar(f, blobs, 0o644); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// writeTar writes files in a fixed order (tar of sorted names) so that digests are stable.
-func writeTar(w io.Writer, files map[string][]byte, mode int64) error {
-	tw := tar.NewWriter(w)
-	for _, name := range slices.Sorted(maps.Keys(files)) {
-		hdr := &tar.Header{Name: name, Mode: mode, Size: int64(len(files[name])), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if _, err := tw.Write(files[name]); err != nil {
-			return err
-		}
-	}
-	return tw.Close()
+	return []blob{layer, configBlob}, manifest, err
 }

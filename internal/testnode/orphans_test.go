@@ -46,9 +46,9 @@ func TestOrphanChild(t *testing.T) {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "orphan"},
 		Spec: corev1.PodSpec{
-			NodeName: node.Name, AutomountServiceAccountToken: new(false),
+			NodeName: node.Name,
 			// The pause image runs until it is stopped.
-			Containers: []corev1.Container{{Name: "sleep", Image: acctest.RealNodePauseImage, ImagePullPolicy: corev1.PullNever}},
+			Containers: []corev1.Container{{Name: "sleep", Image: node.Image(acctest.RealNodePauseImage)}},
 		},
 	}
 	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
@@ -67,7 +67,7 @@ func TestOrphanChild(t *testing.T) {
 // TestSweepOrphans: a test binary killed with a node running leaves containerd's shims and its
 // container running, holding mounts, cgroups and the bridge; the next Start's sweep removes them all.
 func TestSweepOrphans(t *testing.T) {
-	acctest.RealNodeAssets(t)
+	_, _ = acctest.RealNodeAssets(t)
 	child := exec.Command(os.Args[0], "-test.run=^TestOrphanChild$", "-test.timeout=5m")
 	child.Env = append(os.Environ(), orphanChildEnv+"=1")
 	var stderr strings.Builder

@@ -1,7 +1,7 @@
-// Package testnode runs a real kubelet node for a test cluster (the spike of issue 25): containerd
-// and runc from the machine's packages, the kubelet built by tools/k8s/build-node.sh, and a bridge
-// CNI network, all with their own files under one temporary folder, so that several nodes (and
-// several test binaries) can share the machine.
+// Package testnode runs a real kubelet node for a test cluster (issue 25): containerd and runc from
+// the machine's packages, the kubelet built by tools/k8s/build-node.sh, a bridge CNI network and a
+// CNCF distribution registry the node pulls its images from, all with their own files under one
+// temporary folder, so that several nodes (and several test binaries) can share the machine.
 package testnode
 
 import (
@@ -35,18 +35,21 @@ const CNIBinDir = "/usr/lib/cni"
 type Options struct {
 	// KubeletDir holds the kubelet (tools/k8s/build-node.sh prints it).
 	KubeletDir string
-	// SandboxImage is the reference of the pause image, one of Images: containerd runs it as each
-	// Pod's sandbox, and must not try to pull it (no network here).
+	// RegistryBinary is the CNCF distribution registry (make clis builds it).
+	RegistryBinary string
+	// Images are pushed to the node's registry before containerd starts; the kubelet pulls them
+	// from there like any image.
+	Images []Image
+	// SandboxImage is the Name of the pause image, one of Images: containerd pulls it from the
+	// registry for the first Pod and runs it as each Pod's sandbox (the default,
+	// registry.k8s.io/pause, is out of reach: no network here).
 	SandboxImage string
-	// Images are OCI layout tarballs (WriteImage) imported into containerd's k8s.io namespace, the
-	// one its CRI plugin serves to the kubelet.
-	Images []string
 }
 
-// Missing names what this machine lacks to run a node in kubeletDir, or returns "" when nothing is:
-// root, containerd with its runc shim, ctr, runc, the CNI plugins and the kubelet. Each item says how
-// to get it.
-func Missing(kubeletDir string) string {
+// Missing names what this machine lacks to run a node with the kubelet in kubeletDir and the
+// registry registryBinary, or returns "" when nothing is: root, containerd with its runc shim, ctr,
+// runc, the CNI plugins, the kubelet and the registry. Each item says how to get it.
+func Missing(kubeletDir, registryBinary string) string {
 	var missing []string
 	if os.Geteuid() != 0 {
 		missing = append(missing, "root (containerd and the kubelet mount, make cgroups and network namespaces)")
@@ -64,19 +67,24 @@ func Missing(kubeletDir string) string {
 	if _, err := os.Stat(filepath.Join(kubeletDir, "kubelet")); err != nil {
 		missing = append(missing, "the kubelet in "+kubeletDir+" (run tools/k8s/build-node.sh)")
 	}
+	if _, err := os.Stat(registryBinary); err != nil {
+		missing = append(missing, "the registry "+registryBinary+" (run make clis)")
+	}
 	return strings.Join(missing, "; ")
 }
 
 // Node is a running containerd and kubelet, registered with the cluster as Name.
 type Node struct {
-	Name       string
-	dir        string
-	socket     string
-	bridge     string
-	cgroupRoot string
-	client     kubernetes.Interface
-	containerd *daemon
-	kubelet    *daemon
+	Name         string
+	dir          string
+	socket       string
+	bridge       string
+	cgroupRoot   string
+	registryHost string
+	client       kubernetes.Interface
+	registry     *daemon
+	containerd   *daemon
+	kubelet      *daemon
 }
 
 // daemon is a started process; done closes when it has exited.
@@ -97,8 +105,8 @@ func (d *daemon) running() bool {
 	}
 }
 
-// Start starts containerd, imports the images, starts the kubelet against cluster and waits until
-// its Node is Ready. Call Stop when done.
+// Start starts the registry, pushes the images, starts containerd and the kubelet against cluster
+// and waits until its Node is Ready. Call Stop when done.
 func Start(ctx context.Context, cluster *testcluster.Cluster, opts Options) (*Node, error) {
 	client, err := kubernetes.NewForConfig(cluster.RESTConfig())
 	if err != nil {
@@ -133,13 +141,16 @@ func (n *Node) start(ctx context.Context, cluster *testcluster.Cluster, opts Opt
 	if err := n.writeCNIConfig(); err != nil {
 		return err
 	}
-	if err := n.startContainerd(ctx, opts.SandboxImage); err != nil {
+	if err := n.startRegistry(ctx, opts.RegistryBinary); err != nil {
 		return err
 	}
 	for _, image := range opts.Images {
-		if out, err := n.ctr(ctx, "images", "import", image); err != nil {
-			return fmt.Errorf("import %s: %w\n%s", image, err, out)
+		if err := n.push(ctx, image); err != nil {
+			return err
 		}
+	}
+	if err := n.startContainerd(ctx, n.Image(opts.SandboxImage)); err != nil {
+		return err
 	}
 	kubeconfig := filepath.Join(n.dir, "kubeconfig")
 	// The spike's kubelet uses the admin credentials: a real node would get its own through a
@@ -155,9 +166,9 @@ func (n *Node) start(ctx context.Context, cluster *testcluster.Cluster, opts Opt
 	if err := os.WriteFile(config, []byte(n.kubeletConfig(port)), 0o600); err != nil {
 		return err
 	}
-	n.kubelet, err = n.run("kubelet", filepath.Join(opts.KubeletDir, "kubelet"),
+	n.kubelet, err = n.run("kubelet", exec.Command(filepath.Join(opts.KubeletDir, "kubelet"),
 		"--config="+config, "--kubeconfig="+kubeconfig, "--root-dir="+filepath.Join(n.dir, "kubelet"),
-		"--hostname-override="+n.Name, "--v=2")
+		"--hostname-override="+n.Name, "--v=2"))
 	if err != nil {
 		return err
 	}
@@ -182,17 +193,20 @@ func (n *Node) start(ctx context.Context, cluster *testcluster.Cluster, opts Opt
 	return n.untaintReady(ctx)
 }
 
-// untaintReady does for the Ready Node what the node lifecycle controller does on a cluster (not
-// run here: KWOK's Nodes send no heartbeats): it removes the not-ready taint the kubelet registered
-// the Node with, or the scheduler would never place a Pod on it (pkg/controller/nodelifecycle,
-// doNoScheduleTaintingPass).
+// untaintReady removes the node.kubernetes.io/not-ready:NoSchedule taint the kubelet registers its
+// Node with, as kube-controller-manager's node lifecycle controller does once the Node is Ready
+// (pkg/controller/nodelifecycle, doNoScheduleTaintingPass). testcluster runs no such controller
+// (KWOK's Nodes send no heartbeats, and it would evict their Pods), so without this the scheduler
+// would never place a Pod here.
 func (n *Node) untaintReady(ctx context.Context) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		node, err := n.client.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
-		taints := slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == corev1.TaintNodeNotReady })
+		taints := slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool {
+			return t.Key == corev1.TaintNodeNotReady && t.Effect == corev1.TaintEffectNoSchedule
+		})
 		if len(taints) == len(node.Spec.Taints) {
 			return nil
 		}
@@ -268,13 +282,17 @@ func (n *Node) writeCNIConfig() error {
 // startContainerd runs containerd with its own root, state and socket, and a config for its CRI
 // plugin (containerd 1.6, config version 2: docs/cri/config.md of that release).
 func (n *Node) startContainerd(ctx context.Context, sandboxImage string) error {
+	certsDir, err := n.writeHostsConfig()
+	if err != nil {
+		return err
+	}
 	config := fmt.Sprintf(`version = 2
 root = %q
 state = %q
 [grpc]
   address = %q
 [plugins."io.containerd.grpc.v1.cri"]
-  # The pause image imported by Start: the default (registry.k8s.io/pause) would be pulled.
+  # The pause image in the node's registry: the default (registry.k8s.io/pause) is out of reach.
   sandbox_image = %q
   # CRI gives sandboxes oom_score_adj -998, and lowering it needs CAP_SYS_RESOURCE, which this
   # machine's root lacks (CapBnd): runc init then dies ("can't get final child's PID from pipe: EOF").
@@ -291,14 +309,16 @@ state = %q
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = %q
     conf_dir = %q
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    # hosts.toml per registry host (writeHostsConfig).
+    config_path = %q
 `, filepath.Join(n.dir, "containerd", "root"), filepath.Join(n.dir, "containerd", "state"), n.socket,
-		sandboxImage, CNIBinDir, filepath.Join(n.dir, "net.d"))
+		sandboxImage, CNIBinDir, filepath.Join(n.dir, "net.d"), certsDir)
 	path := filepath.Join(n.dir, "containerd.toml")
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		return err
 	}
-	var err error
-	if n.containerd, err = n.run("containerd", "containerd", "--config="+path); err != nil {
+	if n.containerd, err = n.run("containerd", exec.Command("containerd", "--config="+path)); err != nil {
 		return err
 	}
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
@@ -355,14 +375,13 @@ imageGCLowThresholdPercent: 99
 `, n.socket, n.cgroupRoot, port, filepath.Join(n.dir, "pod-logs"))
 }
 
-// run starts a daemon logging to <dir>/<name>.log. Pdeathsig kills it if the test binary dies
-// without Stop (containerd's shims outlive it by design: Stop deletes the Pods first).
-func (n *Node) run(name, binary string, args ...string) (*daemon, error) {
+// run starts cmd as a daemon logging to <dir>/<name>.log. Pdeathsig kills it if the test binary
+// dies without Stop (containerd's shims outlive it by design: Stop deletes the Pods first).
+func (n *Node) run(name string, cmd *exec.Cmd) (*daemon, error) {
 	logFile, err := os.Create(filepath.Join(n.dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -380,7 +399,7 @@ func (n *Node) ctr(ctx context.Context, args ...string) (string, error) {
 	return string(out), err
 }
 
-// LogTail is the last 4 KiB of a daemon's log ("containerd" or "kubelet").
+// LogTail is the last 4 KiB of a daemon's log ("containerd", "kubelet" or "registry").
 func (n *Node) LogTail(name string) string {
 	b, err := os.ReadFile(filepath.Join(n.dir, name+".log"))
 	if err != nil {
@@ -390,8 +409,8 @@ func (n *Node) LogTail(name string) string {
 }
 
 // Stop deletes the node's Pods (so that the kubelet tears their sandboxes and networks down
-// through the CRI), stops the kubelet and containerd, and removes the Node, the bridge, the
-// cgroups and the files.
+// through the CRI), stops the kubelet, containerd and the registry, and removes the Node, the
+// bridge, the cgroups and the files (the registry's storage among them).
 func (n *Node) Stop(ctx context.Context) error {
 	var errs []error
 	if n.kubelet.running() {
@@ -408,7 +427,7 @@ func (n *Node) Stop(ctx context.Context) error {
 			}
 		}
 	}
-	errs = append(errs, stop(n.containerd))
+	errs = append(errs, stop(n.containerd), stop(n.registry))
 	if err := n.client.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		errs = append(errs, err)
 	}

@@ -2,15 +2,20 @@ package testnode_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -20,91 +25,125 @@ import (
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/testnode"
 )
 
+// The images the harness builds and pushes to the node's registry; both run testdata/sleeper.
 const (
-	pauseImage = "testnode.local/pause:1"
-	helloImage = "testnode.local/hello:1"
+	pauseImage = "pause:1"
+	helloImage = "hello:1"
 )
 
-// TestRealNodeRunsPod: a Pod bound to a real kubelet's Node runs in a real container (containerd,
-// runc, a bridge network), reports Running with an IP, and its log is read through the apiserver
-// (apiserver -> kubelet -> containerd's log file).
-func TestRealNodeRunsPod(t *testing.T) {
-	kubeletDir := acctest.RealNodeAssets(t)
+// The one cluster and node of this test binary, started by the first test that needs them
+// (startNode) and stopped by TestMain: each test's Pods run side by side on it.
+var shared struct {
+	once    sync.Once
+	err     error
+	dir     string
+	cluster *testcluster.Cluster
+	node    *testnode.Node
+	client  kubernetes.Interface
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	var errs []error
+	if shared.node != nil {
+		errs = append(errs, shared.node.Stop(context.Background()))
+	}
+	if shared.cluster != nil {
+		errs = append(errs, shared.cluster.Stop())
+	}
+	if shared.dir != "" {
+		errs = append(errs, os.RemoveAll(shared.dir))
+	}
+	if err := errors.Join(errs...); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping the node and the cluster:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// startNode returns the test's context (5 minutes), the shared node and a client of its cluster,
+// starting them on first use, or skips (see acctest.RealNodeAssets).
+func startNode(t *testing.T) (context.Context, *testnode.Node, kubernetes.Interface) {
+	t.Helper()
+	kubeletDir, registryBinary := acctest.RealNodeAssets(t)
+	shared.once.Do(func() { shared.err = startShared(kubeletDir, registryBinary, t) })
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx, shared.node, shared.client
+}
+
+func startShared(kubeletDir, registryBinary string, t *testing.T) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-
-	dir := t.TempDir()
-	sleeper := filepath.Join(dir, "sleeper")
+	var err error
+	if shared.dir, err = os.MkdirTemp("", "testnode-images-"); err != nil {
+		return err
+	}
+	sleeper := filepath.Join(shared.dir, "sleeper")
 	build := exec.CommandContext(ctx, "go", "build", "-o", sleeper, "./testdata/sleeper")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build sleeper: %v\n%s", err, out)
+		return fmt.Errorf("build sleeper: %w\n%s", err, out)
 	}
-	pauseTar, helloTar := filepath.Join(dir, "pause.tar"), filepath.Join(dir, "hello.tar")
-	if err := testnode.WriteImage(pauseTar, pauseImage, sleeper, []string{"/pause"}); err != nil {
-		t.Fatal(err)
+	if shared.cluster, err = testcluster.Start(ctx, testcluster.Options{}); err != nil {
+		return err
 	}
-	if err := testnode.WriteImage(helloTar, helloImage, sleeper, []string{"/hello"}); err != nil {
-		t.Fatal(err)
+	if shared.client, err = kubernetes.NewForConfig(shared.cluster.RESTConfig()); err != nil {
+		return err
 	}
-
-	cluster, err := testcluster.Start(ctx, testcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := cluster.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
 	start := time.Now()
-	node, err := testnode.Start(ctx, cluster, testnode.Options{KubeletDir: kubeletDir, SandboxImage: pauseImage, Images: []string{pauseTar, helloTar}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("node %s Ready in %s", node.Name, time.Since(start).Round(time.Second))
-	t.Cleanup(func() {
-		if err := node.Stop(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-
-	client, err := kubernetes.NewForConfig(cluster.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	message := "hello from " + node.Name
-	pods := client.CoreV1().Pods(metav1.NamespaceDefault)
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "hello"},
-		Spec: corev1.PodSpec{
-			NodeName: node.Name,
-			// No token volume in the spike: the kubelet would need TokenRequest and a projected volume.
-			AutomountServiceAccountToken: new(false),
-			Containers: []corev1.Container{{
-				Name: "hello", Image: helloImage, ImagePullPolicy: corev1.PullNever,
-				Args: strings.Fields(message),
-			}},
+	shared.node, err = testnode.Start(ctx, shared.cluster, testnode.Options{
+		KubeletDir: kubeletDir, RegistryBinary: registryBinary, SandboxImage: pauseImage,
+		Images: []testnode.Image{
+			// Bare, sleeper only holds the Pod's namespaces, as registry.k8s.io/pause does.
+			{Name: pauseImage, Binary: sleeper, Entrypoint: []string{"/pause"}},
+			{Name: helloImage, Binary: sleeper, Entrypoint: []string{"/hello"}},
 		},
-	}
-	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	err = wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
-		pod, err = pods.Get(ctx, "hello", metav1.GetOptions{})
-		return err == nil && pod.Status.Phase == corev1.PodRunning, nil
 	})
 	if err != nil {
-		t.Fatalf("pod not Running: %v\nstatus: %+v\nkubelet log:\n%s\ncontainerd log:\n%s", err, pod.Status, node.LogTail("kubelet"), node.LogTail("containerd"))
+		return err
 	}
+	t.Logf("registry up, images pushed, node %s Ready in %s", shared.node.Name, time.Since(start).Round(time.Second))
+	return nil
+}
+
+// TestRealNodeRunsPod: a Pod bound to a real kubelet's Node runs in a real container (containerd,
+// runc, a bridge network) of an image the kubelet pulled from the node's registry (default pull
+// policy), reports Running with an IP, and its log is read through the apiserver (apiserver ->
+// kubelet -> containerd's log file).
+func TestRealNodeRunsPod(t *testing.T) {
+	ctx, node, client := startNode(t)
+
+	message := "hello from " + node.Name
+	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
+		NodeName:   node.Name,
+		Containers: []corev1.Container{{Name: "hello", Image: node.Image(helloImage), Args: strings.Fields(message)}},
+	})
+	if got := pod.Spec.Containers[0].ImagePullPolicy; got != corev1.PullIfNotPresent {
+		t.Fatalf("image pull policy %s: want the default for a tagged image, IfNotPresent", got)
+	}
+	pod = waitPod(ctx, t, client, node, pod, "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
 	if pod.Status.PodIP == "" || !strings.HasPrefix(pod.Status.ContainerStatuses[0].ContainerID, "containerd://") {
 		t.Errorf("pod IP %q, container ID %q: want an IP from the bridge network and a containerd container", pod.Status.PodIP, pod.Status.ContainerStatuses[0].ContainerID)
 	}
+	// The kubelet pulled the image (it was nowhere else), and containerd asked the registry for it
+	// and for the sandbox image.
+	waitEvent(ctx, t, client, node, pod, "Pulled", `Successfully pulled image "`+node.Image(helloImage)+`"`)
+	for _, image := range []string{helloImage, pauseImage} {
+		if !pulled(node, image) {
+			t.Errorf("the registry's log shows no pull of %s:\n%s", image, node.RegistryLog())
+		}
+	}
+
+	pods := client.CoreV1().Pods(pod.Namespace)
 	var logs string
 	var logErr error
-	err = wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
 		var b []byte
-		b, logErr = pods.GetLogs("hello", &corev1.PodLogOptions{}).DoRaw(ctx)
+		b, logErr = pods.GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
 		logs = string(b)
 		return logErr == nil && strings.Contains(logs, message), nil
 	})
@@ -113,14 +152,259 @@ func TestRealNodeRunsPod(t *testing.T) {
 	}
 
 	// Deleting the Pod: the kubelet stops the container (SIGTERM, which sleeper obeys) and confirms.
-	if err := pods.Delete(ctx, "hello", metav1.DeleteOptions{}); err != nil {
+	if err := pods.Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	err = wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, err := pods.Get(ctx, "hello", metav1.GetOptions{})
+		_, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
 		return apierrors.IsNotFound(err), nil
 	})
 	if err != nil {
 		t.Fatalf("pod not deleted by the kubelet: %v\nkubelet log:\n%s", err, node.LogTail("kubelet"))
 	}
+}
+
+// TestRealNodeImageNotInRegistry: an image the registry does not have fails to pull for real:
+// the container waits with ErrImagePull, then ImagePullBackOff, and the kubelet's Events name the
+// image (the runtime Pods' "image never pulls" row of the fault matrix).
+func TestRealNodeImageNotInRegistry(t *testing.T) {
+	ctx, node, client := startNode(t)
+
+	image := node.Image("missing:1")
+	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
+		NodeName: node.Name, Containers: []corev1.Container{{Name: "missing", Image: image}},
+	})
+	seen := map[string]bool{}
+	pod = waitPod(ctx, t, client, node, pod, "ImagePullBackOff", func(p *corev1.Pod) bool {
+		if w := waiting(p); w != nil {
+			seen[w.Reason] = true
+		}
+		return seen["ImagePullBackOff"]
+	})
+	// ErrImagePull lasts until the kubelet's next sync of the Pod: a loaded machine may poll past it,
+	// and then the kubelet's Event for it shows it came first.
+	if !seen["ErrImagePull"] {
+		waitEvent(ctx, t, client, node, pod, "Failed", "Error: ErrImagePull")
+	}
+	if w := waiting(pod); !strings.Contains(w.Message, image) {
+		t.Errorf("waiting message %q does not name %s", w.Message, image)
+	}
+	t.Logf("container waiting %s: %s", waiting(pod).Reason, waiting(pod).Message)
+	if pod.Status.Phase != corev1.PodPending {
+		t.Errorf("phase %s, want Pending", pod.Status.Phase)
+	}
+	// containerd 1.6 says "failed to resolve reference ...: not found" for the registry's 404.
+	failed := waitEvent(ctx, t, client, node, pod, "Failed", `Failed to pull image "`+image+`"`)
+	if !strings.Contains(failed.Message, "not found") {
+		t.Errorf("Failed event %q: want the registry's not found", failed.Message)
+	}
+	backOff := waitEvent(ctx, t, client, node, pod, "BackOff", `Back-off pulling image "`+image+`"`)
+	t.Logf("kubelet Events: Failed: %s; BackOff: %s", failed.Message, backOff.Message)
+	if !pulled(node, "missing:1") {
+		t.Errorf("the registry's log shows no request for missing:1:\n%s", node.RegistryLog())
+	}
+}
+
+// TestRealNodeCrashLoop: a container that exits non-zero is restarted by the kubelet with a
+// back-off: CrashLoopBackOff, a restart count, the last exit code (the crash loop row of the fault
+// matrix).
+func TestRealNodeCrashLoop(t *testing.T) {
+	ctx, node, client := startNode(t)
+
+	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
+		NodeName: node.Name,
+		Containers: []corev1.Container{{
+			Name: "crash", Image: node.Image(helloImage), Args: []string{"exiting"},
+			Env: []corev1.EnvVar{{Name: "SLEEPER_EXIT", Value: "3"}},
+		}},
+	})
+	pod = waitPod(ctx, t, client, node, pod, "CrashLoopBackOff", func(p *corev1.Pod) bool {
+		w := waiting(p)
+		return w != nil && w.Reason == "CrashLoopBackOff"
+	})
+	status := pod.Status.ContainerStatuses[0]
+	if status.RestartCount < 1 {
+		t.Errorf("restart count %d, want > 0", status.RestartCount)
+	}
+	if last := status.LastTerminationState.Terminated; last == nil || last.ExitCode != 3 || last.Reason != "Error" {
+		t.Errorf("last state %+v: want terminated, reason Error, exit code 3", status.LastTerminationState)
+	}
+	ev := waitEvent(ctx, t, client, node, pod, "BackOff", "Back-off restarting failed container crash")
+	t.Logf("restart count %d, last state %+v; kubelet Event BackOff: %s", status.RestartCount, status.LastTerminationState.Terminated, ev.Message)
+}
+
+// TestRealNodeFailsAtStart: a container whose command does not exist in its image fails at start
+// (runc cannot exec it): the kubelet reports the runtime's error and restarts it with a back-off
+// (the "fails at start" row of the fault matrix).
+func TestRealNodeFailsAtStart(t *testing.T) {
+	ctx, node, client := startNode(t)
+
+	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
+		NodeName:   node.Name,
+		Containers: []corev1.Container{{Name: "nostart", Image: node.Image(helloImage), Command: []string{"/serve"}}},
+	})
+	pod = waitPod(ctx, t, client, node, pod, "restarted after StartError", func(p *corev1.Pod) bool {
+		s := p.Status.ContainerStatuses
+		return len(s) > 0 && s[0].LastTerminationState.Terminated != nil
+	})
+	last := pod.Status.ContainerStatuses[0].LastTerminationState.Terminated
+	// runc's exec failure, as containerd 1.6 passes it on, with exit code 128 (kubelet's StartError).
+	if last.Reason != "StartError" || last.ExitCode != 128 || !strings.Contains(last.Message, `"/serve"`) {
+		t.Errorf("last state %+v: want StartError, exit code 128, a message naming /serve", last)
+	}
+	ev := waitEvent(ctx, t, client, node, pod, "Failed", "/serve")
+	t.Logf("last state %s (exit %d): %s; kubelet Event Failed: %s", last.Reason, last.ExitCode, last.Message, ev.Message)
+}
+
+// TestRealNodeUnschedulable: a Pod that asks for more CPU than the real Node has is left Pending by
+// the scheduler, which reads the kubelet's reported capacity (the "unschedulable" row of the fault
+// matrix).
+func TestRealNodeUnschedulable(t *testing.T) {
+	ctx, node, client := startNode(t)
+
+	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
+		// Only this Node: the cluster's KWOK Nodes report what capacity they are given.
+		NodeSelector: map[string]string{corev1.LabelHostname: node.Name},
+		Containers: []corev1.Container{{
+			Name: "big", Image: node.Image(helloImage),
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1000")}},
+		}},
+	})
+	pod = waitPod(ctx, t, client, node, pod, "Unschedulable", func(p *corev1.Pod) bool {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled {
+				return c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable
+			}
+		}
+		return false
+	})
+	var message string
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			message = c.Message
+		}
+	}
+	if !strings.Contains(message, "1 Insufficient cpu") || pod.Spec.NodeName != "" {
+		n, err := client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("PodScheduled %q, node %q: want unscheduled for 1 Insufficient cpu (the Node's taints: %v, conditions: %v)", message, pod.Spec.NodeName, n.Spec.Taints, n.Status.Conditions)
+	}
+	t.Logf("PodScheduled=False Unschedulable: %s", message)
+}
+
+// TestRealNodeSecretVolumeMissing: a runtime Pod in a namespace without the storage-config Secret
+// (ModelMesh mounts it into every runtime Pod: modelmesh-serving controllers/modelmesh/puller.go)
+// never starts: it stays ContainerCreating and the kubelet reports FailedMount.
+func TestRealNodeSecretVolumeMissing(t *testing.T) {
+	ctx, node, client := startNode(t)
+
+	ns, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "no-storage-"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
+	pod := createPod(ctx, t, client, ns.Name, corev1.PodSpec{
+		NodeName: node.Name,
+		Containers: []corev1.Container{{
+			Name: "runtime", Image: node.Image(helloImage),
+			VolumeMounts: []corev1.VolumeMount{{Name: "storage-config", MountPath: "/storage-config", ReadOnly: true}},
+		}},
+		Volumes: []corev1.Volume{{Name: "storage-config", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "storage-config"}}}},
+	})
+	ev := waitEvent(ctx, t, client, node, pod, "FailedMount", `secret "storage-config" not found`)
+	// The kubelet writes the Pod's status apart from its Events: it may come just after.
+	pod = waitPod(ctx, t, client, node, pod, "ContainerCreating", func(p *corev1.Pod) bool {
+		w := waiting(p)
+		return w != nil && w.Reason == "ContainerCreating"
+	})
+	if pod.Status.Phase != corev1.PodPending {
+		t.Errorf("phase %s, want Pending", pod.Status.Phase)
+	}
+	t.Logf("container waiting ContainerCreating; kubelet Event FailedMount: %s", ev.Message)
+}
+
+// createPod creates a Pod named after the test and deletes it when the test ends. The namespace's
+// default ServiceAccount, which admission requires, may not exist yet in a new namespace: creation
+// is retried until it does.
+func createPod(ctx context.Context, t *testing.T, client kubernetes.Interface, namespace string, spec corev1.PodSpec) *corev1.Pod {
+	t.Helper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: strings.ToLower(t.Name())[len("testrealnode"):], Namespace: namespace},
+		Spec:       spec,
+	}
+	pods := client.CoreV1().Pods(namespace)
+	var created *corev1.Pod
+	var createErr error
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		created, createErr = pods.Create(ctx, pod, metav1.CreateOptions{})
+		return createErr == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("create pod: %v (last error: %v)", err, createErr)
+	}
+	t.Cleanup(func() { _ = pods.Delete(context.Background(), pod.Name, metav1.DeleteOptions{}) })
+	return created
+}
+
+// waitPod polls the Pod until done says so, and fails the test with its status and the kubelet's
+// log if it does not within 3 minutes.
+func waitPod(ctx context.Context, t *testing.T, client kubernetes.Interface, node *testnode.Node, pod *corev1.Pod, what string, done func(*corev1.Pod) bool) *corev1.Pod {
+	t.Helper()
+	pods := client.CoreV1().Pods(pod.Namespace)
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		p, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil //nolint:nilerr // the poll bounds the wait
+		}
+		pod = p
+		return done(pod), nil
+	})
+	if err != nil {
+		t.Fatalf("pod %s not %s: %v\nstatus: %+v\nkubelet log:\n%s\ncontainerd log:\n%s", pod.Name, what, err, pod.Status, node.LogTail("kubelet"), node.LogTail("containerd"))
+	}
+	return pod
+}
+
+// waitEvent waits for an Event about the Pod from the node's kubelet with the reason and a message
+// containing want, and returns it.
+func waitEvent(ctx context.Context, t *testing.T, client kubernetes.Interface, node *testnode.Node, pod *corev1.Pod, reason, want string) corev1.Event {
+	t.Helper()
+	var found corev1.Event
+	var seen []string
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		list, err := client.CoreV1().Events(pod.Namespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.uid=" + string(pod.UID)})
+		if err != nil {
+			return false, nil //nolint:nilerr // the poll bounds the wait
+		}
+		seen = seen[:0]
+		for _, ev := range list.Items {
+			seen = append(seen, fmt.Sprintf("%s %s/%s: %s", ev.Type, ev.Source.Component, ev.Reason, ev.Message))
+			if ev.Source.Component == "kubelet" && ev.Source.Host == node.Name && ev.Reason == reason && strings.Contains(ev.Message, want) {
+				found = ev
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("no kubelet Event %s %q about pod %s: %v; Events:\n%s", reason, want, pod.Name, err, strings.Join(seen, "\n"))
+	}
+	return found
+}
+
+// waiting is the Pod's first container's waiting state, or nil.
+func waiting(pod *corev1.Pod) *corev1.ContainerStateWaiting {
+	if len(pod.Status.ContainerStatuses) == 0 {
+		return nil
+	}
+	return pod.Status.ContainerStatuses[0].State.Waiting
+}
+
+// pulled tells whether the registry's access log shows a pull of the image's manifest by tag
+// (containerd resolves a tag with HEAD, docker/resolver.go); the harness's own push is a PUT.
+func pulled(node *testnode.Node, image string) bool {
+	repository, tag, _ := strings.Cut(image, ":")
+	return regexp.MustCompile(`"(HEAD|GET) /v2/` + regexp.QuoteMeta(repository) + `/manifests/` + regexp.QuoteMeta(tag) + ` `).MatchString(node.RegistryLog())
 }
