@@ -134,6 +134,7 @@ func (r *runtimeResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	proposed := plan
 	resp.Diagnostics.Append(planRuntime(ctx, &plan.runtimeModel, config.runtimeModel)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -142,5 +143,9 @@ func (r *runtimeResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if !plan.Name.IsUnknown() && !plan.Namespace.IsUnknown() {
 		plan.ID = types.StringValue(kubeID(r.ref(&plan)))
 	}
-	r.setModel(ctx, &resp.Plan, &plan, &resp.Diagnostics)
+	// In a no-change plan the defaults and the preset resolve to what is planned already; writing
+	// the model back converts it all again (issue 31's profile).
+	if !unchanged(plan, proposed) {
+		r.setModel(ctx, &resp.Plan, &plan, &resp.Diagnostics)
+	}
 }
