@@ -113,6 +113,13 @@ func (r *runtimeResource) ConfigValidators(context.Context) []resource.ConfigVal
 }
 
 func (r *runtimeResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	// Only spec_overrides_json has checks here (validateRuntimeConfig): without a value for it, skip
+	// reading the whole model (issue 31).
+	var overrides jsonObjectValue
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("spec_overrides_json"), &overrides)...)
+	if resp.Diagnostics.HasError() || overrides.IsNull() || overrides.IsUnknown() {
+		return
+	}
 	config := r.getModel(ctx, req.Config, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
