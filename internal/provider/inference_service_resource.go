@@ -131,6 +131,16 @@ func (r *inferenceServiceResource) ModifyPlan(ctx context.Context, req resource.
 		return
 	}
 	planNamespace(ctx, r.data, req, resp)
+	pending, diags := req.Private.GetKey(ctx, privateWaitPending)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// A plan equal to the state, its namespace resolved, with no wait left over, keeps the status
+	// as read and needs no mesh check: skip the reflection into models and back (issue 31).
+	if pending == nil && resp.Plan.Raw.Equal(req.State.Raw) {
+		return
+	}
 	var plan inferenceServiceModel
 	resp.Diagnostics.Append(resp.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
@@ -140,11 +150,9 @@ func (r *inferenceServiceResource) ModifyPlan(ctx context.Context, req resource.
 	if !req.State.Raw.IsNull() {
 		state = &inferenceServiceModel{}
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
-	}
-	pending, diags := req.Private.GetKey(ctx, privateWaitPending)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
+		if resp.Diagnostics.HasError() {
+			return
+		}
 	}
 
 	if r.data != nil && !plan.MeshID.IsNull() && !plan.MeshID.IsUnknown() && (state == nil || !plan.MeshID.Equal(state.MeshID)) {

@@ -384,8 +384,9 @@ func planNamespace(ctx context.Context, data *providerData, req resource.ModifyP
 		return
 	}
 	nsPath := path.Root("namespace")
-	var configured, prior types.String
+	var configured, planned, prior types.String
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, nsPath, &configured)...)
+	resp.Diagnostics.Append(resp.Plan.GetAttribute(ctx, nsPath, &planned)...)
 	resp.Diagnostics.Append(req.State.GetAttribute(ctx, nsPath, &prior)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -394,7 +395,11 @@ func planNamespace(ctx context.Context, data *providerData, req resource.ModifyP
 	if configured.IsNull() {
 		namespace = types.StringValue(data.namespace)
 	}
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, nsPath, namespace)...)
+	// SetAttribute rebuilds the whole plan value (issue 31's profile); in a no-change plan the
+	// namespace is already the one in state.
+	if !namespace.Equal(planned) {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, nsPath, namespace)...)
+	}
 	if !req.State.Raw.IsNull() && !namespace.Equal(prior) {
 		resp.RequiresReplace = append(resp.RequiresReplace, nsPath)
 	}

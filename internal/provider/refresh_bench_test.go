@@ -22,7 +22,7 @@ import (
 )
 
 // BenchmarkRefresh measures what the provider adds to a refresh (issue 9): per object, the RPCs
-// terraform makes for it in a no-change plan (UpgradeResourceState, ReadResource,
+// terraform makes for it in a no-change plan (ValidateResourceConfig, UpgradeResourceState, ReadResource,
 // PlanResourceChange), served in-process through the tfprotov6 interface with the state of a real
 // apply, next to a direct client-go GET of the same object (the floor). cpu-ns/op is this
 // process's CPU time per call: the apiserver runs in its own process, so it is the provider's (or
@@ -133,6 +133,13 @@ func BenchmarkRefresh(b *testing.B) {
 		b.Run(o.typeName+"/PlanResourceChange", func(b *testing.B) {
 			measure(b, func() error { _, err := plan(); return err })
 		})
+		// Terraform validates each resource block before every plan (issue 31's profile).
+		b.Run(o.typeName+"/ValidateResourceConfig", func(b *testing.B) {
+			measure(b, func() error {
+				resp, err := server.ValidateResourceConfig(ctx, &tfprotov6.ValidateResourceConfigRequest{TypeName: o.typeName, Config: config})
+				return rpcError(resp, err)
+			})
+		})
 	}
 	b.Run("GetProviderSchema", func(b *testing.B) {
 		measure(b, func() error {
@@ -204,6 +211,8 @@ func rpcError(resp any, err error) error {
 	case *tfprotov6.ConfigureProviderResponse:
 		diags = r.Diagnostics
 	case *tfprotov6.UpgradeResourceStateResponse:
+		diags = r.Diagnostics
+	case *tfprotov6.ValidateResourceConfigResponse:
 		diags = r.Diagnostics
 	case *tfprotov6.ReadResourceResponse:
 		diags = r.Diagnostics

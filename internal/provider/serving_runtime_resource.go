@@ -113,6 +113,13 @@ func (r *runtimeResource) ConfigValidators(context.Context) []resource.ConfigVal
 }
 
 func (r *runtimeResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	// Only spec_overrides_json has checks here (validateRuntimeConfig): without a value for it, skip
+	// reading the whole model (issue 31).
+	var overrides jsonObjectValue
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("spec_overrides_json"), &overrides)...)
+	if resp.Diagnostics.HasError() || overrides.IsNull() || overrides.IsUnknown() {
+		return
+	}
 	config := r.getModel(ctx, req.Config, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
@@ -134,6 +141,7 @@ func (r *runtimeResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	proposed := plan
 	resp.Diagnostics.Append(planRuntime(ctx, &plan.runtimeModel, config.runtimeModel)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -142,5 +150,9 @@ func (r *runtimeResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if !plan.Name.IsUnknown() && !plan.Namespace.IsUnknown() {
 		plan.ID = types.StringValue(kubeID(r.ref(&plan)))
 	}
-	r.setModel(ctx, &resp.Plan, &plan, &resp.Diagnostics)
+	// In a no-change plan the defaults and the preset resolve to what is planned already; writing
+	// the model back converts it all again (issue 31's profile).
+	if !unchanged(plan, proposed) {
+		r.setModel(ctx, &resp.Plan, &plan, &resp.Diagnostics)
+	}
 }
