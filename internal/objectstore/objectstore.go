@@ -24,6 +24,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/childproc"
 )
 
 // BinaryEnv names the versitygw binary (make's $(VERSITYGW): built by tools/go-tool.sh).
@@ -47,10 +49,8 @@ type Store struct {
 	SecretKey string
 	Region    string
 
-	dir     string
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when the process has exited; then waitErr is its Wait result
-	waitErr error
+	dir  string
+	proc *childproc.Proc
 }
 
 // Start runs versitygw on a free loopback port with its data under a new temporary folder, waits
@@ -63,7 +63,6 @@ func Start(ctx context.Context, opts Options) (*Store, error) {
 		AccessKey: or(opts.AccessKey, "AKIAIOSFODNN7EXAMPLE"),
 		SecretKey: or(opts.SecretKey, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
 		Region:    or(opts.Region, "us-south"),
-		exited:    make(chan struct{}),
 	}
 	dir, err := os.MkdirTemp("", "objectstore-")
 	if err != nil {
@@ -85,17 +84,16 @@ func Start(ctx context.Context, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	s.cmd = exec.Command(opts.Binary, "--port", addr, "--region", s.Region, "posix", "--sidecar", meta, data)
-	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKey, "ROOT_SECRET_ACCESS_KEY="+s.SecretKey)
-	s.cmd.Stdout, s.cmd.Stderr = opts.Log, opts.Log
-	if err := s.cmd.Start(); err != nil {
+	cmd := exec.Command(opts.Binary, "--port", addr, "--region", s.Region, "posix", "--sidecar", meta, data)
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKey, "ROOT_SECRET_ACCESS_KEY="+s.SecretKey)
+	cmd.Stdout, cmd.Stderr = opts.Log, opts.Log
+	if s.proc, err = childproc.Start(cmd); err != nil {
 		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("objectstore: start %s: %w", opts.Binary, err)
+		return nil, fmt.Errorf("objectstore: %w", err)
 	}
-	go func() { s.waitErr = s.cmd.Wait(); close(s.exited) }()
-	if err := s.waitReady(ctx); err != nil {
+	if err := s.proc.WaitReady(ctx, "answer on "+s.Endpoint, s.answers); err != nil {
 		s.Stop()
-		return nil, err
+		return nil, fmt.Errorf("objectstore: %w", err)
 	}
 	if opts.Bucket != "" {
 		if err := s.CreateBucket(ctx, opts.Bucket); err != nil {
@@ -114,9 +112,7 @@ func Start(ctx context.Context, opts Options) (*Store, error) {
 
 // Stop ends the server and removes its folder.
 func (s *Store) Stop() {
-	// Kill fails harmlessly on a process that already exited.
-	_ = s.cmd.Process.Kill()
-	<-s.exited
+	s.proc.Stop()
 	_ = os.RemoveAll(s.dir)
 }
 
@@ -139,25 +135,15 @@ func freeAddr() (string, error) {
 	return addr, l.Close()
 }
 
-// waitReady polls until the server answers an unsigned request (with an S3 error: any HTTP
-// answer means it listens), it exits, or ctx ends.
-func (s *Store) waitReady(ctx context.Context) error {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			_ = resp.Body.Close()
-			return nil
-		}
-		select {
-		case <-s.exited:
-			return fmt.Errorf("objectstore: versitygw exited before it answered: %v", s.waitErr)
-		case <-ctx.Done():
-			return fmt.Errorf("objectstore: versitygw did not answer on %s: %w", s.Endpoint, ctx.Err())
-		case <-tick.C:
-		}
+// answers reports whether the server answers an unsigned request (with an S3 error: any HTTP
+// answer means it listens).
+func (s *Store) answers() bool {
+	resp, err := http.Get(s.Endpoint + "/")
+	if err != nil {
+		return false
 	}
+	_ = resp.Body.Close()
+	return true
 }
 
 // Error is an S3 error answer: the HTTP status and the XML body's Code and Message.

@@ -21,6 +21,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/childproc"
 )
 
 // BinaryEnv names the model-serving-puller binary (make's $(PULLER): built by tools/go-tool.sh).
@@ -112,11 +114,9 @@ type Options struct {
 
 // Puller is a running model-serving-puller.
 type Puller struct {
-	Addr    string // its ModelRuntime API, localhost:<port>
-	conn    *grpc.ClientConn
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when the process has exited; then waitErr is its Wait result
-	waitErr error
+	Addr string // its ModelRuntime API, localhost:<port>
+	conn *grpc.ClientConn
+	proc *childproc.Proc
 }
 
 // Start runs the puller. The model server must already listen: the puller dials it first and
@@ -133,19 +133,18 @@ func Start(ctx context.Context, opts Options) (*Puller, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Puller{Addr: net.JoinHostPort("localhost", port), exited: make(chan struct{})}
-	p.cmd = exec.Command(opts.Binary)
+	p := &Puller{Addr: net.JoinHostPort("localhost", port)}
+	cmd := exec.Command(opts.Binary)
 	// Only "port:N" (localhost) or "unix:" endpoints are accepted (internal/util/connect.go).
-	p.cmd.Env = append(os.Environ(), "PORT="+port, "MODEL_SERVER_ENDPOINT=port:"+serverPort,
+	cmd.Env = append(os.Environ(), "PORT="+port, "MODEL_SERVER_ENDPOINT=port:"+serverPort,
 		"STORAGE_CONFIG_DIR="+opts.StorageConfigDir, "ROOT_MODEL_DIR="+opts.RootModelDir, "LOG_LEVEL=debug")
-	p.cmd.Stdout, p.cmd.Stderr = opts.Log, opts.Log
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("puller: start %s: %w", opts.Binary, err)
+	cmd.Stdout, cmd.Stderr = opts.Log, opts.Log
+	if p.proc, err = childproc.Start(cmd); err != nil {
+		return nil, fmt.Errorf("puller: %w", err)
 	}
-	go func() { p.waitErr = p.cmd.Wait(); close(p.exited) }()
-	if err := p.waitListening(ctx); err != nil {
+	if err := p.proc.WaitReady(ctx, "listen on "+p.Addr, p.listening); err != nil {
 		p.Stop()
-		return nil, err
+		return nil, fmt.Errorf("puller: %w", err)
 	}
 	p.conn, err = grpc.NewClient(p.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.ForceCodec(Codec{})))
@@ -166,22 +165,13 @@ func freePort() (string, error) {
 	return port, l.Close()
 }
 
-func (p *Puller) waitListening(ctx context.Context) error {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if c, err := net.DialTimeout("tcp", p.Addr, time.Second); err == nil {
-			_ = c.Close()
-			return nil
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("puller: model-serving-puller exited before it listened: %v", p.waitErr)
-		case <-ctx.Done():
-			return fmt.Errorf("puller: model-serving-puller did not listen on %s: %w", p.Addr, ctx.Err())
-		case <-tick.C:
-		}
+func (p *Puller) listening() bool {
+	c, err := net.DialTimeout("tcp", p.Addr, time.Second)
+	if err != nil {
+		return false
 	}
+	_ = c.Close()
+	return true
 }
 
 // LoadModel calls the puller's loadModel as model-mesh does; the error is the puller's gRPC status.
@@ -195,7 +185,5 @@ func (p *Puller) Stop() {
 	if p.conn != nil {
 		_ = p.conn.Close()
 	}
-	// Kill fails harmlessly on a process that already exited.
-	_ = p.cmd.Process.Kill()
-	<-p.exited
+	p.proc.Stop()
 }
