@@ -1,0 +1,189 @@
+// Package puller runs the real model-serving-puller of github.com/kserve/modelmesh-runtime-adapter
+// (pinned in tools/puller) outside a container, for tests: the adapter container of a ModelMesh
+// runtime Pod, which reads the mounted storage-config Secret, pulls a model from storage into a
+// local folder and passes LoadModel on to the model server with the local path.
+//
+// It speaks model-mesh's ModelRuntime gRPC API (the adapter's internal/proto/mmesh/model-runtime.proto,
+// package mmesh). The adapter's generated code is internal to its module, so the few messages
+// used here are encoded by field number with protowire and sent through a pass-through codec.
+package puller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/childproc"
+)
+
+// BinaryEnv names the model-serving-puller binary (make's $(PULLER): built by tools/go-tool.sh).
+const BinaryEnv = "PULLER"
+
+// Service and LoadModelMethod name the ModelRuntime API's service and its loadModel method
+// (model-runtime.proto: package mmesh, service ModelRuntime, rpc loadModel).
+const (
+	Service         = "mmesh.ModelRuntime"
+	LoadModelMethod = "loadModel"
+)
+
+// LoadModelRequest is model-runtime.proto's LoadModelRequest: modelId = 1, modelType = 2,
+// modelPath = 3, modelKey = 4 (all strings).
+type LoadModelRequest struct {
+	ModelID, ModelType, ModelPath, ModelKey string
+}
+
+// Marshal encodes r in protobuf wire format.
+func (r LoadModelRequest) Marshal() []byte {
+	var b []byte
+	for i, v := range []string{r.ModelID, r.ModelType, r.ModelPath, r.ModelKey} {
+		if v != "" {
+			b = protowire.AppendTag(b, protowire.Number(i+1), protowire.BytesType)
+			b = protowire.AppendString(b, v)
+		}
+	}
+	return b
+}
+
+// UnmarshalLoadModelRequest decodes b, skipping fields it does not know.
+func UnmarshalLoadModelRequest(b []byte) (LoadModelRequest, error) {
+	var r LoadModelRequest
+	fields := []*string{&r.ModelID, &r.ModelType, &r.ModelPath, &r.ModelKey}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return r, protowire.ParseError(n)
+		}
+		b = b[n:]
+		if typ == protowire.BytesType && num >= 1 && int(num) <= len(fields) {
+			v, m := protowire.ConsumeString(b)
+			if m < 0 {
+				return r, protowire.ParseError(m)
+			}
+			*fields[num-1], b = v, b[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return r, protowire.ParseError(m)
+		}
+		b = b[m:]
+	}
+	return r, nil
+}
+
+// Codec passes messages through as *[]byte, already in wire format. Its name is "proto", the
+// content subtype the adapter's generated clients and servers send.
+type Codec struct{}
+
+func (Codec) Marshal(v any) ([]byte, error) {
+	b, ok := v.(*[]byte)
+	if !ok {
+		return nil, fmt.Errorf("puller.Codec: %T is not *[]byte", v)
+	}
+	return *b, nil
+}
+
+func (Codec) Unmarshal(data []byte, v any) error {
+	b, ok := v.(*[]byte)
+	if !ok {
+		return fmt.Errorf("puller.Codec: %T is not *[]byte", v)
+	}
+	*b = append((*b)[:0], data...)
+	return nil
+}
+
+func (Codec) Name() string { return "proto" }
+
+// Options configure Start, each as the runtime Pod's adapter container gets it.
+type Options struct {
+	Binary           string // model-serving-puller; required
+	ModelServer      string // the model server's ModelRuntime address (MODEL_SERVER_ENDPOINT=port:N): 127.0.0.1 or localhost:N
+	StorageConfigDir string // the storage-config Secret's mount, one file per key (STORAGE_CONFIG_DIR)
+	RootModelDir     string // where models are pulled to (ROOT_MODEL_DIR)
+	Log              io.Writer
+}
+
+// Puller is a running model-serving-puller.
+type Puller struct {
+	Addr string // its ModelRuntime API, localhost:<port>
+	conn *grpc.ClientConn
+	proc *childproc.Proc
+}
+
+// Start runs the puller. The model server must already listen: the puller dials it first and
+// exits when it cannot connect within 3 s (server.StartServer).
+func Start(ctx context.Context, opts Options) (*Puller, error) {
+	if opts.Binary == "" {
+		return nil, errors.New("puller: no model-serving-puller binary (set " + BinaryEnv + "; make builds it as $(PULLER))")
+	}
+	_, serverPort, err := net.SplitHostPort(opts.ModelServer)
+	if err != nil {
+		return nil, fmt.Errorf("puller: model server address: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p := &Puller{Addr: net.JoinHostPort("localhost", port)}
+	cmd := exec.Command(opts.Binary)
+	// Only "port:N" (localhost) or "unix:" endpoints are accepted (internal/util/connect.go).
+	cmd.Env = append(os.Environ(), "PORT="+port, "MODEL_SERVER_ENDPOINT=port:"+serverPort,
+		"STORAGE_CONFIG_DIR="+opts.StorageConfigDir, "ROOT_MODEL_DIR="+opts.RootModelDir, "LOG_LEVEL=debug")
+	cmd.Stdout, cmd.Stderr = opts.Log, opts.Log
+	if p.proc, err = childproc.Start(cmd); err != nil {
+		return nil, fmt.Errorf("puller: %w", err)
+	}
+	if err := p.proc.WaitReady(ctx, "listen on "+p.Addr, p.listening); err != nil {
+		p.Stop()
+		return nil, fmt.Errorf("puller: %w", err)
+	}
+	p.conn, err = grpc.NewClient(p.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.ForceCodec(Codec{})))
+	if err != nil {
+		p.Stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// freePort is a loopback port free now; the puller listens on it (it takes no port 0).
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port, l.Close()
+}
+
+func (p *Puller) listening() bool {
+	c, err := net.DialTimeout("tcp", p.Addr, time.Second)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
+}
+
+// LoadModel calls the puller's loadModel as model-mesh does; the error is the puller's gRPC status.
+func (p *Puller) LoadModel(ctx context.Context, req LoadModelRequest) error {
+	in, out := req.Marshal(), []byte(nil)
+	return p.conn.Invoke(ctx, "/"+Service+"/"+LoadModelMethod, &in, &out)
+}
+
+// Stop ends the puller.
+func (p *Puller) Stop() {
+	if p.conn != nil {
+		_ = p.conn.Close()
+	}
+	p.proc.Stop()
+}
