@@ -3,6 +3,7 @@ package mmeshfake
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -56,7 +57,7 @@ func (c *cluster) loadFailure(id string, mr *modelRecord, in *instance) string {
 		return timeoutError(id, in.loadTimeout)
 	}
 	if c.loadFails(mr) {
-		return loaderError(mr.MPath)
+		return loaderError(id, mr.MPath)
 	}
 	return ""
 }
@@ -88,11 +89,19 @@ func (c *cluster) loadFails(mr *modelRecord) bool {
 	return c.opts.FailPathMarker != "" && strings.Contains(mr.MPath, c.opts.FailPathMarker)
 }
 
-// loaderError is the message a failed load leaves in the registry. model-mesh records the
-// runtime's gRPC error (ModelMesh.failureMessageFromException drops an UNKNOWN code); the
-// modelmesh-runtime-adapter puller reports a storage path without objects as "Failed to pull
-// model from storage due to error: no objects found for path '<path>'"
-// (model-serving-puller/server/server.go, pullman/storageproviders/s3/provider.go).
-func loaderError(path string) string {
-	return fmt.Sprintf("Failed to pull model from storage due to error: no objects found for path '%s'", path)
+// loaderError is the message a failed load of model id leaves in the registry, as the MLServer
+// adapter (modelmesh-runtime-adapter v0.12.0) fails a storage path without objects: its embedded
+// puller downloads nothing without an error ("no objects to download",
+// pullman/storageproviders/s3/downloader.go) and points the model path at <ROOT_MODEL_DIR>/<model
+// id>/<last element of the path> (model-serving-puller/puller/puller.go; ROOT_MODEL_DIR /models);
+// the adapter's layout step then cannot stat it (model-mesh-mlserver-adapter/server/server.go,
+// adaptModelLayoutForRuntime). The plain error goes out as UNKNOWN, which model-mesh's
+// failureMessageFromException reduces to its text. Checked against the real puller: internal/puller.
+func loaderError(id, storagePath string) string {
+	name := path.Base(storagePath)
+	if name == "." || name == "/" {
+		name = "_model"
+	}
+	local := "/models/" + id + "/" + name
+	return fmt.Sprintf("Failed to load Model due to adapter error: Error calling stat on %s: stat %s: no such file or directory", local, local)
 }

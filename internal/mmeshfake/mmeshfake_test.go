@@ -164,7 +164,8 @@ func TestLoadFailureIsRetriedElsewhereThenReported(t *testing.T) {
 		return err == nil && len(locations(st.GetActiveModelStatus(), mmesh.ModelStatusInfo_LOADING_FAILED)) == 2, err
 	})
 	active := st.GetActiveModelStatus()
-	wantMsg := "Failed to pull model from storage due to error: no objects found for path 's3/fail/mnist.joblib'"
+	wantMsg := "Failed to load Model due to adapter error: Error calling stat on /models/broken__isvc-0123456789/mnist.joblib: " +
+		"stat /models/broken__isvc-0123456789/mnist.joblib: no such file or directory"
 	if active.GetStatus() != mmesh.ModelStatusInfo_LOADING_FAILED || len(active.GetErrors()) != 2 ||
 		active.GetErrors()[0] != wantMsg || len(active.GetModelCopyInfos()) != 2 {
 		t.Fatalf("after two failed loads: %v", active)
@@ -199,7 +200,8 @@ func TestFailedLoadIsRetriedOnAnotherInstance(t *testing.T) {
 	}
 	st = waitActive(t, c, "flaky", mmesh.ModelStatusInfo_LOADED)
 	active := st.GetActiveModelStatus()
-	wantMsg := "Failed to pull model from storage due to error: no objects found for path 's3/fail-once/mnist.joblib'"
+	wantMsg := "Failed to load Model due to adapter error: Error calling stat on /models/flaky__isvc-0123456789/mnist.joblib: " +
+		"stat /models/flaky__isvc-0123456789/mnist.joblib: no such file or directory"
 	if got := locations(active, mmesh.ModelStatusInfo_LOADING_FAILED); !slices.Equal(got, failedIn) ||
 		len(active.GetErrors()) != 1 || active.GetErrors()[0] != wantMsg {
 		t.Errorf("after the retry: %v, want the failure in %v kept", active, failedIn)

@@ -100,7 +100,7 @@ func TestAccInferenceServiceDataSource(t *testing.T) {
 					expect(failed, tfjsonpath.New("ready"), knownvalue.Bool(false)),
 					expect(failed, tfjsonpath.New("active_model_state"), knownvalue.StringExact("FailedToLoad")),
 					expect(failed, tfjsonpath.New("last_failure_reason"), knownvalue.StringExact("ModelLoadFailed")),
-					expect(failed, tfjsonpath.New("last_failure_message"), knownvalue.StringRegexp(regexp.MustCompile(`no objects found`))),
+					expect(failed, tfjsonpath.New("last_failure_message"), knownvalue.StringRegexp(regexp.MustCompile(`Error calling stat on /models/\S+: stat .*no such file or directory`))),
 				},
 			},
 			{

@@ -270,8 +270,8 @@ func TestAccInferenceService_loadFailureTaintsAndRecovers(t *testing.T) {
 			{
 				PreConfig: func() { started = time.Now() },
 				Config:    tc.config("fail/model.joblib", runtime),
-				ExpectError: errorPattern(`failed to load its model.*ModelLoadFailed: Failed to pull model from storage due to error: no objects found` +
-					`.*storage key "localMinIO", path "fail/model.joblib".*tainted`),
+				ExpectError: errorPattern(`failed to load its model.*ModelLoadFailed: Failed to load Model due to adapter error: Error calling stat ` +
+					`on /models/` + tc.name + `__isvc-\S+/model.joblib: .*no such file or directory.*storage key "localMinIO", path "fail/model.joblib".*tainted`),
 			},
 			{
 				PreConfig: func() {
@@ -292,7 +292,7 @@ func TestAccInferenceService_loadFailureTaintsAndRecovers(t *testing.T) {
 				// A failed update is kept too, with ModelMesh's words; the old model keeps serving.
 				Config: tc.config("fail/v2.joblib", runtime),
 				ExpectError: errorPattern(`failed to load its model.*targetModelState="FailedToLoad".*` +
-					`ModelLoadFailed: Failed to pull model from storage due to error: no objects found`),
+					`ModelLoadFailed: Failed to load Model due to adapter error: Error calling stat on /models/\S+/v2.joblib`),
 			},
 			{
 				Config:             tc.config("fail/v2.joblib", runtime),
@@ -907,7 +907,7 @@ func TestLoadFailureHintForATimeout(t *testing.T) {
 			t.Errorf("hint for a timed-out load lacks %q: %s", want, hint)
 		}
 	}
-	if hint := loadFailureHint(m, status("Failed to pull model from storage due to error: no objects found for path 'm'")); strings.Contains(hint, "model_loading_timeout_millis") {
+	if hint := loadFailureHint(m, status("Failed to load Model due to adapter error: Error calling stat on /models/m__isvc-1/m: stat /models/m__isvc-1/m: no such file or directory")); strings.Contains(hint, "model_loading_timeout_millis") {
 		t.Errorf("hint for a storage failure names the loading timeout: %s", hint)
 	}
 }

@@ -409,8 +409,8 @@ func TestAccInferenceService_failedLoadIsRetried(t *testing.T) {
 			},
 			{
 				Config: tc.config(acctest.FailPathMarker+"v2.joblib", runtime) + warm,
-				ExpectError: errorPattern(`failed to load its model.*targetModelState="FailedToLoad".*ModelLoadFailed: Failed to pull model ` +
-					`from storage due to error: no objects found for path '` + acctest.FailPathMarker + `v2.joblib'.*` +
+				ExpectError: errorPattern(`failed to load its model.*targetModelState="FailedToLoad".*ModelLoadFailed: Failed to load Model ` +
+					`due to adapter error: Error calling stat on /models/\S+/v2.joblib: .*no such file or directory.*` +
 					`The load failed in 2 of the 2 ready runtime Pods that may load the model`),
 			},
 		},
