@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"syscall"
 	"time"
 )
 
@@ -16,8 +17,13 @@ type Proc struct {
 	waitErr error
 }
 
-// Start starts cmd.
+// Start starts cmd, to be killed with the test binary however that ends (a killed `go test` would
+// otherwise leave the server running and its port taken), as internal/testnode's daemons are.
 func Start(cmd *exec.Cmd) (*Proc, error) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
