@@ -75,6 +75,7 @@ func TestPlacementFollowsTypeConstraintsAndLabels(t *testing.T) {
 	ox := s.runtimePod(t, ns, "ox", onnxLabels)
 	s.startServer(t, Options{})
 	c := client(t, sk)
+	client(t, ox)
 
 	cases := []struct {
 		vmodel, typ string
@@ -381,6 +382,7 @@ func TestUnreadyPodLeavesItsModelsStandby(t *testing.T) {
 	ox := s.runtimePod(t, ns, "ox", onnxLabels)
 	s.startServer(t, Options{})
 	c := client(t, ox)
+	client(t, sk)
 	setVModel(t, c, "m", "m__isvc-0123456789", "mt:sklearn", "bucket/m", true)
 	waitActive(t, c, "m", mmesh.ModelStatusInfo_LOADED)
 
@@ -417,6 +419,7 @@ func TestReaperPrunesGoneInstancesAndReloadsStandbyModels(t *testing.T) {
 	ox := s.runtimePod(t, ns, "ox", onnxLabels)
 	s.startServer(t, Options{ReaperFirst: 50 * time.Millisecond, ReaperPeriod: 100 * time.Millisecond})
 	c := client(t, ox)
+	client(t, sk)
 	setVModel(t, c, "m", "m__isvc-0123456789", "mt:sklearn", "bucket/m", true)
 	waitActive(t, c, "m", mmesh.ModelStatusInfo_LOADED)
 

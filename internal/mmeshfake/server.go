@@ -453,19 +453,22 @@ func (s *Server) startInstance(ckey string, pod *corev1.Pod, spec podSpec, addr 
 		}
 	}
 	mmesh.RegisterModelMeshServer(in.server, &api{c: c})
+	// The instance joins the cluster before it answers: a client that reaches it must find it among
+	// the placement candidates, as model-mesh registers an instance before it reports ready.
+	c.mu.Lock()
+	if c.prefix != prefix {
+		s.opts.Logf("mmeshfake: %s: pod %s has root prefix %q, the cluster uses %q", ckey, pod.Name, prefix, c.prefix)
+	}
+	s.opts.Logf("mmeshfake: %s: instance %s (pod %s) serves %s with labels %v", ckey, in.id, pod.Name, addr, in.labels)
+	err = c.addInstance(in)
+	c.mu.Unlock()
 	srv := in.server
 	go func() {
 		if err := srv.Serve(lis); err != nil {
 			s.opts.Logf("mmeshfake: %s: serving %s: %v", ckey, addr, err)
 		}
 	}()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.prefix != prefix {
-		s.opts.Logf("mmeshfake: %s: pod %s has root prefix %q, the cluster uses %q", ckey, pod.Name, prefix, c.prefix)
-	}
-	s.opts.Logf("mmeshfake: %s: instance %s (pod %s) serves %s with labels %v", ckey, in.id, pod.Name, addr, in.labels)
-	return c.addInstance(in)
+	return err
 }
 
 // typeConstraints reads model-mesh's type constraints from the ConfigMap the controller writes
