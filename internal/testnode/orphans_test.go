@@ -65,7 +65,7 @@ func TestOrphanChild(t *testing.T) {
 }
 
 // TestSweepOrphans: a test binary killed with a node running leaves containerd's shims and its
-// container running, holding mounts, cgroups and the bridge; the next Start's sweep removes them all.
+// container running, holding mounts, cgroups, the bridge and the Pod's network namespace; the next Start's sweep removes them all.
 func TestSweepOrphans(t *testing.T) {
 	_, _ = acctest.RealNodeAssets(t)
 	child := exec.Command(os.Args[0], "-test.run=^TestOrphanChild$", "-test.timeout=5m")
@@ -98,6 +98,10 @@ func TestSweepOrphans(t *testing.T) {
 	if shims := processesNaming(dir); len(shims) == 0 {
 		t.Fatalf("no process of node %s outlived the child: nothing to sweep", name)
 	}
+	netns, err := testnode.BridgeNetNamespaces(string(bridge))
+	if err != nil || len(netns) == 0 {
+		t.Fatalf("the orphaned Pod's network namespace on bridge %s: %v, %v", bridge, netns, err)
+	}
 
 	if err := testnode.SweepOrphans(); err != nil {
 		t.Fatal(err)
@@ -110,6 +114,11 @@ func TestSweepOrphans(t *testing.T) {
 	}
 	if _, err := net.InterfaceByName(string(bridge)); err == nil {
 		t.Errorf("bridge %s left", bridge)
+	}
+	for _, ns := range netns {
+		if _, err := os.Stat(filepath.Join("/var/run/netns", ns)); !os.IsNotExist(err) {
+			t.Errorf("network namespace %s left (stat: %v)", ns, err)
+		}
 	}
 	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
 	if len(cgroups) > 0 {

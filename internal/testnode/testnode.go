@@ -437,11 +437,12 @@ func (n *Node) Stop(ctx context.Context) error {
 	return nil
 }
 
-// removeLeftovers removes, once the node's processes are gone, its bridge, its mounts, its cgroups
-// and its folder.
+// removeLeftovers removes, once the node's processes are gone, its Pods' network namespaces, its
+// bridge, its mounts, its cgroups and its folder.
 func (n *Node) removeLeftovers() error {
 	var errs []error
 	if _, err := net.InterfaceByName(n.bridge); n.bridge != "" && err == nil {
+		errs = append(errs, n.removePodNetNamespaces())
 		if out, err := exec.Command("ip", "link", "delete", n.bridge).CombinedOutput(); err != nil {
 			errs = append(errs, fmt.Errorf("delete bridge %s: %w: %s", n.bridge, err, out))
 		}
@@ -451,6 +452,41 @@ func (n *Node) removeLeftovers() error {
 		return fmt.Errorf("files left in %s: %w", n.dir, err)
 	}
 	return os.RemoveAll(n.dir)
+}
+
+// bridgeNetNamespaces names the network namespaces (under /var/run/netns) of the Pods on a node's
+// bridge: the other end of each veth the bridge holds. containerd makes one per Pod sandbox and
+// removes it only when it stops the sandbox, so a node that dies with Pods running leaves them.
+func bridgeNetNamespaces(bridge string) ([]string, error) {
+	out, err := exec.Command("ip", "-o", "link", "show", "master", bridge).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("list the links of bridge %s: %w: %s", bridge, err, out)
+	}
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		fields := strings.Fields(line)
+		for i := range len(fields) - 1 {
+			if fields[i] == "link-netns" {
+				names = append(names, fields[i+1])
+			}
+		}
+	}
+	return names, nil
+}
+
+func (n *Node) removePodNetNamespaces() error {
+	names, err := bridgeNetNamespaces(n.bridge)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range names {
+		// ip netns delete unmounts the namespace's file and removes it; the veth goes with it.
+		if out, err := exec.Command("ip", "netns", "delete", name).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("delete network namespace %s: %w: %s", name, err, out))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // drain deletes the Pods bound to the node and waits until the kubelet has stopped them and
