@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,8 +19,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/spdy"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
@@ -407,4 +412,84 @@ func waiting(pod *corev1.Pod) *corev1.ContainerStateWaiting {
 func pulled(node *testnode.Node, image string) bool {
 	repository, tag, _ := strings.Cut(image, ":")
 	return regexp.MustCompile(`"(HEAD|GET) /v2/` + regexp.QuoteMeta(repository) + `/manifests/` + regexp.QuoteMeta(tag) + ` `).MatchString(node.RegistryLog())
+}
+
+// TestRealNodeProbesAndPortForward: the kubelet probes a container for real (a readiness probe that
+// fails first keeps the Pod unready, with the kubelet's Unhealthy Event, until the server answers
+// 200), and a port of the Pod is reached through the apiserver (apiserver -> kubelet -> containerd's
+// port forward into the Pod's network namespace), as `kubectl port-forward` reaches ModelMesh's
+// Service in its quickstart.
+func TestRealNodeProbesAndPortForward(t *testing.T) {
+	ctx, node, client := startNode(t)
+
+	message := "answer from " + node.Name
+	pod := createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
+		NodeName: node.Name,
+		Containers: []corev1.Container{{
+			Name: "server", Image: node.Image(helloImage), Args: strings.Fields(message),
+			Env: []corev1.EnvVar{{Name: "SLEEPER_LISTEN", Value: ":8080"}, {Name: "SLEEPER_READY_AFTER", Value: "4s"}},
+			ReadinessProbe: &corev1.Probe{
+				ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}},
+				PeriodSeconds: 1,
+			},
+		}},
+	})
+	waitEvent(ctx, t, client, node, pod, "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503")
+	pod = waitPod(ctx, t, client, node, pod, "Ready", func(p *corev1.Pod) bool {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				return c.Status == corev1.ConditionTrue
+			}
+		}
+		return false
+	})
+
+	local := portForward(ctx, t, pod, 8080)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+local+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET through the port forward: %v\nkubelet log:\n%s", err, node.LogTail("kubelet"))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != message {
+		t.Errorf("GET through the port forward: %s %q (%v), want 200 %q", resp.Status, body, err, message)
+	}
+}
+
+// portForward forwards a free local port to the Pod's port through the apiserver until the test
+// ends, and returns the local address.
+func portForward(ctx context.Context, t *testing.T, pod *corev1.Pod, port int) string {
+	t.Helper()
+	cfg := shared.cluster.RESTConfig()
+	transport, upgrader, err := spdy.RoundTripperFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := shared.client.CoreV1().RESTClient().Post().Resource("pods").Namespace(pod.Namespace).Name(pod.Name).SubResource("portforward").URL()
+	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, url)
+	stop, ready := make(chan struct{}), make(chan struct{})
+	var errOut strings.Builder
+	forwarder, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- forwarder.ForwardPorts() }()
+	t.Cleanup(func() { close(stop); <-done })
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("port forward to %s: %v %s", pod.Name, err, errOut.String())
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	ports, err := forwarder.GetPorts()
+	if err != nil || len(ports) != 1 {
+		t.Fatalf("forwarded ports %v: %v", ports, err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", ports[0].Local)
 }

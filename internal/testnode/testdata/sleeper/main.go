@@ -3,26 +3,50 @@
 // with arguments, which it prints to stdout (the container log) first. As PID 1 it gets no default
 // signal handling, so it exits on SIGTERM/SIGINT itself, or the kubelet waits out the grace period.
 // With SLEEPER_EXIT=<code> it exits at once with that code, after printing: a container that
-// crashes.
+// crashes. With SLEEPER_LISTEN=<address> it serves HTTP there: / answers its arguments, /healthz
+// answers 503 until SLEEPER_READY_AFTER (a duration) has passed, then 200: a server whose
+// readiness probe fails first.
 package main
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-	if len(os.Args) > 1 {
-		fmt.Println(strings.Join(os.Args[1:], " "))
+	message := strings.Join(os.Args[1:], " ")
+	if message != "" {
+		fmt.Println(message)
 	}
 	if code, err := strconv.Atoi(os.Getenv("SLEEPER_EXIT")); err == nil {
 		os.Exit(code)
 	}
+	if addr := os.Getenv("SLEEPER_LISTEN"); addr != "" {
+		readyAfter, _ := time.ParseDuration(os.Getenv("SLEEPER_READY_AFTER"))
+		go serve(addr, message, time.Now().Add(readyAfter))
+	}
 	<-stop
+}
+
+func serve(addr, message string, readyAt time.Time) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, message) })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if time.Now().Before(readyAt) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	server := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	if err := server.ListenAndServe(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }
