@@ -108,6 +108,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, errors.Join(fmt.Errorf("start control plane: %w", err), c.Stop())
 	}
 	c.config = cfg
+	if err := c.bindKubeletClient(ctx); err != nil {
+		return nil, errors.Join(err, c.Stop())
+	}
 	if err := c.startNodes(ctx); err != nil {
 		return nil, errors.Join(err, c.Stop())
 	}
@@ -139,6 +142,9 @@ func newControlPlane(ctx context.Context, guard *orphanGuard, assets, workDir st
 	// As kubeadm does: a real kubelet's Node (internal/testnode) is named by --hostname-override,
 	// a name no DNS resolves, so logs and exec must dial its InternalIP.
 	env.ControlPlane.APIServer.Configure().Set("kubelet-preferred-address-types", "InternalIP,ExternalIP,Hostname")
+	if err := secureKubeletAPI(env.ControlPlane.APIServer, workDir); err != nil {
+		return nil, err
+	}
 	env.ControlPlane.Etcd = &envtest.Etcd{Path: etcd, DataDir: filepath.Join(workDir, "etcd")}
 	if deadline, ok := ctx.Deadline(); ok {
 		env.ControlPlaneStartTimeout = time.Until(deadline)

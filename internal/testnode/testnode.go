@@ -153,9 +153,9 @@ func (n *Node) start(ctx context.Context, cluster *testcluster.Cluster, opts Opt
 		return err
 	}
 	kubeconfig := filepath.Join(n.dir, "kubeconfig")
-	// The spike's kubelet uses the admin credentials: a real node would get its own through a
-	// bootstrap token and the CSR signer (kube-controller-manager's csrsigning controller).
-	if err := cluster.WriteKubeconfig(kubeconfig); err != nil {
+	// The node's own credentials, those a kubelet's TLS bootstrap ends with (a bootstrap token and
+	// the CSR signer would issue the same user; that handshake is not run here).
+	if err := cluster.WriteNodeKubeconfig(kubeconfig, n.Name); err != nil {
 		return err
 	}
 	port, err := freePort()
@@ -163,7 +163,7 @@ func (n *Node) start(ctx context.Context, cluster *testcluster.Cluster, opts Opt
 		return err
 	}
 	config := filepath.Join(n.dir, "kubelet.yaml")
-	if err := os.WriteFile(config, []byte(n.kubeletConfig(port)), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(n.kubeletConfig(port, cluster.KubeletClientCAFile())), 0o600); err != nil {
 		return err
 	}
 	n.kubelet, err = n.run("kubelet", exec.Command(filepath.Join(opts.KubeletDir, "kubelet"),
@@ -332,7 +332,7 @@ state = %q
 }
 
 // kubeletConfig is the KubeletConfiguration (kubelet.config.k8s.io/v1beta1) for this machine.
-func (n *Node) kubeletConfig(port int) string {
+func (n *Node) kubeletConfig(port int, clientCAFile string) string {
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 containerRuntimeEndpoint: unix://%s
@@ -350,14 +350,15 @@ port: %d
 # No unauthenticated read-only port and no healthz listener, nothing here reads them.
 readOnlyPort: 0
 healthzPort: 0
-# The test apiserver calls the kubelet (logs, exec) without a client certificate (envtest sets no
-# --kubelet-client-certificate), so the spike's kubelet lets anyone in. A real setup: webhook
-# authentication and authorization, and the apiserver's kubelet client certificate.
+# As kubeadm sets it: no anonymous callers; client certificates of the cluster's kubelet client CA
+# (the apiserver's, for logs, exec and port forward) and bearer tokens (TokenReview) are
+# authenticated, and every call is authorized by the apiserver (SubjectAccessReview).
 authentication:
-  anonymous: {enabled: true}
-  webhook: {enabled: false}
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: %s}
 authorization:
-  mode: AlwaysAllow
+  mode: Webhook
 # No static Pods.
 staticPodPath: ""
 # Container logs under the node's folder, not /var/log/pods.
@@ -372,7 +373,7 @@ evictionHard:
   imagefs.inodesFree: 1%%
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
-`, n.socket, n.cgroupRoot, port, filepath.Join(n.dir, "pod-logs"))
+`, n.socket, n.cgroupRoot, port, clientCAFile, filepath.Join(n.dir, "pod-logs"))
 }
 
 // run starts cmd as a daemon logging to <dir>/<name>.log. Pdeathsig kills it if the test binary

@@ -2,9 +2,11 @@ package testnode_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -22,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 
@@ -492,4 +496,100 @@ func portForward(ctx context.Context, t *testing.T, pod *corev1.Pod, port int) s
 		t.Fatalf("forwarded ports %v: %v", ports, err)
 	}
 	return fmt.Sprintf("127.0.0.1:%d", ports[0].Local)
+}
+
+// TestRealNodeAuth: the kubelet's API and the kubelet's own credentials are secured as on a
+// kubeadm cluster. Its API refuses anonymous callers (401) and asks the apiserver about the
+// others (a service account without rights: 403), while the apiserver's own calls (logs, port
+// forward: the tests above) pass. The kubelet acts as system:node:<name>: the Node authorizer lets
+// it read a Secret a Pod on it mounts and no other.
+func TestRealNodeAuth(t *testing.T) {
+	ctx, node, client := startNode(t)
+
+	kubeletURL := kubeletAPI(ctx, t, client, node) + "/pods"
+	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the kubelet's self-signed serving certificate
+	get := func(token string) (int, string) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, kubeletURL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := insecure.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(body))
+	}
+	if code, body := get(""); code != http.StatusUnauthorized {
+		t.Errorf("anonymous GET %s: %d %q, want 401", kubeletURL, code, body)
+	}
+	accounts := client.CoreV1().ServiceAccounts(metav1.NamespaceDefault)
+	if _, err := accounts.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "nobody"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = accounts.Delete(context.Background(), "nobody", metav1.DeleteOptions{}) })
+	token, err := accounts.CreateToken(ctx, "nobody", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Kubelet fine-grained authorization (1.33+): it asks for nodes/pods, then nodes/proxy.
+	want := "Forbidden (user=system:serviceaccount:default:nobody, verb=get, resource=nodes, subresource(s)=[pods proxy])"
+	if code, body := get(token.Status.Token); code != http.StatusForbidden || body != want {
+		t.Errorf("GET %s as a service account without rights: %d %q, want 403 %q", kubeletURL, code, body, want)
+	}
+
+	// The node's identity: what the Node authorizer grants system:node:<name>.
+	secrets := client.CoreV1().Secrets(metav1.NamespaceDefault)
+	for _, name := range []string{"mounted", "unrelated"} {
+		if _, err := secrets.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = secrets.Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	}
+	createPod(ctx, t, client, metav1.NamespaceDefault, corev1.PodSpec{
+		NodeName:   node.Name,
+		Containers: []corev1.Container{{Name: "mounts", Image: node.Image(pauseImage), VolumeMounts: []corev1.VolumeMount{{Name: "s", MountPath: "/s"}}}},
+		Volumes:    []corev1.Volume{{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "mounted"}}}},
+	})
+	kubeconfig := filepath.Join(t.TempDir(), "node.kubeconfig")
+	if err := shared.cluster.WriteNodeKubeconfig(kubeconfig, node.Name); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asNode := kubernetes.NewForConfigOrDie(cfg).CoreV1().Secrets(metav1.NamespaceDefault)
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := asNode.Get(ctx, "mounted", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Errorf("the node cannot read the Secret its Pod mounts: %v", err)
+	}
+	_, err = asNode.Get(ctx, "unrelated", metav1.GetOptions{})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "no relationship found between node '"+node.Name+"' and this object") {
+		t.Errorf("the node reading a Secret none of its Pods mounts: %v, want Forbidden by the Node authorizer", err)
+	}
+}
+
+// kubeletAPI is the base URL of the node's kubelet API, as the apiserver finds it (InternalIP and
+// the port in the Node's status).
+func kubeletAPI(ctx context.Context, t *testing.T, client kubernetes.Interface, node *testnode.Node) string {
+	t.Helper()
+	n, err := client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			return "https://" + net.JoinHostPort(a.Address, fmt.Sprint(n.Status.DaemonEndpoints.KubeletEndpoint.Port))
+		}
+	}
+	t.Fatalf("node %s has no InternalIP: %v", node.Name, n.Status.Addresses)
+	return ""
 }
