@@ -10,6 +10,10 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"path/filepath"
+	"syscall"
+
+	"google.golang.org/grpc/codes"
 )
 
 // Implementation is the model class whose model-settings.json the stand-in loads: the linear model
@@ -27,36 +31,55 @@ type linearModel struct {
 	Bias    float32   `json:"bias"`
 }
 
-// pythonError is the exception a Python model class would raise, by its import path.
-type pythonError struct{ class, msg string }
+// modelFile is the linear model class's well-known file name in a model folder.
+const modelFile = "model.json"
+
+// pythonError is the exception a Python model class would raise, by its import path, with the gRPC
+// code MLServer gives it (INTERNAL unless it is one of MLServer's own errors).
+type pythonError struct {
+	class, msg string
+	code       codes.Code
+}
 
 func (e *pythonError) Error() string { return e.class + ": " + e.msg }
 
-// loadLinear reads the model file. Its failures are named as the Python a custom MLServer model
-// runs would raise them: open() of a missing file (FileNotFoundError, "[Errno 2] No such file or
-// directory: '<path>'"), json.load of a file that is not JSON (json.decoder.JSONDecodeError, with
-// Go's description of the syntax error, not Python's), a document that is not a linear model
+// loadLinear reads the model file of model name, found as MLServer's runtimes find theirs
+// (utils.py get_model_uri): the uri itself when a file, else <uri>/model.json when there, else the
+// folder; a uri that is neither is InvalidModelURI (errors.py, HTTP 422: FAILED_PRECONDITION). Other
+// failures are named as the Python of a custom model would raise them: open() of a folder
+// (IsADirectoryError), json.load of a file that is not JSON (json.decoder.JSONDecodeError, with Go's
+// description of the syntax error, not Python's), a document that is not a linear model
 // (ValueError, the stand-in's own words).
-func loadLinear(uri string) (linearModel, error) {
+func loadLinear(name, uri string) (linearModel, error) {
 	var m linearModel
+	fi, err := os.Stat(uri)
+	if err != nil {
+		return m, &pythonError{"mlserver.errors.InvalidModelURI", fmt.Sprintf("Invalid URI specified for model %s (%s)", name, uri), codes.FailedPrecondition}
+	}
+	if fi.IsDir() {
+		if f, err := os.Stat(filepath.Join(uri, modelFile)); err == nil && !f.IsDir() {
+			uri = filepath.Join(uri, modelFile)
+		}
+	}
 	b, err := os.ReadFile(uri)
+	var pathErr *fs.PathError
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return m, &pythonError{"builtins.FileNotFoundError", fmt.Sprintf("[Errno 2] No such file or directory: '%s'", uri)}
+	case errors.As(err, &pathErr) && errors.Is(pathErr.Err, syscall.EISDIR):
+		return m, &pythonError{"builtins.IsADirectoryError", fmt.Sprintf("[Errno 21] Is a directory: '%s'", uri), codes.Internal}
 	case err != nil:
-		return m, &pythonError{"builtins.OSError", err.Error()}
+		return m, &pythonError{"builtins.OSError", err.Error(), codes.Internal}
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		var syntax *json.SyntaxError
 		if errors.As(err, &syntax) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return m, &pythonError{"json.decoder.JSONDecodeError", err.Error()}
+			return m, &pythonError{"json.decoder.JSONDecodeError", err.Error(), codes.Internal}
 		}
-		return m, &pythonError{"builtins.ValueError", fmt.Sprintf("%s is not a linear model: %v", uri, err)}
+		return m, &pythonError{"builtins.ValueError", fmt.Sprintf("%s is not a linear model: %v", uri, err), codes.Internal}
 	}
 	if len(m.Weights) == 0 {
-		return m, &pythonError{"builtins.ValueError", fmt.Sprintf(`%s is not a linear model: no "weights"`, uri)}
+		return m, &pythonError{"builtins.ValueError", fmt.Sprintf(`%s is not a linear model: no "weights"`, uri), codes.Internal}
 	}
 	return m, nil
 }

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -40,7 +41,11 @@ type Options struct {
 	// ModelsDir is MLSERVER_MODELS_DIR, where the adapter lays out one folder per model with its
 	// model-settings.json (<ROOT_MODEL_DIR>/_mlserver_models: puller.MLServerModelsDir).
 	ModelsDir string
-	Log       io.Writer // nil: discarded
+	// LoadTime is how long a load takes before the model file is read; meanwhile the model is
+	// registered but not ready, as in MLServer while its runtime's load() runs (registry.py
+	// _load_model): ServerReady is false, ModelInfer is ModelNotReady.
+	LoadTime time.Duration
+	Log      io.Writer // nil: discarded
 }
 
 // Server is a running stand-in, listening on 127.0.0.1 (MLSERVER_HOST in mlserver-1.x.yaml).
@@ -52,12 +57,13 @@ type Server struct {
 	log  *log.Logger
 
 	mu     sync.Mutex
-	models map[string]*model // loaded, by name (MLServer's MultiModelRegistry)
+	models map[string]*model // registered, by name (MLServer's MultiModelRegistry)
 }
 
-// model is a loaded model: its settings and the linear model they name.
+// model is a registered model: its settings and, once ready, the linear model they name.
 type model struct {
 	settings settings
+	ready    bool
 	linear   linearModel
 }
 
@@ -73,8 +79,9 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("modelserver: %w", err)
 	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
 	s := &Server{
-		Port: l.Addr().(*net.TCPAddr).Port, opts: opts, models: map[string]*model{},
+		opts: opts, models: map[string]*model{},
 		log: log.New(opts.Log, "", 0), srv: grpc.NewServer(grpc.ForceServerCodec(puller.Codec{})),
 	}
 	methods := map[string]func(context.Context, []byte) ([]byte, error){
@@ -90,7 +97,11 @@ func Start(opts Options) (*Server, error) {
 	}
 	desc := grpc.ServiceDesc{ServiceName: Service, HandlerType: (*any)(nil)}
 	for name, fn := range methods {
-		desc.Methods = append(desc.Methods, grpc.MethodDesc{MethodName: name, Handler: handler(name, fn)})
+		desc.Methods = append(desc.Methods, grpc.MethodDesc{MethodName: name, Handler: s.handler(name, fn)})
+	}
+	if s.Port, err = strconv.Atoi(port); err != nil {
+		_ = l.Close()
+		return nil, fmt.Errorf("modelserver: %w", err)
 	}
 	s.srv.RegisterService(&desc, s)
 	go func() { _ = s.srv.Serve(l) }()
@@ -98,15 +109,15 @@ func Start(opts Options) (*Server, error) {
 }
 
 // handler adapts fn to grpc's unary handler with the pass-through codec.
-func handler(name string, fn func(context.Context, []byte) ([]byte, error)) func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) {
-	return func(srv any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+func (s *Server) handler(name string, fn func(context.Context, []byte) ([]byte, error)) func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) {
+	return func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
 		var in []byte
 		if err := dec(&in); err != nil {
 			return nil, err
 		}
 		out, err := fn(ctx, in)
 		if err != nil {
-			srv.(*Server).log.Printf("%s: %v", name, err)
+			s.log.Printf("%s: %v", name, err)
 			return nil, err
 		}
 		return &out, nil
@@ -121,8 +132,10 @@ func (s *Server) Loaded() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	names := make([]string, 0, len(s.models))
-	for n := range s.models {
-		names = append(names, n)
+	for n, m := range s.models {
+		if m.ready {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	return names
@@ -134,11 +147,15 @@ func notFound(name string) error {
 	return status.Errorf(codes.NotFound, "Model %s not found", name)
 }
 
-func (s *Server) model(name string) (*model, bool) {
+// model is a copy of the registered model name.
+func (s *Server) model(name string) (model, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.models[name]
-	return m, ok
+	if !ok {
+		return model{}, false
+	}
+	return *m, true
 }
 
 // serverLive: DataPlane.live is always True (handlers/dataplane.py).
@@ -146,9 +163,15 @@ func (s *Server) serverLive(context.Context, []byte) ([]byte, error) {
 	return appendBool(nil, 1, true), nil
 }
 
-// serverReady: DataPlane.ready is whether every registered model is ready, True with none; this
-// stand-in registers a model only once it has loaded.
+// serverReady: DataPlane.ready is whether every registered model is ready, True with none.
 func (s *Server) serverReady(context.Context, []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.models {
+		if !m.ready {
+			return []byte{}, nil
+		}
+	}
 	return appendBool(nil, 1, true), nil
 }
 
@@ -160,16 +183,17 @@ func (s *Server) modelReady(_ context.Context, in []byte) ([]byte, error) {
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
-	if _, ok := s.model(name); !ok {
+	m, ok := s.model(name)
+	if !ok {
 		return nil, status.Errorf(codes.Unknown, "Unexpected <class 'mlserver.errors.ModelNotFound'>: Model %s not found", name)
 	}
-	return appendBool(nil, 1, true), nil
+	return appendBool(nil, 1, m.ready), nil
 }
 
 // serverMetadata: name "mlserver", its version, no extensions (settings.py server_name,
 // server_version, extensions); ServerMetadataResponse name = 1, version = 2.
 func (s *Server) serverMetadata(context.Context, []byte) ([]byte, error) {
-	return appendStrings(nil, "mlserver", Version), nil
+	return stringFields("mlserver", Version), nil
 }
 
 // modelMetadata: MLModel.metadata answers the model-settings' name, platform, versions, inputs and
@@ -190,7 +214,8 @@ func (s *Server) modelMetadata(_ context.Context, in []byte) ([]byte, error) {
 }
 
 // modelInfer runs the linear model. MLServer answers in raw_output_contents when the request came
-// with raw_input_contents (InferenceServicer.ModelInfer, use_raw); an unknown model is ModelNotFound.
+// with raw_input_contents (InferenceServicer.ModelInfer, use_raw); an unknown model is ModelNotFound,
+// one still loading ModelNotReady (handlers/dataplane.py infer; errors.py: HTTP 400, INVALID_ARGUMENT).
 func (s *Server) modelInfer(_ context.Context, in []byte) ([]byte, error) {
 	req, err := UnmarshalInferRequest(in)
 	if err != nil {
@@ -199,6 +224,9 @@ func (s *Server) modelInfer(_ context.Context, in []byte) ([]byte, error) {
 	m, ok := s.model(req.ModelName)
 	if !ok {
 		return nil, notFound(req.ModelName)
+	}
+	if !m.ready {
+		return nil, status.Errorf(codes.InvalidArgument, "Model %s is not ready yet.", req.ModelName)
 	}
 	out, err := m.linear.predict(req)
 	if err != nil {
@@ -212,8 +240,8 @@ func (s *Server) modelInfer(_ context.Context, in []byte) ([]byte, error) {
 	return resp.Marshal(), nil
 }
 
-// repositoryIndex lists the models of the repository with their state, READY when loaded and
-// UNAVAILABLE otherwise, only the ready ones when asked (handlers/model_repository.py index);
+// repositoryIndex lists the models of the repository with their state, READY when loaded, UNKNOWN
+// while loading and UNAVAILABLE when not registered, only the ready ones when asked (handlers/model_repository.py index);
 // RepositoryIndexResponse models = 1, each ModelIndex name = 1, version = 2, state = 3.
 // The adapter calls it at runtimeStatus to unload what a restarted Pod's MLServer still holds.
 func (s *Server) repositoryIndex(_ context.Context, in []byte) ([]byte, error) {
@@ -224,14 +252,14 @@ func (s *Server) repositoryIndex(_ context.Context, in []byte) ([]byte, error) {
 	var out []byte
 	for _, st := range s.list() {
 		state := "UNAVAILABLE"
-		if _, ok := s.model(st.Name); ok {
-			state = "READY"
+		if m, ok := s.model(st.Name); ok {
+			state = map[bool]string{true: "READY", false: "UNKNOWN"}[m.ready]
 		}
 		if readyOnly && state != "READY" {
 			continue
 		}
 		out = protowire.AppendTag(out, 1, protowire.BytesType)
-		out = protowire.AppendBytes(out, appendStrings(nil, st.Name, st.Parameters.Version, state))
+		out = protowire.AppendBytes(out, stringFields(st.Name, st.Parameters.Version, state))
 	}
 	return out, nil
 }
@@ -244,7 +272,7 @@ func (s *Server) repositoryIndex(_ context.Context, in []byte) ([]byte, error) {
 // (handle_mlserver_error). A failing load is the model class's exception from the inference
 // worker, wrapped as WorkerError (parallel/worker.py, parallel/errors.py): INTERNAL,
 // "<module>.<class>: <message>"; the model is then removed from the registry (registry.py
-// _load_model).
+// _load_model). A model loaded again keeps serving until its new load is done (_reload_model).
 func (s *Server) repositoryModelLoad(_ context.Context, in []byte) ([]byte, error) {
 	name, err := stringField(in, 2)
 	if err != nil {
@@ -263,17 +291,26 @@ func (s *Server) repositoryModelLoad(_ context.Context, in []byte) ([]byte, erro
 		module, _ := splitImport(found.Implementation)
 		return nil, status.Errorf(codes.Internal, "No module named '%s'", module)
 	}
-	lm, err := loadLinear(found.Parameters.URI)
+	loading := &model{settings: *found}
+	s.mu.Lock()
+	if _, ok := s.models[name]; !ok {
+		s.models[name] = loading
+	}
+	s.mu.Unlock()
+	// MLServer goes on loading when the caller gives up.
+	time.Sleep(s.opts.LoadTime)
+	lm, err := loadLinear(name, found.Parameters.URI)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err != nil {
-		s.mu.Lock()
-		delete(s.models, name)
-		s.mu.Unlock()
+		if s.models[name] == loading {
+			delete(s.models, name)
+		}
 		return nil, workerError(err)
 	}
-	s.mu.Lock()
-	s.models[name] = &model{settings: *found, linear: lm}
-	s.mu.Unlock()
-	s.log.Printf("Loaded model '%s' succesfully.", name) // registry.py's words
+	loading.linear, loading.ready = lm, true
+	s.models[name] = loading
+	s.log.Printf("Loaded model '%s' successfully.", name)
 	return []byte{}, nil
 }
 
@@ -314,8 +351,12 @@ type settings struct {
 // skipped.
 func (s *Server) list() []settings {
 	var all []settings
+	// Like Python's glob, a folder that cannot be read ends the search without an error.
 	_ = filepath.WalkDir(s.opts.ModelsDir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() != "model-settings.json" {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || d.Name() != "model-settings.json" {
 			return nil
 		}
 		st, err := readSettings(path)
@@ -355,11 +396,12 @@ func readSettings(path string) (settings, error) {
 }
 
 // workerError is an exception raised by the model class in MLServer's inference worker, as the
-// main process gets it: WorkerError, INTERNAL, "<module>.<class>: <message>" (parallel/errors.py).
+// main process gets it: WorkerError, "<module>.<class>: <message>", INTERNAL unless it is one of
+// MLServer's errors, which keeps its code (parallel/errors.py).
 func workerError(err error) error {
 	var pe *pythonError
 	if errors.As(err, &pe) {
-		return status.Errorf(codes.Internal, "%s: %s", pe.class, pe.msg)
+		return status.Errorf(pe.code, "%s: %s", pe.class, pe.msg)
 	}
 	return status.Errorf(codes.Internal, "builtins.ValueError: %v", err)
 }

@@ -80,7 +80,9 @@ func TestRealAdapterLoadsIntoStandIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	modelsDir := puller.MLServerModelsDir(rootModelDir)
-	server, err := modelserver.Start(modelserver.Options{ModelsDir: modelsDir, Log: testWriter{t, "modelserver"}})
+	server, err := modelserver.Start(modelserver.Options{
+		ModelsDir: modelsDir, LoadTime: 500 * time.Millisecond, Log: testWriter{t, "modelserver"},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,15 +96,10 @@ func TestRealAdapterLoadsIntoStandIn(t *testing.T) {
 	}
 	t.Cleanup(adapter.Stop)
 
-	conn, err := grpc.NewClient(server.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.ForceCodec(puller.Codec{})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
+	call := dial(t, server)
 	infer := func(req modelserver.InferRequest) (modelserver.InferResponse, error) {
-		in, out := req.Marshal(), []byte(nil)
-		if err := conn.Invoke(ctx, "/"+modelserver.Service+"/ModelInfer", &in, &out); err != nil {
+		out, err := call(ctx, "ModelInfer", req.Marshal())
+		if err != nil {
 			return modelserver.InferResponse{}, err
 		}
 		return modelserver.UnmarshalInferResponse(out)
@@ -140,8 +137,8 @@ func TestRealAdapterLoadsIntoStandIn(t *testing.T) {
 			t.Fatalf("stand-in holds %v, want [%s]", got, id)
 		}
 
-		var metaIn, metaOut = modelNameRequest(id), []byte(nil)
-		if err := conn.Invoke(ctx, "/"+modelserver.Service+"/ModelMetadata", &metaIn, &metaOut); err != nil {
+		metaOut, err := call(ctx, "ModelMetadata", field(1, id))
+		if err != nil {
 			t.Fatalf("ModelMetadata: %v", err)
 		}
 		meta, err := modelserver.UnmarshalModelMetadata(metaOut)
@@ -229,7 +226,154 @@ func TestRealAdapterLoadsIntoStandIn(t *testing.T) {
 	}
 }
 
-// modelNameRequest is a ModelMetadataRequest naming the model (name = 1).
-func modelNameRequest(name string) []byte {
-	return protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), name)
+// field is a message of one string field: ModelReadyRequest/ModelMetadataRequest name = 1,
+// RepositoryModelLoadRequest/RepositoryModelUnloadRequest model_name = 2.
+func field(num protowire.Number, s string) []byte {
+	return protowire.AppendString(protowire.AppendTag(nil, num, protowire.BytesType), s)
+}
+
+// dial connects to the stand-in; the function it returns calls one of its methods.
+func dial(t *testing.T, server *modelserver.Server) func(ctx context.Context, method string, in []byte) ([]byte, error) {
+	conn, err := grpc.NewClient(server.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.ForceCodec(puller.Codec{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return func(ctx context.Context, method string, in []byte) ([]byte, error) {
+		var out []byte
+		err := conn.Invoke(ctx, "/"+modelserver.Service+"/"+method, &in, &out)
+		return out, err
+	}
+}
+
+// TestStandIn drives the stand-in as the adapter and model-mesh do, with the folder the adapter
+// writes, and needs no binary: the states of a slow load and MLServer's errors.
+func TestStandIn(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	write := func(folder, settings, model string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(dir, folder), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, content := range map[string]string{"model-settings.json": settings, "model.json": model} {
+			if err := os.WriteFile(filepath.Join(dir, folder, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// As the adapter lays them out: named after model-mesh's id, the uri made absolute.
+	write("m1", `{"name": "m1", "implementation": "`+modelserver.Implementation+`", "parameters": {"uri": "`+
+		filepath.Join(dir, "m1", "model.json")+`"}}`, `{"weights": [2], "bias": -1}`)
+	write("no-impl", `{"name": "no-impl", "parameters": {"uri": "./model.json"}}`, `{"weights": [2]}`)
+	write("no-file", `{"name": "no-file", "implementation": "`+modelserver.Implementation+`", "parameters": {"uri": "./gone.json"}}`, ``)
+	write("no-weights", `{"name": "no-weights", "implementation": "`+modelserver.Implementation+`"}`, `{"bias": 1}`)
+
+	const loadTime = 2 * time.Second
+	server, err := modelserver.Start(modelserver.Options{ModelsDir: dir, LoadTime: loadTime, Log: testWriter{t, "modelserver"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(server.Stop)
+	call := dial(t, server)
+	ready := func(method string, in []byte) bool {
+		t.Helper()
+		out, err := call(ctx, method, in)
+		if err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		return len(out) > 0 // ready = 1 is encoded only when true
+	}
+	infer := func(name string) error {
+		_, err := call(ctx, "ModelInfer", modelserver.InferRequest{ModelName: name, Inputs: []modelserver.Tensor{
+			{Name: "x", Datatype: "FP32", Shape: []int64{1}, FP32: []float32{3}},
+		}}.Marshal())
+		return err
+	}
+	wantStatus := func(what string, err error, code codes.Code, msg string) {
+		t.Helper()
+		if st := status.Convert(err); st.Code() != code || st.Message() != msg {
+			t.Errorf("%s: %v, want %s %q", what, err, code, msg)
+		}
+	}
+
+	if !ready("ServerReady", nil) || !ready("ServerLive", nil) {
+		t.Error("a server without models is not live and ready")
+	}
+	_, err = call(ctx, "ModelReady", field(1, "m1"))
+	wantStatus("ModelReady of an unknown model", err, codes.Unknown, "Unexpected <class 'mlserver.errors.ModelNotFound'>: Model m1 not found")
+
+	loaded := make(chan error, 1)
+	go func() {
+		_, err := call(ctx, "RepositoryModelLoad", field(2, "m1"))
+		loaded <- err
+	}()
+	start := time.Now()
+	// While it loads (LoadTime, seconds): registered, not ready.
+	if err := waitFor(ctx, func() bool { _, err := call(ctx, "ModelReady", field(1, "m1")); return err == nil }); err != nil {
+		t.Fatalf("m1 never registered: %v", err)
+	}
+	if ready("ModelReady", field(1, "m1")) || ready("ServerReady", nil) {
+		t.Error("m1 or the server ready while m1 loads")
+	}
+	wantStatus("ModelInfer while loading", infer("m1"), codes.InvalidArgument, "Model m1 is not ready yet.")
+	if time.Since(start) >= loadTime {
+		t.Fatalf("the checks during the load took longer than the load (%s); nothing was observed", loadTime)
+	}
+	if err := <-loaded; err != nil {
+		t.Fatalf("RepositoryModelLoad m1: %v", err)
+	}
+	if !ready("ModelReady", field(1, "m1")) || !ready("ServerReady", nil) {
+		t.Error("m1 or the server not ready after the load")
+	}
+	out, err := call(ctx, "ModelInfer", modelserver.InferRequest{ModelName: "m1", Inputs: []modelserver.Tensor{
+		{Name: "x", Datatype: "FP32", Shape: []int64{3, 1}, FP32: []float32{0, 1, 3}},
+	}}.Marshal())
+	resp, _ := modelserver.UnmarshalInferResponse(out)
+	if err != nil || len(resp.Outputs) != 1 || !slices.Equal(resp.Outputs[0].FP32, []float32{-1, 1, 5}) {
+		t.Errorf("ModelInfer m1 = %+v (%v), want [-1 1 5]", resp, err)
+	}
+	index, err := call(ctx, "RepositoryIndex", protowire.AppendVarint(protowire.AppendTag(nil, 2, protowire.VarintType), 1))
+	if err != nil || !bytes.Contains(index, []byte("m1")) || !bytes.Contains(index, []byte("READY")) || bytes.Contains(index, []byte("no-file")) {
+		t.Errorf("RepositoryIndex(ready) = %q (%v), want m1 READY only", index, err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		code codes.Code
+		msg  string
+	}{
+		{"no-impl", codes.NotFound, "Model no-impl not found"},
+		{"no-file", codes.FailedPrecondition, "mlserver.errors.InvalidModelURI: Invalid URI specified for model no-file (" + filepath.Join(dir, "no-file", "gone.json") + ")"},
+		// No uri: the folder, and in it model.json.
+		{"no-weights", codes.Internal, "builtins.ValueError: " + filepath.Join(dir, "no-weights", "model.json") + ` is not a linear model: no "weights"`},
+		{"absent", codes.NotFound, "Model absent not found"},
+	} {
+		_, err := call(ctx, "RepositoryModelLoad", field(2, tc.name))
+		wantStatus("RepositoryModelLoad "+tc.name, err, tc.code, tc.msg)
+	}
+	if got := server.Loaded(); !slices.Equal(got, []string{"m1"}) {
+		t.Errorf("loaded %v after the failed loads, want [m1]", got)
+	}
+
+	if _, err := call(ctx, "RepositoryModelUnload", field(2, "m1")); err != nil {
+		t.Fatalf("RepositoryModelUnload m1: %v", err)
+	}
+	_, err = call(ctx, "RepositoryModelUnload", field(2, "m1"))
+	wantStatus("RepositoryModelUnload of an unloaded model", err, codes.NotFound, "Model m1 not found")
+	wantStatus("ModelInfer after unload", infer("m1"), codes.NotFound, "Model m1 not found")
+}
+
+// waitFor polls cond every 50 ms until it holds or ctx ends.
+func waitFor(ctx context.Context, cond func() bool) error {
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
 }

@@ -70,7 +70,7 @@ func UnmarshalInferResponse(b []byte) (InferResponse, error) {
 }
 
 func marshalInfer(name, version, id string, tensorsField protowire.Number, tensors []Tensor, rawField protowire.Number, raw [][]byte) []byte {
-	b := appendStrings(nil, name, version, id)
+	b := stringFields(name, version, id)
 	for _, t := range tensors {
 		b = protowire.AppendTag(b, tensorsField, protowire.BytesType)
 		b = protowire.AppendBytes(b, t.marshal())
@@ -107,8 +107,9 @@ func unmarshalInfer(b []byte, name, version, id *string, tensorsField protowire.
 	})
 }
 
-// appendStrings appends the non-empty strings as fields 1, 2, ... (proto3 omits empty strings).
-func appendStrings(b []byte, fields ...string) []byte {
+// stringFields encodes the non-empty strings as fields 1, 2, ... (proto3 omits empty strings).
+func stringFields(fields ...string) []byte {
+	var b []byte
 	for i, v := range fields {
 		if v != "" {
 			b = protowire.AppendTag(b, protowire.Number(i+1), protowire.BytesType)
@@ -119,7 +120,7 @@ func appendStrings(b []byte, fields ...string) []byte {
 }
 
 func (t Tensor) marshal() []byte {
-	b := appendStrings(nil, t.Name, t.Datatype)
+	b := stringFields(t.Name, t.Datatype)
 	if len(t.Shape) > 0 {
 		var packed []byte
 		for _, d := range t.Shape {
@@ -258,7 +259,7 @@ type ModelMetadata struct {
 
 // Marshal encodes m.
 func (m ModelMetadata) Marshal() []byte {
-	b := appendStrings(nil, m.Name)
+	b := stringFields(m.Name)
 	for _, v := range m.Versions {
 		b = protowire.AppendString(protowire.AppendTag(b, 2, protowire.BytesType), v)
 	}
