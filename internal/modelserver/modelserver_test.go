@@ -17,22 +17,13 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/childproc"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/modelserver"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/objectstore"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/puller"
 )
 
 const bucket = "modelmesh-example-models"
-
-type testWriter struct {
-	t      *testing.T
-	prefix string
-}
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Logf("%s: %s", w.prefix, bytes.TrimRight(p, "\n"))
-	return len(p), nil
-}
 
 // settingsJSON is a model-settings.json in MLServer's native layout, as a custom model is stored:
 // the adapter names the model after model-mesh's id and makes the relative uri absolute
@@ -65,7 +56,7 @@ func TestRealAdapterLoadsIntoStandIn(t *testing.T) {
 		"custom/model.json":          linear,
 	}
 	store, err := objectstore.Start(ctx, objectstore.Options{
-		Binary: vgw, Bucket: bucket, Objects: objects, Log: testWriter{t, "versitygw"},
+		Binary: vgw, Bucket: bucket, Objects: objects, Log: childproc.TestLog(t, "versitygw"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +72,7 @@ func TestRealAdapterLoadsIntoStandIn(t *testing.T) {
 	}
 	modelsDir := puller.MLServerModelsDir(rootModelDir)
 	server, err := modelserver.Start(modelserver.Options{
-		ModelsDir: modelsDir, LoadTime: 500 * time.Millisecond, Log: testWriter{t, "modelserver"},
+		ModelsDir: modelsDir, LoadTime: 500 * time.Millisecond, Log: childproc.TestLog(t, "modelserver"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +80,7 @@ func TestRealAdapterLoadsIntoStandIn(t *testing.T) {
 	t.Cleanup(server.Stop)
 	adapter, err := puller.StartMLServerAdapter(ctx, puller.MLServerAdapterOptions{
 		Binary: bin, RuntimePort: server.Port, StorageConfigDir: configDir, RootModelDir: rootModelDir,
-		RuntimeVersion: "1.3.2", Log: testWriter{t, "adapter"},
+		RuntimeVersion: "1.3.2", Log: childproc.TestLog(t, "adapter"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +263,7 @@ func TestStandIn(t *testing.T) {
 	write("no-weights", `{"name": "no-weights", "implementation": "`+modelserver.Implementation+`"}`, `{"bias": 1}`)
 
 	const loadTime = 2 * time.Second
-	server, err := modelserver.Start(modelserver.Options{ModelsDir: dir, LoadTime: loadTime, Log: testWriter{t, "modelserver"}})
+	server, err := modelserver.Start(modelserver.Options{ModelsDir: dir, LoadTime: loadTime, Log: childproc.TestLog(t, "modelserver")})
 	if err != nil {
 		t.Fatal(err)
 	}

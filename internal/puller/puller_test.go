@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/childproc"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/objectstore"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/puller"
 )
@@ -81,16 +82,6 @@ func startModelServer(t *testing.T) (*modelServer, string) {
 	return m, l.Addr().String()
 }
 
-type testWriter struct {
-	t      *testing.T
-	prefix string
-}
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Logf("%s: %s", w.prefix, bytes.TrimRight(p, "\n"))
-	return len(p), nil
-}
-
 func TestRealPuller(t *testing.T) {
 	vgw, bin := os.Getenv(objectstore.BinaryEnv), os.Getenv(puller.BinaryEnv)
 	if vgw == "" || bin == "" {
@@ -100,7 +91,7 @@ func TestRealPuller(t *testing.T) {
 	defer cancel()
 	model := []byte("model bytes\x00\x01\x02 the puller must copy unchanged")
 	store, err := objectstore.Start(ctx, objectstore.Options{
-		Binary: vgw, Bucket: bucket, Objects: map[string][]byte{modelPath: model}, Log: testWriter{t, "versitygw"},
+		Binary: vgw, Bucket: bucket, Objects: map[string][]byte{modelPath: model}, Log: childproc.TestLog(t, "versitygw"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +113,7 @@ func TestRealPuller(t *testing.T) {
 	server, serverAddr := startModelServer(t)
 	p, err := puller.Start(ctx, puller.Options{
 		Binary: bin, ModelServer: serverAddr, StorageConfigDir: configDir, RootModelDir: modelDir,
-		Log: testWriter{t, "puller"},
+		Log: childproc.TestLog(t, "puller"),
 	})
 	if err != nil {
 		t.Fatal(err)
