@@ -45,7 +45,16 @@ type Options struct {
 	// registered but not ready, as in MLServer while its runtime's load() runs (registry.py
 	// _load_model): ServerReady is false, ModelInfer is ModelNotReady.
 	LoadTime time.Duration
-	Log      io.Writer // nil: discarded
+	// Implementations are the model classes ("module.Class") the server's image has, each serving
+	// the linear model in JSON; default Implementation. A runtime whose MLServer preset names its
+	// class (asm_serving_runtime's implementation) is served by listing that class here.
+	Implementations []string
+	// DefaultImplementation is MLSERVER_MODEL_IMPLEMENTATION, the class of a model-settings.json
+	// that names none (ModelSettings reads its fields from the environment, prefix MLSERVER_MODEL_,
+	// settings.py), as the adapter writes for a model type it has no class for (server.go
+	// generateModelConfigJSON).
+	DefaultImplementation string
+	Log                   io.Writer // nil: discarded
 }
 
 // Server is a running stand-in, listening on 127.0.0.1 (MLSERVER_HOST in mlserver-1.x.yaml).
@@ -74,6 +83,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.Log == nil {
 		opts.Log = io.Discard
+	}
+	if len(opts.Implementations) == 0 {
+		opts.Implementations = []string{Implementation}
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -267,8 +279,9 @@ func (s *Server) repositoryIndex(_ context.Context, in []byte) ([]byte, error) {
 // repositoryModelLoad loads (or reloads) every model-settings.json of the repository whose name is
 // the model's (handlers/model_repository.py load, repository/repository.py find: none is
 // ModelNotFound). The implementation is imported before the load (settings.py
-// ModelSettings.implementation, _reload_module): an unknown one fails with Python's
-// ModuleNotFoundError, uncaught by MLServer's own errors, so INTERNAL with its text
+// ModelSettings.implementation, _reload_module, then pydantic v1's PyObject.validate): a module the
+// image lacks fails with Python's ModuleNotFoundError, a class its module lacks with pydantic's
+// PyObjectError; neither is one of MLServer's errors, so INTERNAL with its text
 // (handle_mlserver_error). A failing load is the model class's exception from the inference
 // worker, wrapped as WorkerError (parallel/worker.py, parallel/errors.py): INTERNAL,
 // "<module>.<class>: <message>"; the model is then removed from the registry (registry.py
@@ -287,9 +300,8 @@ func (s *Server) repositoryModelLoad(_ context.Context, in []byte) ([]byte, erro
 	if found == nil {
 		return nil, notFound(name)
 	}
-	if found.Implementation != Implementation {
-		module, _ := splitImport(found.Implementation)
-		return nil, status.Errorf(codes.Internal, "No module named '%s'", module)
+	if err := s.importable(found.Implementation); err != nil {
+		return nil, err
 	}
 	loading := &model{settings: *found}
 	s.mu.Lock()
@@ -330,6 +342,24 @@ func (s *Server) repositoryModelUnload(_ context.Context, in []byte) ([]byte, er
 	return []byte{}, nil
 }
 
+// importable fails as MLServer 1.3.2 fails to import implementation when the image lacks it.
+func (s *Server) importable(implementation string) error {
+	module, class := splitImport(implementation)
+	moduleFound := false
+	for _, have := range s.opts.Implementations {
+		if have == implementation {
+			return nil
+		}
+		m, _ := splitImport(have)
+		moduleFound = moduleFound || m == module
+	}
+	if !moduleFound {
+		return status.Errorf(codes.Internal, "No module named '%s'", module)
+	}
+	return status.Errorf(codes.Internal,
+		`ensure this value contains valid import path or valid callable: Module "%s" does not define a "%s" attribute`, module, class)
+}
+
 // settings is what the stand-in reads of a model-settings.json (settings.py ModelSettings).
 type settings struct {
 	Name           string     `json:"name"`
@@ -347,8 +377,8 @@ type settings struct {
 // list reads every model-settings.json under the models folder, as SchemalessModelRepository.list
 // does (repository/repository.py, repository/load.py): the name defaults to the folder's, the
 // uri to the folder, a relative uri is the folder's; a file that does not parse, or names no
-// implementation (required; mlserver-1.x sets no MLSERVER_MODEL_IMPLEMENTATION), is logged and
-// skipped.
+// implementation when MLSERVER_MODEL_IMPLEMENTATION is unset (required; mlserver-1.x sets none), is
+// logged and skipped.
 func (s *Server) list() []settings {
 	var all []settings
 	// Like Python's glob, a folder that cannot be read ends the search without an error.
@@ -359,7 +389,7 @@ func (s *Server) list() []settings {
 		if d.IsDir() || d.Name() != "model-settings.json" {
 			return nil
 		}
-		st, err := readSettings(path)
+		st, err := readSettings(path, s.opts.DefaultImplementation)
 		if err != nil {
 			s.log.Printf("Failed load model settings at %s.: %v", path, err)
 			return nil
@@ -370,7 +400,7 @@ func (s *Server) list() []settings {
 	return all
 }
 
-func readSettings(path string) (settings, error) {
+func readSettings(path, defaultImplementation string) (settings, error) {
 	var st settings
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -378,6 +408,9 @@ func readSettings(path string) (settings, error) {
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
 		return st, err
+	}
+	if st.Implementation == "" {
+		st.Implementation = defaultImplementation
 	}
 	if st.Implementation == "" {
 		return st, errors.New("implementation: field required")

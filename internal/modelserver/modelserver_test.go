@@ -260,6 +260,7 @@ func TestStandIn(t *testing.T) {
 		filepath.Join(dir, "m1", "model.json")+`"}}`, `{"weights": [2], "bias": -1}`)
 	write("no-impl", `{"name": "no-impl", "parameters": {"uri": "./model.json"}}`, `{"weights": [2]}`)
 	write("no-file", `{"name": "no-file", "implementation": "`+modelserver.Implementation+`", "parameters": {"uri": "./gone.json"}}`, ``)
+	write("no-class", `{"name": "no-class", "implementation": "asm_linear.Other"}`, `{"weights": [2]}`)
 	write("no-weights", `{"name": "no-weights", "implementation": "`+modelserver.Implementation+`"}`, `{"bias": 1}`)
 
 	const loadTime = 2 * time.Second
@@ -337,6 +338,7 @@ func TestStandIn(t *testing.T) {
 		msg  string
 	}{
 		{"no-impl", codes.NotFound, "Model no-impl not found"},
+		{"no-class", codes.Internal, `ensure this value contains valid import path or valid callable: Module "asm_linear" does not define a "Other" attribute`},
 		{"no-file", codes.FailedPrecondition, "mlserver.errors.InvalidModelURI: Invalid URI specified for model no-file (" + filepath.Join(dir, "no-file", "gone.json") + ")"},
 		// No uri: the folder, and in it model.json.
 		{"no-weights", codes.Internal, "builtins.ValueError: " + filepath.Join(dir, "no-weights", "model.json") + ` is not a linear model: no "weights"`},
@@ -355,6 +357,22 @@ func TestStandIn(t *testing.T) {
 	_, err = call(ctx, "RepositoryModelUnload", field(2, "m1"))
 	wantStatus("RepositoryModelUnload of an unloaded model", err, codes.NotFound, "Model m1 not found")
 	wantStatus("ModelInfer after unload", infer("m1"), codes.NotFound, "Model m1 not found")
+
+	// The runtime's class from MLSERVER_MODEL_IMPLEMENTATION, for settings that name none, served
+	// when the image has it.
+	server2, err := modelserver.Start(modelserver.Options{
+		ModelsDir: dir, Implementations: []string{"custom_model.CustomMLModel"}, DefaultImplementation: "custom_model.CustomMLModel",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(server2.Stop)
+	call2 := dial(t, server2)
+	if _, err := call2(ctx, "RepositoryModelLoad", field(2, "no-impl")); err != nil {
+		t.Errorf("RepositoryModelLoad no-impl with MLSERVER_MODEL_IMPLEMENTATION: %v", err)
+	}
+	_, err = call2(ctx, "RepositoryModelLoad", field(2, "m1"))
+	wantStatus("RepositoryModelLoad of a class the image lacks", err, codes.Internal, "No module named 'asm_linear'")
 }
 
 // waitFor polls cond every 50 ms until it holds or ctx ends.
