@@ -63,7 +63,7 @@ start=$(date +%s)
 step "control plane (make control-plane)" control-plane make -s --no-print-directory control-plane
 step "ModelMesh controller and KWOK (make modelmesh-controller)" modelmesh make -s --no-print-directory modelmesh-controller
 step "kubelet and kube-proxy (make node)" node make -s --no-print-directory node
-step "terraform $(sed -n 's/^TF_VERSION *:= *//p' GNUmakefile), OpenTofu, tfplugindocs, goreleaser, the registry, versitygw, the puller (make clis)" clis \
+step "terraform $(sed -n 's/^TF_VERSION *:= *//p' GNUmakefile), OpenTofu, tfplugindocs, goreleaser, the registry, versitygw, the puller, the MLServer adapter (make clis)" clis \
   make -k -s --no-print-directory clis
 step "govulncheck and its database (scripts/govulncheck.sh)" vuln scripts/govulncheck.sh
 step "golangci-lint (make lint)" lint \

@@ -1,5 +1,5 @@
 // Package childproc runs a test server binary as a child process and waits until it answers: the
-// one lifecycle internal/objectstore and internal/puller share.
+// one lifecycle internal/objectstore and internal/puller share, and their output in the test log.
 package childproc
 
 import (

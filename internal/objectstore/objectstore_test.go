@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/childproc"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/objectstore"
 )
 
@@ -24,19 +25,12 @@ func start(t *testing.T, objects map[string][]byte) *objectstore.Store {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := objectstore.Start(ctx, objectstore.Options{
-		Binary: bin, Bucket: "modelmesh-example-models", Objects: objects, Log: testWriter{t},
+		Binary: bin, Bucket: "modelmesh-example-models", Objects: objects, Log: childproc.TestLog(t, "versitygw"),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Logf("versitygw: %s", bytes.TrimRight(p, "\n"))
-	return len(p), nil
 }
 
 func TestStore(t *testing.T) {

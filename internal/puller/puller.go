@@ -57,27 +57,13 @@ func (r LoadModelRequest) Marshal() []byte {
 func UnmarshalLoadModelRequest(b []byte) (LoadModelRequest, error) {
 	var r LoadModelRequest
 	fields := []*string{&r.ModelID, &r.ModelType, &r.ModelPath, &r.ModelKey}
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return r, protowire.ParseError(n)
-		}
-		b = b[n:]
+	err := EachField(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
 		if typ == protowire.BytesType && num >= 1 && int(num) <= len(fields) {
-			v, m := protowire.ConsumeString(b)
-			if m < 0 {
-				return r, protowire.ParseError(m)
-			}
-			*fields[num-1], b = v, b[m:]
-			continue
+			*fields[num-1] = string(v)
 		}
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return r, protowire.ParseError(m)
-		}
-		b = b[m:]
-	}
-	return r, nil
+		return nil
+	})
+	return r, err
 }
 
 // Codec passes messages through as *[]byte, already in wire format. Its name is "proto", the
@@ -112,7 +98,7 @@ type Options struct {
 	Log              io.Writer
 }
 
-// Puller is a running model-serving-puller.
+// Puller is a running model-serving-puller or runtime adapter: a ModelRuntime server.
 type Puller struct {
 	Addr string // its ModelRuntime API, localhost:<port>
 	conn *grpc.ClientConn
@@ -129,22 +115,28 @@ func Start(ctx context.Context, opts Options) (*Puller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("puller: model server address: %w", err)
 	}
+	// Only "port:N" (localhost) or "unix:" endpoints are accepted (internal/util/connect.go).
+	return start(ctx, "puller", opts.Binary, "PORT", opts.Log, "MODEL_SERVER_ENDPOINT=port:"+serverPort,
+		"STORAGE_CONFIG_DIR="+opts.StorageConfigDir, "ROOT_MODEL_DIR="+opts.RootModelDir, "LOG_LEVEL=debug")
+}
+
+// start runs binary with env and portEnv set to a free port, and connects to its ModelRuntime API
+// once it listens.
+func start(ctx context.Context, name, binary, portEnv string, log io.Writer, env ...string) (*Puller, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	p := &Puller{Addr: net.JoinHostPort("localhost", port)}
-	cmd := exec.Command(opts.Binary)
-	// Only "port:N" (localhost) or "unix:" endpoints are accepted (internal/util/connect.go).
-	cmd.Env = append(os.Environ(), "PORT="+port, "MODEL_SERVER_ENDPOINT=port:"+serverPort,
-		"STORAGE_CONFIG_DIR="+opts.StorageConfigDir, "ROOT_MODEL_DIR="+opts.RootModelDir, "LOG_LEVEL=debug")
-	cmd.Stdout, cmd.Stderr = opts.Log, opts.Log
+	cmd := exec.Command(binary)
+	cmd.Env = append(append(os.Environ(), portEnv+"="+port), env...)
+	cmd.Stdout, cmd.Stderr = log, log
 	if p.proc, err = childproc.Start(cmd); err != nil {
-		return nil, fmt.Errorf("puller: %w", err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if err := p.proc.WaitReady(ctx, "listen on "+p.Addr, p.listening); err != nil {
 		p.Stop()
-		return nil, fmt.Errorf("puller: %w", err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	p.conn, err = grpc.NewClient(p.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.ForceCodec(Codec{})))
@@ -174,10 +166,98 @@ func (p *Puller) listening() bool {
 	return true
 }
 
+// LoadModelResponse is model-runtime.proto's LoadModelResponse: sizeInBytes = 1 (uint64),
+// maxConcurrency = 2 (uint32).
+type LoadModelResponse struct {
+	SizeInBytes    uint64
+	MaxConcurrency uint32
+}
+
 // LoadModel calls the puller's loadModel as model-mesh does; the error is the puller's gRPC status.
-func (p *Puller) LoadModel(ctx context.Context, req LoadModelRequest) error {
+func (p *Puller) LoadModel(ctx context.Context, req LoadModelRequest) (LoadModelResponse, error) {
+	var r LoadModelResponse
 	in, out := req.Marshal(), []byte(nil)
-	return p.conn.Invoke(ctx, "/"+Service+"/"+LoadModelMethod, &in, &out)
+	if err := p.conn.Invoke(ctx, "/"+Service+"/"+LoadModelMethod, &in, &out); err != nil {
+		return r, err
+	}
+	err := EachField(out, func(num protowire.Number, typ protowire.Type, v []byte) error {
+		if typ == protowire.VarintType && (num == 1 || num == 2) {
+			x, _ := protowire.ConsumeVarint(v)
+			if num == 1 {
+				r.SizeInBytes = x
+			} else {
+				r.MaxConcurrency = uint32(x)
+			}
+		}
+		return nil
+	})
+	return r, err
+}
+
+// UnloadModel calls unloadModel (UnloadModelRequest: modelId = 1).
+func (p *Puller) UnloadModel(ctx context.Context, modelID string) error {
+	in := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), modelID)
+	var out []byte
+	return p.conn.Invoke(ctx, "/"+Service+"/unloadModel", &in, &out)
+}
+
+// RuntimeStatus is what this package reads of model-runtime.proto's RuntimeStatusResponse:
+// status = 1 (STARTING 0, READY 1, FAILING 2), capacityInBytes = 2, runtimeVersion = 6.
+type RuntimeStatus struct {
+	Status          uint64
+	CapacityInBytes uint64
+	RuntimeVersion  string
+}
+
+// RuntimeStatusReady is RuntimeStatusResponse.Status READY.
+const RuntimeStatusReady = 1
+
+// RuntimeStatus calls runtimeStatus (an empty RuntimeStatusRequest), as model-mesh does until the
+// runtime says READY before it loads anything.
+func (p *Puller) RuntimeStatus(ctx context.Context) (RuntimeStatus, error) {
+	var r RuntimeStatus
+	in, out := []byte{}, []byte(nil)
+	if err := p.conn.Invoke(ctx, "/"+Service+"/runtimeStatus", &in, &out); err != nil {
+		return r, err
+	}
+	err := EachField(out, func(num protowire.Number, typ protowire.Type, v []byte) error {
+		switch {
+		case num == 1 && typ == protowire.VarintType:
+			r.Status, _ = protowire.ConsumeVarint(v)
+		case num == 2 && typ == protowire.VarintType:
+			r.CapacityInBytes, _ = protowire.ConsumeVarint(v)
+		case num == 6 && typ == protowire.BytesType:
+			r.RuntimeVersion = string(v)
+		}
+		return nil
+	})
+	return r, err
+}
+
+// EachField calls fn with each field of the protobuf message b in order: its number, its wire type
+// and its value (a length-delimited field's content without the length; otherwise the value's
+// bytes as protowire.ConsumeFieldValue delimits them). It stops at the first error.
+func EachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte) error) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return protowire.ParseError(m)
+		}
+		v := b[:m]
+		if typ == protowire.BytesType {
+			v, _ = protowire.ConsumeBytes(v)
+		}
+		if err := fn(num, typ, v); err != nil {
+			return err
+		}
+		b = b[m:]
+	}
+	return nil
 }
 
 // Stop ends the puller.

@@ -3,7 +3,6 @@ package puller_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/childproc"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/objectstore"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/puller"
 )
@@ -82,32 +82,6 @@ func startModelServer(t *testing.T) (*modelServer, string) {
 	return m, l.Addr().String()
 }
 
-type testWriter struct {
-	t      *testing.T
-	prefix string
-}
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Logf("%s: %s", w.prefix, bytes.TrimRight(p, "\n"))
-	return len(p), nil
-}
-
-// writeStorageConfig writes dir as the kubelet mounts the storage-config Secret: one file per key,
-// each the JSON document asm_model_storage writes (internal/provider model_storage_mapping.go:
-// type plus the s3 block's fields, as reference/modelmesh-examples/minio-storage-secret.yaml).
-func writeStorageConfig(t *testing.T, dir string, keys map[string]map[string]string) {
-	t.Helper()
-	for key, doc := range keys {
-		b, err := json.Marshal(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, key), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestRealPuller(t *testing.T) {
 	vgw, bin := os.Getenv(objectstore.BinaryEnv), os.Getenv(puller.BinaryEnv)
 	if vgw == "" || bin == "" {
@@ -117,7 +91,7 @@ func TestRealPuller(t *testing.T) {
 	defer cancel()
 	model := []byte("model bytes\x00\x01\x02 the puller must copy unchanged")
 	store, err := objectstore.Start(ctx, objectstore.Options{
-		Binary: vgw, Bucket: bucket, Objects: map[string][]byte{modelPath: model}, Log: testWriter{t, "versitygw"},
+		Binary: vgw, Bucket: bucket, Objects: map[string][]byte{modelPath: model}, Log: childproc.TestLog(t, "versitygw"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -131,13 +105,15 @@ func TestRealPuller(t *testing.T) {
 		}
 	}
 	configDir, modelDir := t.TempDir(), t.TempDir()
-	writeStorageConfig(t, configDir, map[string]map[string]string{
+	if err := puller.WriteStorageConfig(configDir, map[string]map[string]string{
 		"localMinIO": s3(store.SecretKey), "wrongSecret": s3(store.SecretKey + "x"),
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	server, serverAddr := startModelServer(t)
 	p, err := puller.Start(ctx, puller.Options{
 		Binary: bin, ModelServer: serverAddr, StorageConfigDir: configDir, RootModelDir: modelDir,
-		Log: testWriter{t, "puller"},
+		Log: childproc.TestLog(t, "puller"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +126,7 @@ func TestRealPuller(t *testing.T) {
 	}
 
 	t.Run("load", func(t *testing.T) {
-		err := p.LoadModel(ctx, puller.LoadModelRequest{
+		_, err := p.LoadModel(ctx, puller.LoadModelRequest{
 			ModelID: "mnist-svm__isvc-1", ModelType: "sklearn", ModelPath: modelPath, ModelKey: key("localMinIO"),
 		})
 		if err != nil {
@@ -188,7 +164,7 @@ func TestRealPuller(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(server.recorded())
-			err := p.LoadModel(ctx, puller.LoadModelRequest{
+			_, err := p.LoadModel(ctx, puller.LoadModelRequest{
 				ModelID: "m-" + tc.storageKey, ModelType: "sklearn", ModelPath: tc.path, ModelKey: key(tc.storageKey),
 			})
 			st := status.Convert(err)
