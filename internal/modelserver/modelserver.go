@@ -54,10 +54,13 @@ type Options struct {
 	// settings.py), as the adapter writes for a model type it has no class for (server.go
 	// generateModelConfigJSON).
 	DefaultImplementation string
-	Log                   io.Writer // nil: discarded
+	// Addr is where to listen, MLSERVER_HOST:MLSERVER_GRPC_PORT in a runtime Pod (cmd/mlserver);
+	// "" is a free port on 127.0.0.1 (MLSERVER_HOST in mlserver-1.x.yaml).
+	Addr string
+	Log  io.Writer // nil: discarded
 }
 
-// Server is a running stand-in, listening on 127.0.0.1 (MLSERVER_HOST in mlserver-1.x.yaml).
+// Server is a running stand-in.
 type Server struct {
 	Port int // its gRPC port (MLSERVER_GRPC_PORT; the adapter's RUNTIME_PORT)
 
@@ -76,7 +79,7 @@ type model struct {
 	linear   linearModel
 }
 
-// Start listens on a free loopback port and serves.
+// Start listens on opts.Addr and serves.
 func Start(opts Options) (*Server, error) {
 	if opts.ModelsDir == "" {
 		return nil, errors.New("modelserver: no models folder (MLSERVER_MODELS_DIR)")
@@ -87,7 +90,10 @@ func Start(opts Options) (*Server, error) {
 	if len(opts.Implementations) == 0 {
 		opts.Implementations = []string{Implementation}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("modelserver: %w", err)
 	}
