@@ -39,12 +39,15 @@ type Options struct {
 	Region    string
 	Bucket    string            // created by Start when set
 	Objects   map[string][]byte // put into Bucket by Start: key -> content
+	// Host is the address to listen on; "" is 127.0.0.1. Pods reach loopback only inside their own
+	// network namespace: for a Pod on a real node, the node's InternalIP (internal/testnode).
+	Host string
 	Log       io.Writer         // the server's output; nil discards it
 }
 
 // Store is a running versitygw. Its fields say how to reach it, as a storage-config key would.
 type Store struct {
-	Endpoint  string // http://127.0.0.1:<port>
+	Endpoint  string // http://<Host>:<port>
 	AccessKey string
 	SecretKey string
 	Region    string
@@ -53,7 +56,7 @@ type Store struct {
 	proc *childproc.Proc
 }
 
-// Start runs versitygw on a free loopback port with its data under a new temporary folder, waits
+// Start runs versitygw on a free port of opts.Host with its data under a new temporary folder, waits
 // until it answers, then creates opts.Bucket and puts opts.Objects through the S3 API.
 func Start(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Binary == "" {
@@ -69,7 +72,7 @@ func Start(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.dir = dir
-	addr, err := freeAddr()
+	addr, err := freeAddr(or(opts.Host, "127.0.0.1"))
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
@@ -126,8 +129,8 @@ func or(v, def string) string {
 	return v
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freeAddr(host string) (string, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return "", err
 	}

@@ -138,13 +138,23 @@ func start(ctx context.Context, name, binary, portEnv string, log io.Writer, env
 		p.Stop()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	p.conn, err = grpc.NewClient(p.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.ForceCodec(Codec{})))
-	if err != nil {
+	if p.conn, err = dial(p.Addr); err != nil {
 		p.Stop()
 		return nil, err
 	}
 	return p, nil
+}
+
+// Dial connects to a ModelRuntime server running elsewhere (an adapter container, reached through
+// a port forward), as model-mesh does; Stop closes the connection only.
+func Dial(addr string) (*Puller, error) {
+	conn, err := dial(addr)
+	return &Puller{Addr: addr, conn: conn}, err
+}
+
+func dial(addr string) (*grpc.ClientConn, error) {
+	return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.ForceCodec(Codec{})))
 }
 
 // freePort is a loopback port free now; the puller listens on it (it takes no port 0).
@@ -260,10 +270,12 @@ func EachField(b []byte, fn func(num protowire.Number, typ protowire.Type, v []b
 	return nil
 }
 
-// Stop ends the puller.
+// Stop ends the puller, or the connection of Dial.
 func (p *Puller) Stop() {
 	if p.conn != nil {
 		_ = p.conn.Close()
 	}
-	p.proc.Stop()
+	if p.proc != nil {
+		p.proc.Stop()
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 )
@@ -19,12 +20,17 @@ const (
 )
 
 // Image is an image the harness builds from a static binary and pushes to the node's registry: one
-// layer whose only file is Binary at Entrypoint[0], run as entrypoint. No base image to pull.
+// layer whose only file is Binary at Path, run as entrypoint. No base image to pull.
 type Image struct {
 	// Name is repository:tag in the node's registry ("pause:1"); Node.Image gives the full reference.
 	Name       string
 	Binary     string
 	Entrypoint []string
+	// Path is where Binary is in the image; "" is Entrypoint[0]. An image without an entrypoint,
+	// run by its Pods' command, sets Path only.
+	Path string
+	// User is the config's user (a Dockerfile's USER); "" is root.
+	User string
 }
 
 type descriptor struct {
@@ -50,10 +56,20 @@ func (img Image) build() ([]blob, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	path := img.Path
+	if path == "" {
+		path = img.Entrypoint[0]
+	}
 	var tarball bytes.Buffer
 	tw := tar.NewWriter(&tarball)
+	// Its folders first, as a built image's layer holds them (/opt/app/ of the adapter's image).
+	for _, dir := range parents(path[1:]) {
+		if err := tw.WriteHeader(&tar.Header{Name: dir + "/", Mode: 0o755, ModTime: time.Unix(0, 0), Typeflag: tar.TypeDir}); err != nil {
+			return nil, nil, err
+		}
+	}
 	// A fixed time, so that the digest only changes with the binary.
-	hdr := &tar.Header{Name: img.Entrypoint[0][1:], Mode: 0o755, Size: int64(len(program)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}
+	hdr := &tar.Header{Name: path[1:], Mode: 0o755, Size: int64(len(program)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return nil, nil, err
 	}
@@ -68,7 +84,7 @@ func (img Image) build() ([]blob, []byte, error) {
 	// without an index by its config's os and architecture.
 	config, err := json.Marshal(map[string]any{
 		"architecture": runtime.GOARCH, "os": "linux",
-		"config": map[string]any{"Entrypoint": img.Entrypoint},
+		"config": map[string]any{"Entrypoint": img.Entrypoint, "User": img.User},
 		// The layer is not compressed, so its diff ID is its digest.
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{layer.Digest}},
 	})
@@ -81,4 +97,13 @@ func (img Image) build() ([]blob, []byte, error) {
 		"config": configBlob.descriptor, "layers": []descriptor{layer.descriptor},
 	})
 	return []blob{layer, configBlob}, manifest, err
+}
+
+// parents lists the folders above a relative path, outermost first: "opt/app/x" gives opt, opt/app.
+func parents(path string) []string {
+	var dirs []string
+	for dir := filepath.Dir(path); dir != "."; dir = filepath.Dir(dir) {
+		dirs = append([]string{dir}, dirs...)
+	}
+	return dirs
 }

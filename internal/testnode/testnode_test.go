@@ -30,11 +30,13 @@ import (
 	"k8s.io/client-go/transport/spdy"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/puller"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/testnode"
 )
 
-// The images the harness builds and pushes to the node's registry; both run testdata/sleeper.
+// The images the harness builds and pushes to the node's registry: pause and hello run
+// testdata/sleeper; mlserver and the runtime adapter are those of runtimepod_test.go.
 const (
 	pauseImage = "pause:1"
 	helloImage = "hello:1"
@@ -91,11 +93,14 @@ func startShared(kubeletDir, registryBinary string, t *testing.T) error {
 	if shared.dir, err = os.MkdirTemp("", "testnode-images-"); err != nil {
 		return err
 	}
-	sleeper := filepath.Join(shared.dir, "sleeper")
-	build := exec.CommandContext(ctx, "go", "build", "-o", sleeper, "./testdata/sleeper")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("build sleeper: %w\n%s", err, out)
+	// Static, so that each can be its image's only file.
+	sleeper, mlserver := filepath.Join(shared.dir, "sleeper"), filepath.Join(shared.dir, "mlserver")
+	for binary, pkg := range map[string]string{sleeper: "./testdata/sleeper", mlserver: "../modelserver/cmd/mlserver"} {
+		build := exec.CommandContext(ctx, "go", "build", "-o", binary, pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %w\n%s", pkg, err, out)
+		}
 	}
 	if shared.cluster, err = testcluster.Start(ctx, testcluster.Options{}); err != nil {
 		return err
@@ -103,14 +108,21 @@ func startShared(kubeletDir, registryBinary string, t *testing.T) error {
 	if shared.client, err = kubernetes.NewForConfig(shared.cluster.RESTConfig()); err != nil {
 		return err
 	}
+	images := []testnode.Image{
+		// Bare, sleeper only holds the Pod's namespaces, as registry.k8s.io/pause does.
+		{Name: pauseImage, Binary: sleeper, Entrypoint: []string{"/pause"}},
+		{Name: helloImage, Binary: sleeper, Entrypoint: []string{"/hello"}},
+		{Name: mlserverImage, Binary: mlserver, Entrypoint: []string{"/mlserver"}},
+	}
+	// The adapter's image when its binary is there; TestRealNodeRuntimePod requires it (runtimeAsset).
+	if adapter := os.Getenv(puller.MLServerAdapterEnv); adapter != "" {
+		if _, err := os.Stat(adapter); err == nil {
+			images = append(images, adapterImage(adapter))
+		}
+	}
 	start := time.Now()
 	shared.node, err = testnode.Start(ctx, shared.cluster, testnode.Options{
-		KubeletDir: kubeletDir, RegistryBinary: registryBinary, SandboxImage: pauseImage,
-		Images: []testnode.Image{
-			// Bare, sleeper only holds the Pod's namespaces, as registry.k8s.io/pause does.
-			{Name: pauseImage, Binary: sleeper, Entrypoint: []string{"/pause"}},
-			{Name: helloImage, Binary: sleeper, Entrypoint: []string{"/hello"}},
-		},
+		KubeletDir: kubeletDir, RegistryBinary: registryBinary, SandboxImage: pauseImage, Images: images,
 	})
 	if err != nil {
 		return err
@@ -581,15 +593,22 @@ func TestRealNodeAuth(t *testing.T) {
 // the port in the Node's status).
 func kubeletAPI(ctx context.Context, t *testing.T, client kubernetes.Interface, node *testnode.Node) string {
 	t.Helper()
+	ip, n := internalIP(ctx, t, client, node)
+	return "https://" + net.JoinHostPort(ip, fmt.Sprint(n.Status.DaemonEndpoints.KubeletEndpoint.Port))
+}
+
+// internalIP is the node's InternalIP, the machine's address the kubelet reports, with the Node.
+func internalIP(ctx context.Context, t *testing.T, client kubernetes.Interface, node *testnode.Node) (string, *corev1.Node) {
+	t.Helper()
 	n, err := client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range n.Status.Addresses {
 		if a.Type == corev1.NodeInternalIP {
-			return "https://" + net.JoinHostPort(a.Address, fmt.Sprint(n.Status.DaemonEndpoints.KubeletEndpoint.Port))
+			return a.Address, n
 		}
 	}
 	t.Fatalf("node %s has no InternalIP: %v", node.Name, n.Status.Addresses)
-	return ""
+	return "", nil
 }
