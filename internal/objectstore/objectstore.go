@@ -42,7 +42,7 @@ type Options struct {
 	// Host is the address to listen on; "" is 127.0.0.1. Pods reach loopback only inside their own
 	// network namespace: for a Pod on a real node, the node's InternalIP (internal/testnode).
 	Host string
-	Log       io.Writer         // the server's output; nil discards it
+	Log  io.Writer // the server's output; nil discards it
 }
 
 // Store is a running versitygw. Its fields say how to reach it, as a storage-config key would.
