@@ -24,7 +24,10 @@
 //     only). A failure is recorded first and retried in another pod Options.RetryDelay later.
 //
 // Each imitated behaviour names its model-mesh source in a comment. Not imitated: inference
-// requests, the instances table and leader election, expiry of load failures, memory limits and
+// requests, the instances table and leader election, the per-instance load queue (model-mesh runs
+// at most maxLoadingConcurrency loads at once per instance, LOADING_CONCURRENCY of the built-in
+// adapters, default 1, and queues the rest: ModelMesh.java v0.12.0 loadingPool; here every load
+// runs at once), expiry of load failures, memory limits and
 // eviction, scale-up to more copies, TLS; a pod whose storage-config Secret is missing runs (the
 // kubelet would not start it) and fails every load with a storage key; a runtime without a
 // loading timeout runs without one (model-mesh refuses to start below 100 ms).

@@ -430,11 +430,11 @@ func pulled(node *testnode.Node, image string) bool {
 	return regexp.MustCompile(`"(HEAD|GET) /v2/` + regexp.QuoteMeta(repository) + `/manifests/` + regexp.QuoteMeta(tag) + ` `).MatchString(node.RegistryLog())
 }
 
-// TestRealNodeProbesAndPortForward: the kubelet probes a container for real (a readiness probe that
-// fails first keeps the Pod unready, with the kubelet's Unhealthy Event, until the server answers
-// 200), and a port of the Pod is reached through the apiserver (apiserver -> kubelet -> containerd's
-// port forward into the Pod's network namespace), as `kubectl port-forward` reaches ModelMesh's
-// Service in its quickstart.
+// TestRealNodeProbesAndPortForward: a port of the Pod is reached through the apiserver (apiserver
+// -> kubelet -> containerd's port forward into the Pod's network namespace), as `kubectl
+// port-forward` reaches ModelMesh's Service in its quickstart; and the kubelet probes the container
+// for real: a failing readiness probe keeps the Pod unready, with the kubelet's Unhealthy Event,
+// until the server answers 200 (told so through the port forward).
 func TestRealNodeProbesAndPortForward(t *testing.T) {
 	ctx, node, client := startNode(t)
 
@@ -443,7 +443,7 @@ func TestRealNodeProbesAndPortForward(t *testing.T) {
 		NodeName: node.Name,
 		Containers: []corev1.Container{{
 			Name: "server", Image: node.Image(helloImage), Args: strings.Fields(message),
-			Env: []corev1.EnvVar{{Name: "SLEEPER_LISTEN", Value: ":8080"}, {Name: "SLEEPER_READY_AFTER", Value: "4s"}},
+			Env: []corev1.EnvVar{{Name: "SLEEPER_LISTEN", Value: ":8080"}},
 			ReadinessProbe: &corev1.Probe{
 				ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}},
 				PeriodSeconds: 1,
@@ -451,29 +451,42 @@ func TestRealNodeProbesAndPortForward(t *testing.T) {
 		}},
 	})
 	waitEvent(ctx, t, client, node, pod, "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503")
-	pod = waitPod(ctx, t, client, node, pod, "Ready", func(p *corev1.Pod) bool {
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady {
-				return c.Status == corev1.ConditionTrue
-			}
-		}
-		return false
-	})
+	if p, err := client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{}); err != nil || podReady(p) {
+		t.Fatalf("pod with a failing readiness probe: ready %v (%v), want unready", err == nil && podReady(p), err)
+	}
 
+	// A port forward needs no readiness: it reaches the container's port itself.
 	local := portForward(ctx, t, pod, 8080)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+local+"/", nil)
-	if err != nil {
-		t.Fatal(err)
+	get := func(path string) string {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+local+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s through the port forward: %v\nkubelet log:\n%s", path, err, node.LogTail("kubelet"))
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s through the port forward: %s %q (%v), want 200", path, resp.Status, body, err)
+		}
+		return strings.TrimSpace(string(body))
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET through the port forward: %v\nkubelet log:\n%s", err, node.LogTail("kubelet"))
+	if got := get("/"); got != message {
+		t.Errorf("GET / through the port forward: %q, want %q", got, message)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != message {
-		t.Errorf("GET through the port forward: %s %q (%v), want 200 %q", resp.Status, body, err, message)
+	get("/ready")
+	waitPod(ctx, t, client, node, pod, "Ready once its probe passes", podReady)
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
 	}
+	return false
 }
 
 // portForward forwards a free local port to the Pod's port through the apiserver until the test

@@ -4,8 +4,8 @@
 // signal handling, so it exits on SIGTERM/SIGINT itself, or the kubelet waits out the grace period.
 // With SLEEPER_EXIT=<code> it exits at once with that code, after printing: a container that
 // crashes. With SLEEPER_LISTEN=<address> it serves HTTP there: / answers its arguments, /healthz
-// answers 503 until SLEEPER_READY_AFTER (a duration) has passed, then 200: a server whose
-// readiness probe fails first.
+// answers 503 until /ready is requested, then 200: a server whose readiness probe fails until the
+// test says otherwise.
 package main
 
 import (
@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -30,17 +31,18 @@ func main() {
 		os.Exit(code)
 	}
 	if addr := os.Getenv("SLEEPER_LISTEN"); addr != "" {
-		readyAfter, _ := time.ParseDuration(os.Getenv("SLEEPER_READY_AFTER"))
-		go serve(addr, message, time.Now().Add(readyAfter))
+		go serve(addr, message)
 	}
 	<-stop
 }
 
-func serve(addr, message string, readyAt time.Time) {
+func serve(addr, message string) {
+	var ready atomic.Bool
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, message) })
+	mux.HandleFunc("/ready", func(http.ResponseWriter, *http.Request) { ready.Store(true) })
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if time.Now().Before(readyAt) {
+		if !ready.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	})
