@@ -466,7 +466,7 @@ func TestRealNodeProbesAndPortForward(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GET %s through the port forward: %v\nkubelet log:\n%s", path, err, node.LogTail("kubelet"))
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		body, err := io.ReadAll(resp.Body)
 		if err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s through the port forward: %s %q (%v), want 200", path, resp.Status, body, err)
@@ -508,7 +508,12 @@ func portForward(ctx context.Context, t *testing.T, pod *corev1.Pod, port int) s
 	}
 	done := make(chan error, 1)
 	go func() { done <- forwarder.ForwardPorts() }()
-	t.Cleanup(func() { close(stop); <-done })
+	t.Cleanup(func() {
+		close(stop)
+		if err := <-done; err != nil {
+			t.Logf("port forward to %s ended: %v", pod.Name, err)
+		}
+	})
 	select {
 	case <-ready:
 	case err := <-done:
@@ -545,7 +550,7 @@ func TestRealNodeAuth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, strings.TrimSpace(string(body))
 	}
