@@ -129,7 +129,7 @@ func (a *api) SetVModel(_ context.Context, req *mmesh.SetVModelRequest) (*mmesh.
 				}
 				// Switch at once when forced or when the active model is not loaded anywhere.
 				if req.GetForce() || targetCopyCount == 0 ||
-					(target != nil && targetCopyCount == 1 && c.status(target).Status == mmesh.ModelStatusInfo_LOADED) {
+					(target != nil && targetCopyCount == 1 && c.status(targetID, target).Status == mmesh.ModelStatusInfo_LOADED) {
 					vmr.ActiveModel = targetID
 					release = append(release, prevActiveID)
 				}
@@ -188,7 +188,7 @@ func (a *api) SetVModel(_ context.Context, req *mmesh.SetVModelRequest) (*mmesh.
 		case weCreatedTarget:
 			activeStatus = &mmesh.ModelStatusInfo{Status: mmesh.ModelStatusInfo_NOT_LOADED}
 		default:
-			activeStatus = c.status(target)
+			activeStatus = c.status(targetID, target)
 		}
 	} else {
 		// The leader's PendingTransition starts on the vmodel's update (VModelManager.processVModel).
@@ -204,7 +204,7 @@ func (a *api) SetVModel(_ context.Context, req *mmesh.SetVModelRequest) (*mmesh.
 		if err != nil {
 			return nil, internalErr(err)
 		}
-		activeStatus = c.status(active)
+		activeStatus = c.status(vmr.ActiveModel, active)
 		if targetStatus, err = c.targetStatus(vmr); err != nil {
 			return nil, internalErr(err)
 		}
@@ -253,7 +253,7 @@ func (a *api) GetVModelStatus(_ context.Context, req *mmesh.GetVModelStatusReque
 	if err != nil {
 		return nil, internalErr(err)
 	}
-	return vmodelStatus(vmr, c.status(active), ts), nil
+	return vmodelStatus(vmr, c.status(vmr.ActiveModel, active), ts), nil
 }
 
 // DeleteVModel is VModelManager.deleteVModel: deleting an absent vmodel, or one of another
@@ -319,7 +319,7 @@ func (a *api) RegisterModel(_ context.Context, req *mmesh.RegisterModelRequest) 
 		}
 	}
 	if !req.GetLoadNow() {
-		return c.status(mr), nil
+		return c.status(id, mr), nil
 	}
 	si, err := c.ensureLoaded(id, mr, nil)
 	if err != nil {
@@ -364,7 +364,7 @@ func (a *api) GetModelStatus(_ context.Context, req *mmesh.GetStatusRequest) (*m
 	if err != nil {
 		return nil, internalErr(err)
 	}
-	return c.status(mr), nil
+	return c.status(req.GetModelId(), mr), nil
 }
 
 // EnsureLoaded is ModelMesh.ensureLoaded.

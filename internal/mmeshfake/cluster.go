@@ -50,6 +50,11 @@ type instance struct {
 	// keeps its copies registered until they have been loaded elsewhere (ModelMesh.preShutdown).
 	draining bool
 	server   *grpc.Server
+	// loadingThreads is the runtime's maxLoadingConcurrency; running maps the models loading here
+	// now to their copies' start, and queued holds the loads waiting for a thread (loadqueue.go).
+	loadingThreads int
+	running        map[string]int64
+	queued         []loadJob
 }
 
 // cluster is one model-mesh cluster: the instances of one namespace and service name, sharing a
@@ -78,6 +83,8 @@ type cluster struct {
 	// placed counts copies this process placed per instance, standing in for the free-space
 	// ranking of model-mesh's CacheMissForwardingLB.
 	placed map[string]int
+	// spans are the loads that left their instance's queue, by copyKey.
+	spans map[string]loadSpan
 }
 
 func newCluster(namespace, service, prefix, defaultOwner string, etcd *clientv3.Client, opts Options,
@@ -86,7 +93,7 @@ func newCluster(namespace, service, prefix, defaultOwner string, etcd *clientv3.
 		namespace: namespace, service: service, prefix: prefix, defaultOwner: defaultOwner,
 		etcd: etcd, opts: opts, constraints: constraints, secretData: secretData,
 		instances: map[string]*instance{}, timers: map[string]*time.Timer{}, placed: map[string]int{},
-		downStart: map[string]containerRun{}, missingSince: map[string]int64{},
+		downStart: map[string]containerRun{}, missingSince: map[string]int64{}, spans: map[string]loadSpan{},
 	}
 }
 
@@ -98,17 +105,17 @@ func (c *cluster) copyLive(id string, start int64) bool {
 	return ok && start >= in.startedMs
 }
 
-// liveCopies returns the copies of mr on instances that can answer for them, and whether any of
-// them has finished loading.
-func (c *cluster) liveCopies(mr *modelRecord, exclude []string) (ids []string, loaded bool) {
+// liveCopies returns the copies of model id (record mr) on instances that can answer for them,
+// and whether any of them has finished loading.
+func (c *cluster) liveCopies(id string, mr *modelRecord, exclude []string) (ids []string, loaded bool) {
 	now := nowMs()
-	for _, id := range sortedKeys(mr.InstanceIDs) {
-		start := mr.InstanceIDs[id]
-		if slices.Contains(exclude, id) || !c.copyLive(id, start) {
+	for _, inst := range sortedKeys(mr.InstanceIDs) {
+		start := mr.InstanceIDs[inst]
+		if slices.Contains(exclude, inst) || !c.copyLive(inst, start) {
 			continue
 		}
-		ids = append(ids, id)
-		if after, _ := c.loadEnd(mr, c.instances[id]); c.loadFailure("", mr, c.instances[id]) == "" && now >= start+after.Milliseconds() {
+		ids = append(ids, inst)
+		if c.loadFailure("", mr, c.instances[inst]) == "" && c.loadDone(id, inst, start, now) {
 			loaded = true
 		}
 	}
@@ -118,11 +125,11 @@ func (c *cluster) liveCopies(mr *modelRecord, exclude []string) (ids []string, l
 // status is ModelMesh.getStatus: LOADED or LOADING when an instance holds a copy (a copy on an
 // instance that is gone cannot be reached and does not count), otherwise LOADING_FAILED after a
 // recorded failure, else NOT_LOADED (the controller's Standby).
-func (c *cluster) status(mr *modelRecord) *mmesh.ModelStatusInfo {
+func (c *cluster) status(id string, mr *modelRecord) *mmesh.ModelStatusInfo {
 	if mr == nil {
 		return &mmesh.ModelStatusInfo{Status: mmesh.ModelStatusInfo_NOT_FOUND}
 	}
-	if ids, loaded := c.liveCopies(mr, nil); len(ids) > 0 {
+	if ids, loaded := c.liveCopies(id, mr, nil); len(ids) > 0 {
 		st := mmesh.ModelStatusInfo_LOADING
 		if loaded {
 			st = mmesh.ModelStatusInfo_LOADED
@@ -156,7 +163,7 @@ func (c *cluster) requiredLabels(modelType string) (labels []string, constrained
 // starts on one of the rest. It returns LOADING at once: loads are asynchronous.
 func (c *cluster) ensureLoaded(id string, mr *modelRecord, exclude []string) (*mmesh.ModelStatusInfo, error) {
 	now := nowMs()
-	if ids, loaded := c.liveCopies(mr, exclude); len(ids) > 0 {
+	if ids, loaded := c.liveCopies(id, mr, exclude); len(ids) > 0 {
 		st := mmesh.ModelStatusInfo_LOADING
 		if loaded {
 			st = mmesh.ModelStatusInfo_LOADED
@@ -193,7 +200,9 @@ func (c *cluster) ensureLoaded(id string, mr *modelRecord, exclude []string) (*m
 		if holds || failed || slices.Contains(exclude, in.id) {
 			continue
 		}
-		if target == nil || c.placed[in.id] < c.placed[target.id] {
+		// PLACEMENT_ORDER (ModelMesh.java): fewest models first, then most spare loading threads.
+		if target == nil || c.placed[in.id] < c.placed[target.id] ||
+			c.placed[in.id] == c.placed[target.id] && in.spareThreads() > target.spareThreads() {
 			target = in
 		}
 	}
@@ -219,7 +228,7 @@ func (c *cluster) ensureLoaded(id string, mr *modelRecord, exclude []string) (*m
 	c.placed[target.id]++
 	c.opts.Logf("mmeshfake: %s/%s: loading model %s in instance %s (%s)", c.namespace, c.service, id, target.id, target.pod)
 	after, _ := c.loadEnd(mr, target)
-	c.scheduleCompletion(id, target.id, now, after)
+	c.queueLoad(target, loadJob{model: id, start: now, after: after})
 	return makeStatusInfo(mmesh.ModelStatusInfo_LOADING, nil, mr, now), nil
 }
 
@@ -258,6 +267,9 @@ func (c *cluster) scheduleCompletion(id, inst string, start int64, after time.Du
 		delete(c.timers, key)
 		if err := c.loadFinished(id, inst, start); err != nil {
 			c.opts.Logf("mmeshfake: %s/%s: finishing load of %s in %s: %v", c.namespace, c.service, id, inst, err)
+		}
+		if in := c.instances[inst]; in != nil && in.running[id] == start {
+			c.loadEnded(in, id)
 		}
 	})
 }
@@ -418,9 +430,16 @@ func (c *cluster) addInstance(in *instance) error {
 				return err
 			}
 		default:
+			// A copy of the current run, seen again after this process restarted: loaded if its
+			// load would have ended by now, else loading for the rest of its time.
 			c.placed[in.id]++
 			after, _ := c.loadEnd(&mr, in)
-			c.scheduleCompletion(id, in.id, start, after)
+			if end := start + after.Milliseconds(); end <= nowMs() {
+				c.spans[copyKey(id, in.id)] = loadSpan{start: start, begin: start, end: end}
+				c.scheduleCompletion(id, in.id, start, after)
+			} else {
+				c.queueLoad(in, loadJob{model: id, start: start, after: time.Duration(end-nowMs()) * time.Millisecond})
+			}
 		}
 	}
 	return c.processTransitions()

@@ -22,12 +22,11 @@
 //     mounts; at the loading timeout the adapter reports (LOADTIME_TIMEOUT) when they take longer;
 //     with the puller's error for paths with FailPathMarker (FailOncePathMarker: in the first pod
 //     only). A failure is recorded first and retried in another pod Options.RetryDelay later.
+//     Each instance runs as many loads at once as its runtime's loading concurrency
+//     (LOADING_CONCURRENCY of its adapter, default 1) and queues the rest (loadqueue.go).
 //
 // Each imitated behaviour names its model-mesh source in a comment. Not imitated: inference
-// requests, the instances table and leader election, the per-instance load queue (model-mesh runs
-// at most maxLoadingConcurrency loads at once per instance, LOADING_CONCURRENCY of the built-in
-// adapters, default 1, and queues the rest: ModelMesh.java v0.12.0 loadingPool; here every load
-// runs at once), expiry of load failures, memory limits and
+// requests, the instances table and leader election, expiry of load failures, memory limits and
 // eviction, scale-up to more copies, TLS; a pod whose storage-config Secret is missing runs (the
 // kubelet would not start it) and fails every load with a storage key; a runtime without a
 // loading timeout runs without one (model-mesh refuses to start below 100 ms).

@@ -224,7 +224,8 @@ func sortedIDs(pods ...*corev1.Pod) []string {
 func TestSlowLoadStaysLoading(t *testing.T) {
 	s := needStack(t)
 	ns, _ := s.namespace(t)
-	sk := s.runtimePod(t, ns, "sk", sklearnLabels)
+	// Two loading threads: the quick load need not queue behind the slow one.
+	sk := s.runtimePod(t, ns, "sk", sklearnLabels, twoLoadingThreads)
 	s.startServer(t, Options{SlowLoadDelay: time.Hour})
 	c := client(t, sk)
 
@@ -235,6 +236,57 @@ func TestSlowLoadStaysLoading(t *testing.T) {
 	if err != nil || st.GetActiveModelStatus().GetStatus() != mmesh.ModelStatusInfo_LOADING {
 		t.Errorf("slow model after the quick one loaded: %v, %v; want LOADING", st, err)
 	}
+}
+
+// twoLoadingThreads is the adapter env of a runtime annotated maxLoadingConcurrency: "2".
+var twoLoadingThreads = corev1.EnvVar{Name: "LOADING_CONCURRENCY", Value: "2"}
+
+// TestLoadsQueuePerInstance: an instance runs as many loads at once as its runtime's loading
+// concurrency (default 1) and queues the rest, which report LOADING meanwhile; a queued load's time
+// starts when it leaves the queue; deleting a model that is loading frees its thread at once.
+func TestLoadsQueuePerInstance(t *testing.T) {
+	s := needStack(t)
+	ns, _ := s.namespace(t)
+	one := s.runtimePod(t, ns, "sk", sklearnLabels)
+	two := s.runtimePod(t, ns, "ox", onnxLabels, twoLoadingThreads)
+	s.startServer(t, Options{SlowLoadDelay: time.Hour})
+	c := client(t, one)
+	client(t, two)
+
+	// One thread: the second load waits for the first (2 s), then takes its own 2 s.
+	start := time.Now()
+	setVModel(t, c, "first", "first__isvc-0123456789", "mt:sklearn", "bucket/load-2s/a", true)
+	setVModel(t, c, "second", "second__isvc-0123456789", "mt:sklearn", "bucket/load-2s/b", true)
+	waitActive(t, c, "first", mmesh.ModelStatusInfo_LOADED)
+	if st, err := vmodelStatusOf(context.Background(), c, "second"); err != nil || st.GetActiveModelStatus().GetStatus() != mmesh.ModelStatusInfo_LOADING {
+		t.Errorf("second model when the first has loaded: %v, %v; want LOADING", st, err)
+	}
+	waitActive(t, c, "second", mmesh.ModelStatusInfo_LOADED)
+	if elapsed := time.Since(start); elapsed < 4*time.Second {
+		t.Errorf("both loads done after %s on one loading thread, want at least 4s", elapsed)
+	}
+
+	// Two threads: two 2 s loads run side by side.
+	start = time.Now()
+	setVModel(t, c, "third", "third__isvc-0123456789", "mt:onnx", "bucket/load-2s/c", true)
+	setVModel(t, c, "fourth", "fourth__isvc-0123456789", "mt:onnx", "bucket/load-2s/d", true)
+	waitActive(t, c, "third", mmesh.ModelStatusInfo_LOADED)
+	waitActive(t, c, "fourth", mmesh.ModelStatusInfo_LOADED)
+	if elapsed := time.Since(start); elapsed > 3500*time.Millisecond {
+		t.Errorf("two loads on two loading threads took %s, want about 2s", elapsed)
+	}
+
+	// A load that would take an hour holds the only thread; deleting its model frees it.
+	setVModel(t, c, "stuck", "stuck__isvc-0123456789", "mt:sklearn", "bucket/slow/e", true)
+	setVModel(t, c, "queued", "queued__isvc-0123456789", "mt:sklearn", "bucket/f", true)
+	time.Sleep(time.Second) // longer than the queued model's own load time
+	if st, err := vmodelStatusOf(context.Background(), c, "queued"); err != nil || st.GetActiveModelStatus().GetStatus() != mmesh.ModelStatusInfo_LOADING {
+		t.Errorf("model queued behind an hour-long load: %v, %v; want LOADING", st, err)
+	}
+	if _, err := c.DeleteVModel(context.Background(), &mmesh.DeleteVModelRequest{VModelId: "stuck", Owner: "isvc"}); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, c, "queued", mmesh.ModelStatusInfo_LOADED)
 }
 
 // TestLoadTimeInPath: a path segment load-<duration>/ sets how long its load takes.
@@ -441,7 +493,7 @@ func TestReaperPrunesGoneInstancesAndReloadsStandbyModels(t *testing.T) {
 func TestRestartKeepsState(t *testing.T) {
 	s := needStack(t)
 	ns, _ := s.namespace(t)
-	sk := s.runtimePod(t, ns, "sk", sklearnLabels)
+	sk := s.runtimePod(t, ns, "sk", sklearnLabels, twoLoadingThreads)
 	first := s.startServer(t, Options{SlowLoadDelay: time.Hour})
 	c := client(t, sk)
 	setVModel(t, c, "kept", "kept__isvc-0123456789", "mt:sklearn", "bucket/m", true)

@@ -89,8 +89,11 @@ func (c *cluster) commit(ops ...clientv3.Op) error {
 	}
 	ctx, cancel := etcdCtx()
 	defer cancel()
-	_, err := c.etcd.Txn(ctx).Then(ops...).Commit()
-	return err
+	if _, err := c.etcd.Txn(ctx).Then(ops...).Commit(); err != nil {
+		return err
+	}
+	c.cancelLoads(ops)
+	return nil
 }
 
 func (c *cluster) putModel(id string, mr *modelRecord) clientv3.Op {

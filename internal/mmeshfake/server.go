@@ -236,6 +236,7 @@ type podSpec struct {
 	service, port, labels, kvPrefix, owner string
 	etcdSecret, tcConfigMap, storageSecret string
 	loadTimeout                            time.Duration
+	loadingThreads                         int
 }
 
 // modelMeshPod returns the model-mesh settings of a pod the controller made for a runtime, or
@@ -246,6 +247,7 @@ func modelMeshPod(pod *corev1.Pod) (podSpec, bool) {
 	for _, c := range pod.Spec.Containers {
 		if c.Name != mmContainer {
 			spec.loadTimeout = max(spec.loadTimeout, adapterLoadTimeout(c))
+			spec.loadingThreads = max(spec.loadingThreads, loadingConcurrency(c))
 			continue
 		}
 		for _, e := range c.Env {
@@ -444,8 +446,8 @@ func (s *Server) startInstance(ckey string, pod *corev1.Pod, spec podSpec, addr 
 	}
 	in := &instance{
 		id: instanceID(pod.Name), pod: pod.Name, addr: addr, containerRun: runOf(pod), loadTimeout: spec.loadTimeout,
-		storageSecret: spec.storageSecret,
-		server:        grpc.NewServer(),
+		storageSecret: spec.storageSecret, loadingThreads: max(spec.loadingThreads, 1), running: map[string]int64{},
+		server: grpc.NewServer(),
 	}
 	if spec.labels != "" {
 		for _, l := range strings.Split(spec.labels, ",") {
