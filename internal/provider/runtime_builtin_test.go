@@ -20,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/yaml"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
@@ -45,16 +44,8 @@ func builtInExample(t *testing.T, name string) string {
 	return string(b)
 }
 
-// upstreamInstall is config/runtimes of the pinned kserve/modelmesh-serving module (copied into
-// the ModelMesh assets by tools/modelmesh/build.sh), read as its kustomization.yaml installs it.
-type upstreamInstall struct {
-	dir string
-	// images maps an image name of the runtime files to the image the install sets (kustomize's
-	// images: newName and newTag).
-	images map[string]string
-	// labels are added to every object by the install's LabelTransformer.
-	labels map[string]string
-}
+// upstreamInstall is config/runtimes of the pinned ModelMesh Serving install, as it applies it.
+type upstreamInstall struct{ *testcluster.UpstreamRuntimes }
 
 func readUpstreamInstall(t *testing.T) upstreamInstall {
 	t.Helper()
@@ -62,79 +53,20 @@ func readUpstreamInstall(t *testing.T) upstreamInstall {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(assets, "serving", "config", "runtimes")
-	var kustomization struct {
-		Images []struct {
-			Name, NewName, NewTag string
-		}
-		Transformers []string
-	}
-	readYAML(t, filepath.Join(dir, "kustomization.yaml"), &kustomization)
-	install := upstreamInstall{dir: dir, images: map[string]string{}, labels: map[string]string{}}
-	for _, image := range kustomization.Images {
-		install.images[image.Name] = image.NewName + ":" + image.NewTag
-	}
-	for _, path := range kustomization.Transformers {
-		var transformer struct {
-			Kind   string
-			Labels map[string]string
-		}
-		readYAML(t, filepath.Join(dir, path), &transformer)
-		if transformer.Kind != "LabelTransformer" {
-			t.Fatalf("%s: a %s transformer, which this test does not know", path, transformer.Kind)
-		}
-		for k, v := range transformer.Labels {
-			install.labels[k] = v
-		}
-	}
-	return install
-}
-
-func readYAML(t *testing.T, path string, into any) {
-	t.Helper()
-	b, err := os.ReadFile(path)
+	install, err := testcluster.ReadUpstreamRuntimes(assets)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := yaml.Unmarshal(b, into); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	return upstreamInstall{install}
 }
 
 // runtime is config/runtimes/<name>.yaml as the install applies it: images replaced, labels added.
 func (u upstreamInstall) runtime(t *testing.T, name string) *unstructured.Unstructured {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(u.dir, name+".yaml"))
+	obj, err := u.Runtime(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := yaml.YAMLToJSON(b)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	obj := &unstructured.Unstructured{}
-	if err := obj.UnmarshalJSON(j); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "containers")
-	for _, c := range containers {
-		container, _ := c.(map[string]any)
-		image, _ := container["image"].(string)
-		imageName, _, _ := strings.Cut(image, ":")
-		replaced, ok := u.images[imageName]
-		if !ok {
-			t.Fatalf("%s: the install sets no image for %q", name, image)
-		}
-		container["image"] = replaced
-	}
-	if err := unstructured.SetNestedSlice(obj.Object, containers, "spec", "containers"); err != nil {
-		t.Fatal(err)
-	}
-	labels := obj.GetLabels()
-	for k, v := range u.labels {
-		labels[k] = v
-	}
-	obj.SetLabels(labels)
 	return obj
 }
 
@@ -142,7 +74,7 @@ func (u upstreamInstall) runtime(t *testing.T, name string) *unstructured.Unstru
 // path of the object, with the reason; templates/guides/built-in-runtimes.md.tmpl documents each.
 func intendedDifferences(install upstreamInstall) map[string]string {
 	out := map[string]string{}
-	for k := range install.labels {
+	for k := range install.Labels {
 		out[fieldPath([]string{"metadata", "labels", k})] = "added by the install's kustomize LabelTransformer; they mark objects " +
 			"managed by the ModelMesh install (app.kubernetes.io/managed-by: modelmesh-controller), which Terraform's are not"
 	}
