@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	apiresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -273,4 +275,87 @@ func TestAccRuntimeBuiltIn_asUpstream(t *testing.T) {
 		},
 		Steps: steps,
 	})
+}
+
+// A model that names no runtime, in a namespace with no runtime of its own, is auto-selected onto
+// the built-in runtime of its format, as on a real install: on the shared stack, which has the
+// built-ins (acctest.Run), an sklearn model becomes ready on mlserver-1.x. The controller scales
+// that runtime up for the model (ScaleToZero: no Pods while no model needs it) and down again once
+// it is gone.
+func TestAccInferenceService_autoSelectsBuiltIn(t *testing.T) {
+	requireLocalModelMesh(t)
+	const builtIn = "mlserver-1.x"
+	tc := isvcTest{namespace: acctest.CreateModelNamespace(t, "builtin"), name: acctest.RandomName("model")}
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(tc.checkGone(t), func(*terraform.State) error {
+			return waitBuiltInReplicas(t, tc.namespace, builtIn, func(d *kube.RuntimeDeployment) bool {
+				return *d.Deployment.Spec.Replicas == 0
+			}, "scaled to zero once no model needs it")
+		}),
+		Steps: []resource.TestStep{
+			{
+				Config: acctest.ProviderConfig() + acctest.Model{Name: tc.name, Namespace: tc.namespace,
+					Format: acctest.Format{Name: "sklearn"}, Path: "sklearn/mnist-svm.joblib"}.HCL(),
+				ConfigStateChecks: []statecheck.StateCheck{
+					expectState("ready", knownvalue.Bool(true)),
+					expectState("active_model_state", knownvalue.StringExact("Loaded")),
+					expectState("runtime", knownvalue.Null()),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					tc.checkLive(t, loadedWithPath("sklearn/mnist-svm.joblib")),
+					func(*terraform.State) error {
+						return waitBuiltInReplicas(t, tc.namespace, builtIn, func(d *kube.RuntimeDeployment) bool {
+							ready := 0
+							for i := range d.Pods {
+								if kube.PodReady(&d.Pods[i]) {
+									ready++
+								}
+							}
+							return *d.Deployment.Spec.Replicas > 0 && ready == int(*d.Deployment.Spec.Replicas)
+						}, "scaled up with every Pod ready")
+					},
+					// The namespace has no runtime of its own: the model can only be served by a
+					// ClusterServingRuntime's Pods.
+					func(*terraform.State) error {
+						own, err := acctest.Kube(t).List(context.Background(), kube.ServingRuntime, tc.namespace, "")
+						if err != nil || len(own) > 0 {
+							return fmt.Errorf("ServingRuntimes in %s: %d (err %v), want none", tc.namespace, len(own), err)
+						}
+						return nil
+					},
+				),
+			},
+			{
+				Config: acctest.ProviderConfig() + acctest.Model{Name: tc.name, Namespace: tc.namespace,
+					Format: acctest.Format{Name: "sklearn"}, Path: "sklearn/mnist-svm.joblib"}.HCL(),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// waitBuiltInReplicas waits until the controller's Deployment of the built-in runtime in
+// namespace satisfies ok, which what describes.
+func waitBuiltInReplicas(t *testing.T, namespace, runtime string, ok func(*kube.RuntimeDeployment) bool, what string) error {
+	client := acctest.Kube(t)
+	var last string
+	err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		deployed, err := client.RuntimeDeployments(ctx, namespace)
+		if err != nil {
+			return false, err
+		}
+		d := deployed[runtime]
+		if d == nil {
+			last = "no Deployment"
+			return false, nil
+		}
+		last = fmt.Sprintf("replicas %d, %d Pods", *d.Deployment.Spec.Replicas, len(d.Pods))
+		return ok(d), nil
+	})
+	if err != nil {
+		return fmt.Errorf("runtime %s in %s not %s: %w; last seen: %s", runtime, namespace, what, err, last)
+	}
+	return nil
 }
