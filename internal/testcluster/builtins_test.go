@@ -8,6 +8,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -61,7 +62,12 @@ func TestBuiltInRuntimes(t *testing.T) {
 			t.Errorf("%s has no label of the install's LabelTransformer: %v", name, live.GetLabels())
 		}
 
-		image := want.Object["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["image"]
+		containers, _, _ := unstructured.NestedSlice(want.Object, "spec", "containers")
+		if len(containers) == 0 {
+			t.Fatalf("%s: no containers", name)
+		}
+		container, _ := containers[0].(map[string]any)
+		image, _, _ := unstructured.NestedString(container, "image")
 		for _, namespace := range []string{ServingNamespace, userNamespace} {
 			if err := waitDeployedAtZero(ctx, clientset, namespace, "modelmesh-serving-"+name, image); err != nil {
 				t.Error(err)
@@ -72,7 +78,7 @@ func TestBuiltInRuntimes(t *testing.T) {
 
 // waitDeployedAtZero waits for the controller's Deployment of a runtime (modelmesh.go: <service
 // name>-<runtime name>) with the runtime's image and zero replicas (ScaleToZero: no model uses it).
-func waitDeployedAtZero(ctx context.Context, clientset kubernetes.Interface, namespace, name string, image any) error {
+func waitDeployedAtZero(ctx context.Context, clientset kubernetes.Interface, namespace, name, image string) error {
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		d, err := clientset.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
@@ -93,7 +99,7 @@ func waitDeployedAtZero(ctx context.Context, clientset kubernetes.Interface, nam
 		return false, nil
 	})
 	if err != nil {
-		return fmt.Errorf("no Deployment %s/%s with image %v scaled to zero: %w; last seen: %s", namespace, name, image, err, last)
+		return fmt.Errorf("no Deployment %s/%s with image %s scaled to zero: %w; last seen: %s", namespace, name, image, err, last)
 	}
 	return nil
 }
