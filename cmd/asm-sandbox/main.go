@@ -66,6 +66,8 @@ func run() error {
 	stack, err := localstack.Start(startCtx, localstack.Options{
 		ASM:       asmfake.DefaultOptions(),
 		ModelMesh: mmeshfake.Options{LoadDelay: 2 * time.Second},
+		// What a real install has: models that name no runtime are auto-selected onto them.
+		BuiltInRuntimes: true,
 	})
 	cancel()
 	if err != nil {
@@ -108,7 +110,8 @@ func run() error {
 
   ASM API fake    http://%s   meshes: %s (current), %s (%s, too old for ModelMesh)
                                 attachable ACK cluster: %s
-  Kubernetes      %s   namespace %s, KServe CRDs, ModelMesh controller
+  Kubernetes      %s   namespace %s, KServe CRDs, ModelMesh controller,
+                                built-in runtimes mlserver-1.x, ovms-1.x, torchserve-0.x, triton-2.x
   mesh control    %s   Istio CRDs (DescribeServiceMeshKubeconfig of %s); ingress gateway %q
   plane                         at %s, a documentation address: no proxy listens there
 

@@ -85,7 +85,8 @@ func start() (func(), error) {
 		stack.Kubeconfig, env.stack = env.kubeconfig, stack
 		return func() { _ = stack.Stop() }, nil
 	}
-	stack, err := localstack.Start(ctx, localstack.Options{ASM: asmOptions(), ModelMesh: ModelMeshOptions()})
+	// The built-in runtimes, as on a real install: models that name no runtime meet them.
+	stack, err := localstack.Start(ctx, localstack.Options{ASM: asmOptions(), ModelMesh: ModelMeshOptions(), BuiltInRuntimes: true})
 	if err != nil {
 		return nil, err
 	}
@@ -342,14 +343,15 @@ func LocalCluster(t *testing.T) *testcluster.Cluster {
 }
 
 // DedicatedCluster starts a cluster with ModelMesh for one test that stops or breaks
-// the apiserver, which the other tests on the shared cluster must not notice. It skips the test
-// on a real cluster, whose apiserver cannot be restarted on demand.
+// the apiserver, which the other tests on the shared cluster must not notice. Unlike the shared
+// one it has no built-in runtimes: a test that needs them applies them. It skips the test on a
+// real cluster, whose apiserver cannot be restarted on demand.
 func DedicatedCluster(t *testing.T, modelMesh mmeshfake.Options) *testcluster.Local {
 	t.Helper()
 	LocalCluster(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	local, err := testcluster.StartLocal(ctx, modelMesh)
+	local, err := testcluster.StartLocal(ctx, testcluster.LocalOptions{ModelMesh: modelMesh})
 	if err != nil {
 		t.Fatal(err)
 	}

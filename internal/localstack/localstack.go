@@ -38,6 +38,9 @@ type Options struct {
 	ASM asmfake.Options
 	// ModelMesh tunes model-mesh's stand-in (load delays, failing and slow paths).
 	ModelMesh mmeshfake.Options
+	// BuiltInRuntimes installs upstream's built-in ClusterServingRuntimes, as a real install has
+	// them (testcluster.LocalOptions).
+	BuiltInRuntimes bool
 }
 
 // Stack is a running local stack.
@@ -65,7 +68,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			_ = s.Stop()
 		}
 	}()
-	local, err := testcluster.StartLocal(ctx, opts.ModelMesh)
+	local, err := testcluster.StartLocal(ctx, testcluster.LocalOptions{ModelMesh: opts.ModelMesh, BuiltInRuntimes: opts.BuiltInRuntimes})
 	if err != nil {
 		return nil, err
 	}

@@ -13,14 +13,15 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	apiresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/yaml"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
@@ -45,16 +46,8 @@ func builtInExample(t *testing.T, name string) string {
 	return string(b)
 }
 
-// upstreamInstall is config/runtimes of the pinned kserve/modelmesh-serving module (copied into
-// the ModelMesh assets by tools/modelmesh/build.sh), read as its kustomization.yaml installs it.
-type upstreamInstall struct {
-	dir string
-	// images maps an image name of the runtime files to the image the install sets (kustomize's
-	// images: newName and newTag).
-	images map[string]string
-	// labels are added to every object by the install's LabelTransformer.
-	labels map[string]string
-}
+// upstreamInstall is config/runtimes of the pinned ModelMesh Serving install, as it applies it.
+type upstreamInstall struct{ *testcluster.UpstreamRuntimes }
 
 func readUpstreamInstall(t *testing.T) upstreamInstall {
 	t.Helper()
@@ -62,79 +55,20 @@ func readUpstreamInstall(t *testing.T) upstreamInstall {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(assets, "serving", "config", "runtimes")
-	var kustomization struct {
-		Images []struct {
-			Name, NewName, NewTag string
-		}
-		Transformers []string
-	}
-	readYAML(t, filepath.Join(dir, "kustomization.yaml"), &kustomization)
-	install := upstreamInstall{dir: dir, images: map[string]string{}, labels: map[string]string{}}
-	for _, image := range kustomization.Images {
-		install.images[image.Name] = image.NewName + ":" + image.NewTag
-	}
-	for _, path := range kustomization.Transformers {
-		var transformer struct {
-			Kind   string
-			Labels map[string]string
-		}
-		readYAML(t, filepath.Join(dir, path), &transformer)
-		if transformer.Kind != "LabelTransformer" {
-			t.Fatalf("%s: a %s transformer, which this test does not know", path, transformer.Kind)
-		}
-		for k, v := range transformer.Labels {
-			install.labels[k] = v
-		}
-	}
-	return install
-}
-
-func readYAML(t *testing.T, path string, into any) {
-	t.Helper()
-	b, err := os.ReadFile(path)
+	install, err := testcluster.ReadUpstreamRuntimes(assets)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := yaml.Unmarshal(b, into); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	return upstreamInstall{install}
 }
 
 // runtime is config/runtimes/<name>.yaml as the install applies it: images replaced, labels added.
 func (u upstreamInstall) runtime(t *testing.T, name string) *unstructured.Unstructured {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(u.dir, name+".yaml"))
+	obj, err := u.Runtime(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := yaml.YAMLToJSON(b)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	obj := &unstructured.Unstructured{}
-	if err := obj.UnmarshalJSON(j); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "containers")
-	for _, c := range containers {
-		container, _ := c.(map[string]any)
-		image, _ := container["image"].(string)
-		imageName, _, _ := strings.Cut(image, ":")
-		replaced, ok := u.images[imageName]
-		if !ok {
-			t.Fatalf("%s: the install sets no image for %q", name, image)
-		}
-		container["image"] = replaced
-	}
-	if err := unstructured.SetNestedSlice(obj.Object, containers, "spec", "containers"); err != nil {
-		t.Fatal(err)
-	}
-	labels := obj.GetLabels()
-	for k, v := range u.labels {
-		labels[k] = v
-	}
-	obj.SetLabels(labels)
 	return obj
 }
 
@@ -142,7 +76,7 @@ func (u upstreamInstall) runtime(t *testing.T, name string) *unstructured.Unstru
 // path of the object, with the reason; templates/guides/built-in-runtimes.md.tmpl documents each.
 func intendedDifferences(install upstreamInstall) map[string]string {
 	out := map[string]string{}
-	for k := range install.labels {
+	for k := range install.Labels {
 		out[fieldPath([]string{"metadata", "labels", k})] = "added by the install's kustomize LabelTransformer; they mark objects " +
 			"managed by the ModelMesh install (app.kubernetes.io/managed-by: modelmesh-controller), which Terraform's are not"
 	}
@@ -341,4 +275,87 @@ func TestAccRuntimeBuiltIn_asUpstream(t *testing.T) {
 		},
 		Steps: steps,
 	})
+}
+
+// A model that names no runtime, in a namespace with no runtime of its own, is auto-selected onto
+// the built-in runtime of its format, as on a real install: on the shared stack, which has the
+// built-ins (acctest.Run), an sklearn model becomes ready on mlserver-1.x. The controller scales
+// that runtime up for the model (ScaleToZero: no Pods while no model needs it) and down again once
+// it is gone.
+func TestAccInferenceService_autoSelectsBuiltIn(t *testing.T) {
+	requireLocalModelMesh(t)
+	const builtIn = "mlserver-1.x"
+	tc := isvcTest{namespace: acctest.CreateModelNamespace(t, "builtin"), name: acctest.RandomName("model")}
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: acctest.ProtoV6ProviderFactories,
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(tc.checkGone(t), func(*terraform.State) error {
+			return waitBuiltInReplicas(t, tc.namespace, builtIn, func(d *kube.RuntimeDeployment) bool {
+				return *d.Deployment.Spec.Replicas == 0
+			}, "scaled to zero once no model needs it")
+		}),
+		Steps: []resource.TestStep{
+			{
+				Config: acctest.ProviderConfig() + acctest.Model{Name: tc.name, Namespace: tc.namespace,
+					Format: acctest.Format{Name: "sklearn"}, Path: "sklearn/mnist-svm.joblib"}.HCL(),
+				ConfigStateChecks: []statecheck.StateCheck{
+					expectState("ready", knownvalue.Bool(true)),
+					expectState("active_model_state", knownvalue.StringExact("Loaded")),
+					expectState("runtime", knownvalue.Null()),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					tc.checkLive(t, loadedWithPath("sklearn/mnist-svm.joblib")),
+					func(*terraform.State) error {
+						return waitBuiltInReplicas(t, tc.namespace, builtIn, func(d *kube.RuntimeDeployment) bool {
+							ready := 0
+							for i := range d.Pods {
+								if kube.PodReady(&d.Pods[i]) {
+									ready++
+								}
+							}
+							return *d.Deployment.Spec.Replicas > 0 && ready == int(*d.Deployment.Spec.Replicas)
+						}, "scaled up with every Pod ready")
+					},
+					// The namespace has no runtime of its own: the model can only be served by a
+					// ClusterServingRuntime's Pods.
+					func(*terraform.State) error {
+						own, err := acctest.Kube(t).List(context.Background(), kube.ServingRuntime, tc.namespace, "")
+						if err != nil || len(own) > 0 {
+							return fmt.Errorf("ServingRuntimes in %s: %d (err %v), want none", tc.namespace, len(own), err)
+						}
+						return nil
+					},
+				),
+			},
+			{
+				Config: acctest.ProviderConfig() + acctest.Model{Name: tc.name, Namespace: tc.namespace,
+					Format: acctest.Format{Name: "sklearn"}, Path: "sklearn/mnist-svm.joblib"}.HCL(),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// waitBuiltInReplicas waits until the controller's Deployment of the built-in runtime in
+// namespace satisfies ok, which what describes.
+func waitBuiltInReplicas(t *testing.T, namespace, runtime string, ok func(*kube.RuntimeDeployment) bool, what string) error {
+	client := acctest.Kube(t)
+	var last string
+	err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		deployed, err := client.RuntimeDeployments(ctx, namespace)
+		if err != nil {
+			return false, err
+		}
+		d := deployed[runtime]
+		if d == nil {
+			last = "no Deployment"
+			return false, nil
+		}
+		last = fmt.Sprintf("replicas %d, %d Pods", *d.Deployment.Spec.Replicas, len(d.Pods))
+		return ok(d), nil
+	})
+	if err != nil {
+		return fmt.Errorf("runtime %s in %s not %s: %w; last seen: %s", runtime, namespace, what, err, last)
+	}
+	return nil
 }

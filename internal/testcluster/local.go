@@ -26,10 +26,20 @@ type Local struct {
 	controller *process
 }
 
+// LocalOptions configures StartLocal.
+type LocalOptions struct {
+	// ModelMesh configures model-mesh's stand-in; Kube and EtcdEndpoints are filled in.
+	ModelMesh mmeshfake.Options
+	// BuiltInRuntimes applies the ClusterServingRuntimes of upstream's install (config/runtimes:
+	// mlserver-1.x, ovms-1.x, torchserve-0.x, triton-2.x; see UpstreamRuntimes) once the controller
+	// and its webhook are up, as a real install has them: models that name no runtime are then
+	// auto-selected onto them.
+	BuiltInRuntimes bool
+}
+
 // StartLocal starts a cluster from AssetsDir and ModelMeshAssetsDir, the ServingNamespace, the
-// ModelMesh Serving controller and model-mesh's stand-in with the given options (Kube and
-// EtcdEndpoints are filled in), then writes a kubeconfig.
-func StartLocal(ctx context.Context, modelMesh mmeshfake.Options) (*Local, error) {
+// ModelMesh Serving controller and model-mesh's stand-in, then writes a kubeconfig.
+func StartLocal(ctx context.Context, opts LocalOptions) (*Local, error) {
 	assets, err := AssetsDir()
 	if err != nil {
 		return nil, err
@@ -48,6 +58,7 @@ func StartLocal(ctx context.Context, modelMesh mmeshfake.Options) (*Local, error
 	if err := cluster.installServing(ctx); err != nil {
 		return nil, errors.Join(err, local.Stop())
 	}
+	modelMesh := opts.ModelMesh
 	modelMesh.Kube = cluster.RESTConfig()
 	modelMesh.EtcdEndpoints = []string{cluster.env.ControlPlane.Etcd.URL.String()}
 	if local.ModelMesh, err = mmeshfake.Start(ctx, modelMesh); err != nil {
@@ -55,6 +66,11 @@ func StartLocal(ctx context.Context, modelMesh mmeshfake.Options) (*Local, error
 	}
 	if local.controller, err = cluster.startServingController(ctx); err != nil {
 		return nil, errors.Join(err, local.Stop())
+	}
+	if opts.BuiltInRuntimes {
+		if err := cluster.installBuiltInRuntimes(ctx); err != nil {
+			return nil, errors.Join(err, local.Stop())
+		}
 	}
 	return local, nil
 }

@@ -23,6 +23,14 @@ const (
 	failMarker = "fail/"
 )
 
+// sharedModelMeshOptions are the stand-in's settings of the shared cluster.
+var sharedModelMeshOptions = mmeshfake.Options{
+	LoadDelay:      500 * time.Millisecond,
+	SlowLoadDelay:  10 * time.Minute, // "slow" models stay Loading for the whole test
+	SlowPathMarker: slowMarker,
+	FailPathMarker: failMarker,
+}
+
 func TestMain(m *testing.M) {
 	if os.Getenv(orphanHelperEnv) != "" {
 		// A child started by TestControlPlaneDiesWithTestBinary starts its own cluster.
@@ -50,12 +58,7 @@ func runWithLocalCluster(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	start := time.Now()
-	local, err = StartLocal(ctx, mmeshfake.Options{
-		LoadDelay:      500 * time.Millisecond,
-		SlowLoadDelay:  10 * time.Minute, // "slow" models stay Loading for the whole test
-		SlowPathMarker: slowMarker,
-		FailPathMarker: failMarker,
-	})
+	local, err = StartLocal(ctx, LocalOptions{ModelMesh: sharedModelMeshOptions})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start local cluster:", err)
 		return 1

@@ -25,9 +25,8 @@ import (
 // that decides it.
 
 var (
-	inferenceServicesResource      = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}
-	servingRuntimesResource        = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1alpha1", Resource: "servingruntimes"}
-	clusterServingRuntimesResource = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1alpha1", Resource: "clusterservingruntimes"}
+	inferenceServicesResource = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}
+	servingRuntimesResource   = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1alpha1", Resource: "servingruntimes"}
 )
 
 // statusTimeout bounds each wait for the controller: a runtime scaled up from zero, its Pods
