@@ -435,7 +435,7 @@ func (c *cluster) addInstance(in *instance) error {
 			c.placed[in.id]++
 			after, _ := c.loadEnd(&mr, in)
 			if end := start + after.Milliseconds(); end <= nowMs() {
-				c.spans[copyKey(id, in.id)] = loadSpan{start: start, begin: start, end: end}
+				c.spans[copyKey(id, in.id)] = loadSpan{start: start, end: end}
 				c.scheduleCompletion(id, in.id, start, after)
 			} else {
 				c.queueLoad(in, loadJob{model: id, start: start, after: time.Duration(end-nowMs()) * time.Millisecond})

@@ -25,8 +25,8 @@ type loadJob struct {
 	after time.Duration
 }
 
-// loadSpan is when a copy's load left the queue and ends (ms), for the copy registered at start.
-type loadSpan struct{ start, begin, end int64 }
+// loadSpan is when the load of the copy registered at start (ms) ends, once it left the queue.
+type loadSpan struct{ start, end int64 }
 
 // loadingConcurrency is the maxLoadingConcurrency a runtime container reports: a built-in
 // adapter's LOADING_CONCURRENCY, which the controller sets from the runtime's annotation
@@ -56,9 +56,8 @@ func (c *cluster) queueLoad(in *instance, job loadJob) {
 // runLoad takes a loading thread of in for job and arranges for the load's end.
 func (c *cluster) runLoad(in *instance, job loadJob) {
 	in.running[job.model] = job.start
-	begin := nowMs()
-	end := begin + job.after.Milliseconds()
-	c.spans[copyKey(job.model, in.id)] = loadSpan{start: job.start, begin: begin, end: end}
+	end := nowMs() + job.after.Milliseconds()
+	c.spans[copyKey(job.model, in.id)] = loadSpan{start: job.start, end: end}
 	c.scheduleCompletion(job.model, in.id, job.start, time.Duration(end-job.start)*time.Millisecond)
 }
 
@@ -83,7 +82,8 @@ func (c *cluster) loadDone(model, inst string, start, now int64) bool {
 	return ok && span.start == start && now >= span.end
 }
 
-// cancelLoads stops the loads of the models that ops delete, freeing their threads.
+// cancelLoads stops the loads of the models that ops delete, freeing their threads, and forgets
+// their spans.
 func (c *cluster) cancelLoads(ops []clientv3.Op) {
 	prefix := c.modelKey("")
 	for _, op := range ops {
@@ -92,15 +92,15 @@ func (c *cluster) cancelLoads(ops []clientv3.Op) {
 			continue
 		}
 		for _, in := range c.instances {
+			key := copyKey(model, in.id)
+			delete(c.spans, key)
 			if _, running := in.running[model]; !running {
 				continue
 			}
-			key := copyKey(model, in.id)
 			if t, ok := c.timers[key]; ok {
 				t.Stop()
 				delete(c.timers, key)
 			}
-			delete(c.spans, key)
 			c.loadEnded(in, model)
 		}
 	}
