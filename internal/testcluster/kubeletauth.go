@@ -2,9 +2,6 @@ package testcluster
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -42,10 +39,6 @@ func secureKubeletAPI(apiserver *envtest.APIServer, workDir string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return err
 	}
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
 	ca := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "kubelet-client-ca"},
@@ -55,15 +48,11 @@ func secureKubeletAPI(apiserver *envtest.APIServer, workDir string) error {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	caDER, caKey, err := newCert(ca, nil, nil)
 	if err != nil {
 		return err
 	}
 	if ca, err = x509.ParseCertificate(caDER); err != nil {
-		return err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
 		return err
 	}
 	client := &x509.Certificate{
@@ -74,23 +63,15 @@ func secureKubeletAPI(apiserver *envtest.APIServer, workDir string) error {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	clientDER, err := x509.CreateCertificate(rand.Reader, client, ca, &key.PublicKey, caKey)
+	clientDER, key, err := newCert(client, ca, caKey)
 	if err != nil {
 		return err
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
+	if _, err := writeCertAndKey(dir, "client.crt", "client.key", clientDER, key); err != nil {
 		return err
 	}
-	files := map[string]*pem.Block{
-		"ca.crt":     {Type: "CERTIFICATE", Bytes: caDER},
-		"client.crt": {Type: "CERTIFICATE", Bytes: clientDER},
-		"client.key": {Type: "PRIVATE KEY", Bytes: keyDER},
-	}
-	for name, block := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
-			return err
-		}
+	if err := os.WriteFile(filepath.Join(dir, "ca.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		return err
 	}
 	args := apiserver.Configure()
 	args.Set("kubelet-client-certificate", filepath.Join(dir, "client.crt"))
