@@ -58,7 +58,7 @@ func (c *cluster) runtimeLoad(in *instance, job loadJob) {
 				span.failure = failureMessage(err)
 			}
 			c.spans[key] = span
-			c.opts.Logf("mmeshfake: %s/%s: runtime loaded %s in %s: %v", c.namespace, c.service, job.model, in.id, err)
+			c.opts.Logf("mmeshfake: %s/%s: runtime answered the load of %s in %s (error: %v)", c.namespace, c.service, job.model, in.id, err)
 			c.endLoad(job.model, in.id, job.start)
 			return
 		}
