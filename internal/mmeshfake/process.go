@@ -144,12 +144,17 @@ func RunInstance(ctx context.Context, o InstanceOptions) error {
 		return fmt.Errorf("etcd: %w", err)
 	}
 	defer func() { _ = etcd.Close() }()
-	runtime, err := puller.Dial(o.RuntimeAddr)
+	// model-mesh resolves "localhost" as the JVM does, through the system's hosts file
+	// (NettyChannelBuilder.forAddress("localhost", port) in SidecarModelMesh.buildLocalChannel).
+	// gRPC-Go's default dns resolver would also ask DNS (a TXT record for the service config),
+	// which in a Pod whose nameserver does not answer costs seconds per connection; passthrough
+	// leaves the name to the dialer, which reads /etc/hosts first.
+	runtime, err := puller.Dial("passthrough:///" + o.RuntimeAddr)
 	if err != nil {
 		return err
 	}
 	defer runtime.Stop()
-	serving, err := grpc.NewClient(o.ServingAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	serving, err := grpc.NewClient("passthrough:///"+o.ServingAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.ForceCodec(puller.Codec{})))
 	if err != nil {
 		return err

@@ -229,8 +229,10 @@ func TestRealNodeModelMeshPod(t *testing.T) {
 	}
 
 	const model = "linear-isvc__isvc-0d6f2c"
+	phase := time.Now()
 	setVModel("linear-isvc", model, "linear")
 	waitStatus("linear-isvc", mmesh.ModelStatusInfo_LOADED)
+	t.Logf("vmodel LOADED %s after SetVModel", time.Since(phase).Round(100*time.Millisecond))
 	var rec struct {
 		Type        string           `json:"type"`
 		MPath       string           `json:"mPath"`
@@ -259,11 +261,13 @@ func TestRealNodeModelMeshPod(t *testing.T) {
 		}
 		return modelserver.UnmarshalInferResponse(out)
 	}
+	phase = time.Now()
 	mmAddr := portForward(ctx, t, pod, modelMeshPort)
 	out, err := infer(mmAddr, "linear-isvc")
 	if err != nil {
 		t.Fatalf("ModelInfer through mm: %v\n%s", err, containerLogs(ctx, t, pod))
 	}
+	t.Logf("ModelInfer through mm answered in %s (with its port forward)", time.Since(phase).Round(100*time.Millisecond))
 	// 2·x0 − x1 + 0.25 for each row, answered by the model mm resolved the vmodel to.
 	if want := []float32{1.25, 4.25, -3.75}; len(out.Outputs) != 1 || !slices.Equal(out.Outputs[0].FP32, want) || out.ModelName != model || out.ID != "pod-1" {
 		t.Errorf("ModelInfer = %+v, want %v from %s", out, want, model)
