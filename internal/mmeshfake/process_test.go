@@ -105,23 +105,25 @@ func TestInstanceDrivesRealAdapter(t *testing.T) {
 	opts.ProbePort, _ = strconv.Atoi(probePort)
 	opts.Logf = t.Logf
 	runCtx, stop := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- RunInstance(runCtx, opts) }()
+	var runErr error
+	ran := make(chan struct{})
+	go func() { runErr = RunInstance(runCtx, opts); close(ran) }()
 	t.Cleanup(func() {
 		stop()
-		if err := <-ran; err != nil {
-			t.Errorf("RunInstance: %v", err)
+		<-ran
+		if runErr != nil {
+			t.Errorf("RunInstance: %v", runErr)
 		}
 	})
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
 		select {
-		case err := <-ran:
-			return false, errors.Join(errors.New("RunInstance returned"), err)
+		case <-ran:
+			return false, errors.Join(errors.New("RunInstance returned"), runErr)
 		default:
 		}
 		resp, err := http.Get("http://localhost:" + probePort + "/ready")
 		if err != nil {
-			return false, nil
+			return false, nil //nolint:nilerr // not listening yet; the poll bounds the wait
 		}
 		_ = resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, nil

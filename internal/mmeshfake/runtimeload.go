@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -38,7 +39,7 @@ func (c *cluster) runtimeLoad(in *instance, job loadJob) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if in.loadTimeout > 0 {
-		ctx, cancel = context.WithTimeout(context.Background(), in.loadTimeout)
+		ctx, cancel = withTimeout(ctx, cancel, in.loadTimeout)
 	}
 	c.spans[key] = loadSpan{start: job.start, end: loadingForever, cancel: cancel}
 	req := puller.LoadModelRequest{ModelID: job.model, ModelType: mr.Type, ModelPath: mr.MPath, ModelKey: mr.EncKey}
@@ -68,6 +69,12 @@ func (c *cluster) runtimeLoad(in *instance, job loadJob) {
 			go c.unload(rt, job.model)
 		}
 	}()
+}
+
+// withTimeout bounds ctx by d; its cancel also cancels ctx's.
+func withTimeout(ctx context.Context, cancelParent context.CancelFunc, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	return ctx, func() { cancel(); cancelParent() }
 }
 
 // runtimeRemove stops the load of model in in, or unloads its loaded copy, when its record is
