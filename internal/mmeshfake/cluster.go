@@ -50,6 +50,9 @@ type instance struct {
 	// keeps its copies registered until they have been loaded elsewhere (ModelMesh.preShutdown).
 	draining bool
 	server   *grpc.Server
+	// runtime is the model runtime whose ModelRuntime API loads this instance's copies; nil
+	// simulates the loads (loads.go).
+	runtime modelRuntime
 	// loadingThreads is the runtime's maxLoadingConcurrency; running maps the models loading here
 	// now to their copies' start, and queued holds the loads waiting for a thread (loadqueue.go).
 	loadingThreads int
@@ -115,7 +118,7 @@ func (c *cluster) liveCopies(id string, mr *modelRecord, exclude []string) (ids 
 			continue
 		}
 		ids = append(ids, inst)
-		if c.loadFailure("", mr, c.instances[inst]) == "" && c.loadDone(id, inst, start, now) {
+		if c.loadFailure(id, mr, c.instances[inst]) == "" && c.loadDone(id, inst, start, now) {
 			loaded = true
 		}
 	}
@@ -265,13 +268,19 @@ func (c *cluster) scheduleCompletion(id, inst string, start int64, after time.Du
 			return
 		}
 		delete(c.timers, key)
-		if err := c.loadFinished(id, inst, start); err != nil {
-			c.opts.Logf("mmeshfake: %s/%s: finishing load of %s in %s: %v", c.namespace, c.service, id, inst, err)
-		}
-		if in := c.instances[inst]; in != nil && in.running[id] == start {
-			c.loadEnded(in, id)
-		}
+		c.endLoad(id, inst, start)
 	})
+}
+
+// endLoad is the end of the load of model id in instance inst that started at start (ms): its
+// outcome goes to the registry and its loading thread takes the next queued load.
+func (c *cluster) endLoad(id, inst string, start int64) {
+	if err := c.loadFinished(id, inst, start); err != nil {
+		c.opts.Logf("mmeshfake: %s/%s: finishing load of %s in %s: %v", c.namespace, c.service, id, inst, err)
+	}
+	if in := c.instances[inst]; in != nil && in.running[id] == start {
+		c.loadEnded(in, id)
+	}
 }
 
 // loadFinished runs when a load's time is up. A failing load follows CacheEntry.failed
@@ -529,6 +538,11 @@ func (c *cluster) close() {
 	c.closed = true
 	for _, t := range c.timers {
 		t.Stop()
+	}
+	for _, span := range c.spans {
+		if span.cancel != nil {
+			span.cancel()
+		}
 	}
 	for _, in := range c.instances {
 		if in.server != nil {

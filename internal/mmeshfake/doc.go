@@ -25,8 +25,14 @@
 //     Each instance runs as many loads at once as its runtime's loading concurrency
 //     (LOADING_CONCURRENCY of its adapter, default 1) and queues the rest (loadqueue.go).
 //
+// Process mode (process.go, forward.go, runtimeload.go; the command cmd/model-mesh) runs one
+// instance per process as the mm container of a runtime Pod: configured from that container's
+// environment and mounts, it loads through the runtime adapter's ModelRuntime API, registers in
+// the instances table and forwards inference to the runtime's data endpoint (RunInstance). The
+// registry and external API code is the same in both modes.
+//
 // Each imitated behaviour names its model-mesh source in a comment. Not imitated: inference
-// requests, the instances table and leader election, expiry of load failures, memory limits and
+// requests (in-process mode), reading the instances table and leader election, expiry of load failures, memory limits and
 // eviction, scale-up to more copies, TLS; a pod whose storage-config Secret is missing runs (the
 // kubelet would not start it) and fails every load with a storage key; a runtime without a
 // loading timeout runs without one (model-mesh refuses to start below 100 ms).

@@ -1,6 +1,7 @@
 package mmeshfake
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -25,8 +26,14 @@ type loadJob struct {
 	after time.Duration
 }
 
-// loadSpan is when the load of the copy registered at start (ms) ends, once it left the queue.
-type loadSpan struct{ start, end int64 }
+// loadSpan is when the load of the copy registered at start (ms) ends, once it left the queue. A
+// load by a real runtime (runtimeload.go) ends when the runtime answers: until then end is
+// loadingForever; failure is the runtime's error as model-mesh records it, and cancel stops the call.
+type loadSpan struct {
+	start, end int64
+	failure    string
+	cancel     context.CancelFunc
+}
 
 // loadingConcurrency is the maxLoadingConcurrency a runtime container reports: a built-in
 // adapter's LOADING_CONCURRENCY, which the controller sets from the runtime's annotation
@@ -56,6 +63,10 @@ func (c *cluster) queueLoad(in *instance, job loadJob) {
 // runLoad takes a loading thread of in for job and arranges for the load's end.
 func (c *cluster) runLoad(in *instance, job loadJob) {
 	in.running[job.model] = job.start
+	if in.runtime != nil {
+		c.runtimeLoad(in, job)
+		return
+	}
 	end := nowMs() + job.after.Milliseconds()
 	c.spans[copyKey(job.model, in.id)] = loadSpan{start: job.start, end: end}
 	c.scheduleCompletion(job.model, in.id, job.start, time.Duration(end-job.start)*time.Millisecond)
@@ -93,6 +104,9 @@ func (c *cluster) cancelLoads(ops []clientv3.Op) {
 		}
 		for _, in := range c.instances {
 			key := copyKey(model, in.id)
+			if span, ok := c.spans[key]; ok && in.runtime != nil {
+				c.runtimeRemove(in, model, span)
+			}
 			delete(c.spans, key)
 			if _, running := in.running[model]; !running {
 				continue

@@ -47,9 +47,12 @@ func timeoutError(modelID string, timeout time.Duration) string {
 }
 
 // loadFailure is the failure model-mesh records for a load of model id (record mr) in instance
-// in, or "" when the load succeeds: the puller's, which fails before anything loads; the timeout's;
-// the loader's.
+// in, or "" when the load succeeds (or has not ended): a real runtime's answer; else, simulated,
+// the puller's, which fails before anything loads; the timeout's; the loader's.
 func (c *cluster) loadFailure(id string, mr *modelRecord, in *instance) string {
+	if in.runtime != nil {
+		return c.spans[copyKey(id, in.id)].failure
+	}
 	if msg := c.storageFailure(mr, in); msg != "" {
 		return msg
 	}

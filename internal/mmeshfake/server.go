@@ -485,11 +485,18 @@ func (s *Server) typeConstraints(ns, name string) map[string][]string {
 	if !ok {
 		raw = []byte(cm.Data[typeConstraintsKey])
 	}
+	return parseTypeConstraints(raw, func(format string, args ...any) {
+		s.opts.Logf("mmeshfake: ConfigMap %s/%s: "+format, append([]any{ns, name}, args...)...)
+	})
+}
+
+// parseTypeConstraints reads the type constraints document: type → required labels.
+func parseTypeConstraints(raw []byte, logf func(string, ...any)) map[string][]string {
 	var parsed map[string]struct {
 		Required []string `json:"required"`
 	}
 	if err := json.Unmarshal(raw, &parsed); err != nil {
-		s.opts.Logf("mmeshfake: ConfigMap %s/%s: %v", ns, name, err)
+		logf("%v", err)
 		return nil
 	}
 	out := make(map[string][]string, len(parsed))

@@ -212,11 +212,18 @@ func (p *Puller) UnloadModel(ctx context.Context, modelID string) error {
 }
 
 // RuntimeStatus is what this package reads of model-runtime.proto's RuntimeStatusResponse:
-// status = 1 (STARTING 0, READY 1, FAILING 2), capacityInBytes = 2, runtimeVersion = 6.
+// status = 1 (STARTING 0, READY 1, FAILING 2), capacityInBytes = 2, maxLoadingConcurrency = 3,
+// modelLoadingTimeoutMs = 4, runtimeVersion = 6, methodInfos = 8 (map<string, MethodInfo>, each
+// MethodInfo's idInjectionPath = 1, repeated uint32).
 type RuntimeStatus struct {
-	Status          uint64
-	CapacityInBytes uint64
-	RuntimeVersion  string
+	Status                uint64
+	CapacityInBytes       uint64
+	MaxLoadingConcurrency uint64
+	ModelLoadingTimeoutMs uint64
+	RuntimeVersion        string
+	// MethodInfos maps a full method name ("inference.GRPCInferenceService/ModelInfer") to the
+	// field path where model-mesh puts the model id into its requests.
+	MethodInfos map[string][]uint64
 }
 
 // RuntimeStatusReady is RuntimeStatusResponse.Status READY.
@@ -236,12 +243,55 @@ func (p *Puller) RuntimeStatus(ctx context.Context) (RuntimeStatus, error) {
 			r.Status, _ = protowire.ConsumeVarint(v)
 		case num == 2 && typ == protowire.VarintType:
 			r.CapacityInBytes, _ = protowire.ConsumeVarint(v)
+		case num == 3 && typ == protowire.VarintType:
+			r.MaxLoadingConcurrency, _ = protowire.ConsumeVarint(v)
+		case num == 4 && typ == protowire.VarintType:
+			r.ModelLoadingTimeoutMs, _ = protowire.ConsumeVarint(v)
 		case num == 6 && typ == protowire.BytesType:
 			r.RuntimeVersion = string(v)
+		case num == 8 && typ == protowire.BytesType:
+			method, path, err := methodInfo(v)
+			if err != nil {
+				return err
+			}
+			if r.MethodInfos == nil {
+				r.MethodInfos = map[string][]uint64{}
+			}
+			r.MethodInfos[method] = path
 		}
 		return nil
 	})
 	return r, err
+}
+
+// methodInfo decodes one methodInfos map entry (key = 1, value = 2): the method and its
+// idInjectionPath, packed or not.
+func methodInfo(entry []byte) (method string, path []uint64, err error) {
+	err = EachField(entry, func(num protowire.Number, typ protowire.Type, v []byte) error {
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			method = string(v)
+		case num == 2 && typ == protowire.BytesType:
+			return EachField(v, func(num protowire.Number, typ protowire.Type, v []byte) error {
+				switch {
+				case num == 1 && typ == protowire.VarintType:
+					x, _ := protowire.ConsumeVarint(v)
+					path = append(path, x)
+				case num == 1 && typ == protowire.BytesType:
+					for len(v) > 0 {
+						x, n := protowire.ConsumeVarint(v)
+						if n < 0 {
+							return protowire.ParseError(n)
+						}
+						path, v = append(path, x), v[n:]
+					}
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	return method, path, err
 }
 
 // EachField calls fn with each field of the protobuf message b in order: its number, its wire type

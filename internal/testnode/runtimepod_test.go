@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/childproc"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/modelserver"
@@ -127,50 +128,22 @@ func runtimePodSpec(node *testnode.Node) corev1.PodSpec {
 // the real object store (versitygw, listening on the node's InternalIP, which the Pod's network
 // reaches through the bridge's gateway) through the adapter's embedded puller, which reads the
 // mounted storage-config Secret, into the stand-in, and answers an inference, all inside the Pod.
-// model-mesh, which drives the adapter in a real Pod (the mm container), is not in the Pod yet: the
-// test calls the adapter's ModelRuntime API as model-mesh does, through a port forward.
+// The test calls the adapter's ModelRuntime API itself, as model-mesh does, through a port forward;
+// TestRealNodeModelMeshPod runs the same Pod with model-mesh's stand-in as its mm container.
 func TestRealNodeRuntimePod(t *testing.T) {
 	began := time.Now()
 	ctx, node, client := startNode(t)
 	runtimeAsset(t, puller.MLServerAdapterEnv)
 	versitygw := runtimeAsset(t, objectstore.BinaryEnv)
 
-	const bucket = "modelmesh-example-models"
 	settings := []byte(`{"implementation": "` + modelserver.Implementation + `", "parameters": {"uri": "./model.json"},
 		"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 2]}],
 		"outputs": [{"name": "predict", "datatype": "FP32", "shape": [-1, 1]}]}`)
 	linear := []byte(`{"weights": [2, -1], "bias": 0.25}`)
-	ip, _ := internalIP(ctx, t, client, node)
-	store, err := objectstore.Start(ctx, objectstore.Options{
-		Binary: versitygw, Host: ip, Bucket: bucket, Log: childproc.TestLog(t, "versitygw"),
-		Objects: map[string][]byte{"linear/model-settings.json": settings, "linear/model.json": linear},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Stop)
-
-	ns, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "runtime-pod-"}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
-	// One key per storage, each a JSON document, as asm_model_storage writes the Secret
-	// (internal/provider model_storage_mapping.go; reference/modelmesh-examples/minio-storage-secret.yaml).
-	doc, err := json.Marshal(map[string]string{
-		"type": "s3", "access_key_id": store.AccessKey, "secret_access_key": store.SecretKey,
-		"endpoint_url": store.Endpoint, "bucket": bucket, "region": store.Region,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "storage-config"}, StringData: map[string]string{"localMinIO": string(doc)}}
-	if _, err := client.CoreV1().Secrets(ns.Name).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	ns := runtimeNamespace(ctx, t, client, node, versitygw, map[string][]byte{"linear/model-settings.json": settings, "linear/model.json": linear})
 
 	created := time.Now()
-	pod := createPod(ctx, t, client, ns.Name, runtimePodSpec(node))
+	pod := createPod(ctx, t, client, ns, runtimePodSpec(node))
 	pod = waitPod(ctx, t, client, node, pod, "Ready", func(p *corev1.Pod) bool {
 		for _, c := range p.Status.Conditions {
 			if c.Type == corev1.PodReady {
@@ -262,6 +235,41 @@ func TestRealNodeRuntimePod(t *testing.T) {
 	}
 	t.Logf("runtime Pod: Ready, loaded, answered, unloaded, refused a missing key: %s from its creation, %s with the shared node's start",
 		time.Since(created).Round(100*time.Millisecond), time.Since(began).Round(time.Second))
+}
+
+// runtimeNamespace starts the real object store (versitygw) on the node's InternalIP, which the
+// Pod's network reaches through the bridge's gateway, holding objects in the bucket the
+// storage-config Secret names, and returns a new namespace with that Secret: one key per storage,
+// each a JSON document, as asm_model_storage writes it (internal/provider
+// model_storage_mapping.go; reference/modelmesh-examples/minio-storage-secret.yaml), key localMinIO.
+func runtimeNamespace(ctx context.Context, t *testing.T, client kubernetes.Interface, node *testnode.Node, versitygw string, objects map[string][]byte) string {
+	t.Helper()
+	const bucket = "modelmesh-example-models"
+	ip, _ := internalIP(ctx, t, client, node)
+	store, err := objectstore.Start(ctx, objectstore.Options{
+		Binary: versitygw, Host: ip, Bucket: bucket, Log: childproc.TestLog(t, "versitygw"), Objects: objects,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Stop)
+	ns, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "runtime-pod-"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
+	doc, err := json.Marshal(map[string]string{
+		"type": "s3", "access_key_id": store.AccessKey, "secret_access_key": store.SecretKey,
+		"endpoint_url": store.Endpoint, "bucket": bucket, "region": store.Region,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "storage-config"}, StringData: map[string]string{"localMinIO": string(doc)}}
+	if _, err := client.CoreV1().Secrets(ns.Name).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
 }
 
 // containerLogs is the runtime Pod's containers' logs, read through the apiserver, for a failure's

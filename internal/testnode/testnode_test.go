@@ -94,8 +94,10 @@ func startShared(kubeletDir, registryBinary string, t *testing.T) error {
 		return err
 	}
 	// Static, so that each can be its image's only file.
-	sleeper, mlserver := filepath.Join(shared.dir, "sleeper"), filepath.Join(shared.dir, "mlserver")
-	for binary, pkg := range map[string]string{sleeper: "./testdata/sleeper", mlserver: "../modelserver/cmd/mlserver"} {
+	sleeper, mlserver, modelMesh := filepath.Join(shared.dir, "sleeper"), filepath.Join(shared.dir, "mlserver"), filepath.Join(shared.dir, "model-mesh")
+	for binary, pkg := range map[string]string{
+		sleeper: "./testdata/sleeper", mlserver: "../modelserver/cmd/mlserver", modelMesh: "../mmeshfake/cmd/model-mesh",
+	} {
 		build := exec.CommandContext(ctx, "go", "build", "-o", binary, pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
@@ -113,6 +115,9 @@ func startShared(kubeletDir, registryBinary string, t *testing.T) error {
 		{Name: pauseImage, Binary: sleeper, Entrypoint: []string{"/pause"}},
 		{Name: helloImage, Binary: sleeper, Entrypoint: []string{"/hello"}},
 		{Name: mlserverImage, Binary: mlserver, Entrypoint: []string{"/mlserver"}},
+		// model-mesh's image runs start.sh in /opt/kserve/mmesh as USER 2000 (kserve/modelmesh
+		// v0.12.0 Dockerfile); the stand-in is that command here.
+		{Name: modelMeshImage, Binary: modelMesh, Entrypoint: []string{"/opt/kserve/mmesh/start.sh"}, User: "2000"},
 	}
 	// The adapter's image when its binary is there; TestRealNodeRuntimePod requires it (runtimeAsset).
 	if adapter := os.Getenv(puller.MLServerAdapterEnv); adapter != "" {
