@@ -114,7 +114,9 @@ func startShared(kubeletDir, registryBinary string, t *testing.T) error {
 		// Bare, sleeper only holds the Pod's namespaces, as registry.k8s.io/pause does.
 		{Name: pauseImage, Binary: sleeper, Entrypoint: []string{"/pause"}},
 		{Name: helloImage, Binary: sleeper, Entrypoint: []string{"/hello"}},
-		{Name: mlserverImage, Binary: mlserver, Entrypoint: []string{"/mlserver"}},
+		// MLServer's image runs as USER 1000 (SeldonIO/MLServer's Dockerfile: useradd -u 1000 mlserver);
+		// it reads the models the adapter (USER 2000) writes into the shared emptyDir.
+		{Name: mlserverImage, Binary: mlserver, Entrypoint: []string{"/mlserver"}, User: "1000"},
 		// model-mesh's image runs start.sh in /opt/kserve/mmesh as USER 2000 (kserve/modelmesh
 		// v0.12.0 Dockerfile); the stand-in is that command here.
 		{Name: modelMeshImage, Binary: modelMesh, Entrypoint: []string{"/opt/kserve/mmesh/start.sh"}, User: "2000"},
