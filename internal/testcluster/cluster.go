@@ -330,3 +330,14 @@ func (c *Cluster) CreateNamespace(ctx context.Context, name string, labels map[s
 	}
 	return nil
 }
+
+// ProcessLog is the end of the log of the cluster's process name (kube-controller-manager,
+// kube-scheduler, kwok, ControllerManager), for a failing test's message; "" if none runs.
+func (c *Cluster) ProcessLog(name string) string {
+	for _, p := range c.processes {
+		if p.name == name {
+			return p.logTail()
+		}
+	}
+	return ""
+}

@@ -55,7 +55,7 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*Local, error) {
 	if err := cluster.WriteKubeconfig(local.KubeconfigPath); err != nil {
 		return nil, errors.Join(err, local.Stop())
 	}
-	if err := cluster.installServing(ctx); err != nil {
+	if err := cluster.installServing(ctx, cluster.env.ControlPlane.Etcd.URL.String()); err != nil {
 		return nil, errors.Join(err, local.Stop())
 	}
 	modelMesh := opts.ModelMesh

@@ -44,14 +44,32 @@ const (
 	probePort       = 8081
 )
 
-// installServing creates what the controller needs in ServingNamespace.
-func (c *Cluster) installServing(ctx context.Context) error {
+// StartServing installs ModelMesh Serving in ServingNamespace (created with the modelmesh-enabled
+// label, as StartLocal does) and starts its controller, with no model-mesh stand-in in this
+// process: for runtime Pods that run model-mesh themselves (internal/testnode's real node, whose
+// mm container is model-mesh's stand-in in process mode). etcdEndpoint is model-mesh's etcd, which
+// the etcd Secret names for the controller and the Pods alike; the cluster's own etcd listens on
+// loopback, out of a Pod's reach. The controller stops with the cluster.
+func (c *Cluster) StartServing(ctx context.Context, etcdEndpoint string) error {
+	if err := c.CreateNamespace(ctx, ServingNamespace, map[string]string{"modelmesh-enabled": "true"}); err != nil {
+		return err
+	}
+	if err := c.installServing(ctx, etcdEndpoint); err != nil {
+		return err
+	}
+	_, err := c.startServingController(ctx)
+	return err
+}
+
+// installServing creates what the controller needs in ServingNamespace, its etcd Secret naming
+// etcdEndpoint.
+func (c *Cluster) installServing(ctx context.Context, etcdEndpoint string) error {
 	clientset, err := kubernetes.NewForConfig(c.config)
 	if err != nil {
 		return err
 	}
 	etcdConnection, err := json.Marshal(map[string]string{
-		"endpoints":   c.env.ControlPlane.Etcd.URL.String(),
+		"endpoints":   etcdEndpoint,
 		"root_prefix": EtcdRootPrefix,
 	})
 	if err != nil {

@@ -237,12 +237,24 @@ func TestRealNodeRuntimePod(t *testing.T) {
 		time.Since(created).Round(100*time.Millisecond), time.Since(began).Round(time.Second))
 }
 
-// runtimeNamespace starts the real object store (versitygw) on the node's InternalIP, which the
-// Pod's network reaches through the bridge's gateway, holding objects in the bucket the
-// storage-config Secret names, and returns a new namespace with that Secret: one key per storage,
-// each a JSON document, as asm_model_storage writes it (internal/provider
-// model_storage_mapping.go; reference/modelmesh-examples/minio-storage-secret.yaml), key localMinIO.
+// runtimeNamespace returns a new namespace holding modelStorage's storage-config Secret.
 func runtimeNamespace(ctx context.Context, t *testing.T, client kubernetes.Interface, node *testnode.Node, versitygw string, objects map[string][]byte) string {
+	t.Helper()
+	ns, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "runtime-pod-"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
+	modelStorage(ctx, t, client, node, versitygw, ns.Name, objects)
+	return ns.Name
+}
+
+// modelStorage starts the real object store (versitygw) on the node's InternalIP, which the Pod's
+// network reaches through the bridge's gateway, holding objects in the bucket the storage-config
+// Secret names, and creates that Secret in namespace: one key per storage, each a JSON document, as
+// asm_model_storage writes it (internal/provider model_storage_mapping.go;
+// reference/modelmesh-examples/minio-storage-secret.yaml), key localMinIO.
+func modelStorage(ctx context.Context, t *testing.T, client kubernetes.Interface, node *testnode.Node, versitygw, namespace string, objects map[string][]byte) {
 	t.Helper()
 	const bucket = "modelmesh-example-models"
 	ip, _ := internalIP(ctx, t, client, node)
@@ -253,11 +265,6 @@ func runtimeNamespace(ctx context.Context, t *testing.T, client kubernetes.Inter
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Stop)
-	ns, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "runtime-pod-"}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
 	doc, err := json.Marshal(map[string]string{
 		"type": "s3", "access_key_id": store.AccessKey, "secret_access_key": store.SecretKey,
 		"endpoint_url": store.Endpoint, "bucket": bucket, "region": store.Region,
@@ -266,10 +273,10 @@ func runtimeNamespace(ctx context.Context, t *testing.T, client kubernetes.Inter
 		t.Fatal(err)
 	}
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "storage-config"}, StringData: map[string]string{"localMinIO": string(doc)}}
-	if _, err := client.CoreV1().Secrets(ns.Name).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+	if _, err := client.CoreV1().Secrets(namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	return ns.Name
+	t.Cleanup(func() { _ = client.CoreV1().Secrets(namespace).Delete(context.Background(), secret.Name, metav1.DeleteOptions{}) })
 }
 
 // containerLogs is the runtime Pod's containers' logs, read through the apiserver, for a failure's
