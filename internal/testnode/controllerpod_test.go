@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	corev1 "k8s.io/api/core/v1"
@@ -52,10 +53,10 @@ func servingConfig(node *testnode.Node) string {
 // on the node's InternalIP (modelMeshEtcd), which the controller and the Pods both reach. No
 // in-process model-mesh stand-in runs in this test binary: the runtime Pods' mm containers are
 // model-mesh, so nothing else serves their addresses.
-func startServing(ctx context.Context, t *testing.T, node *testnode.Node, client kubernetes.Interface) string {
+func startServing(ctx context.Context, t *testing.T, node *testnode.Node, client kubernetes.Interface) *clientv3.Client {
 	t.Helper()
 	ip, _ := internalIP(ctx, t, client, node)
-	etcdURL, _ := modelMeshEtcd(ctx, t, ip)
+	etcdURL, etcd := modelMeshEtcd(ctx, t, ip)
 	if err := shared.cluster.CreateNamespace(ctx, testcluster.ServingNamespace, map[string]string{"modelmesh-enabled": "true"}); err != nil {
 		t.Fatal(err)
 	}
@@ -69,17 +70,17 @@ func startServing(ctx context.Context, t *testing.T, node *testnode.Node, client
 	if err := shared.cluster.StartServing(ctx, etcdURL); err != nil {
 		t.Fatal(err)
 	}
-	return etcdURL
+	return etcd
 }
 
 // mlserverRuntime is upstream's mlserver-1.x runtime (config/runtimes/mlserver-1.x.yaml) as a
-// ServingRuntime of namespace, its image from the node's registry, pinned to the real node by a
+// ServingRuntime of namespace, its image the node's registry's image, pinned to the real node by a
 // nodeSelector (the controller copies it into the Deployment: runtime.go
 // addPassThroughPodFieldsToDeployment) so that the scheduler does not place it on a KWOK Node. It
 // also declares the model format "linear": the model's stored model-settings.json names the
 // MLServer stand-in's implementation, as a custom MLServer model does (the adapter keeps a stored
 // settings file's implementation: model-mesh-mlserver-adapter server.go processConfigJSON).
-func mlserverRuntime(t *testing.T, node *testnode.Node, namespace string) *unstructured.Unstructured {
+func mlserverRuntime(t *testing.T, node *testnode.Node, namespace, image string) *unstructured.Unstructured {
 	t.Helper()
 	assets, err := testcluster.ModelMeshAssetsDir()
 	if err != nil {
@@ -96,7 +97,7 @@ func mlserverRuntime(t *testing.T, node *testnode.Node, namespace string) *unstr
 	rt.SetKind("ServingRuntime")
 	rt.SetNamespace(namespace)
 	spec := rt.Object["spec"].(map[string]any)
-	spec["containers"].([]any)[0].(map[string]any)["image"] = node.Image(mlserverImage)
+	spec["containers"].([]any)[0].(map[string]any)["image"] = node.Image(image)
 	spec["nodeSelector"] = map[string]any{"kubernetes.io/hostname": node.Name}
 	spec["supportedModelFormats"] = append(spec["supportedModelFormats"].([]any), map[string]any{"name": "linear", "autoSelect": true})
 	return rt
@@ -132,7 +133,7 @@ func TestRealNodeControllerPod(t *testing.T) {
 	defer cancel()
 	runtimeAsset(t, puller.MLServerAdapterEnv)
 	versitygw := runtimeAsset(t, objectstore.BinaryEnv)
-	startServing(ctx, t, node, client)
+	etcd := startServing(ctx, t, node, client)
 	ns := testcluster.ServingNamespace
 	settings := []byte(`{"implementation": "` + modelserver.Implementation + `", "parameters": {"uri": "./model.json"}}`)
 	modelStorage(ctx, t, client, node, versitygw, ns, map[string][]byte{
@@ -145,7 +146,7 @@ func TestRealNodeControllerPod(t *testing.T) {
 		t.Fatal(err)
 	}
 	created := time.Now()
-	rt := mlserverRuntime(t, node, ns)
+	rt := mlserverRuntime(t, node, ns, mlserverImage)
 	if _, err := dyn.Resource(servingRuntimes).Namespace(ns).Create(ctx, rt, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -160,20 +161,8 @@ func TestRealNodeControllerPod(t *testing.T) {
 		t.Cleanup(func() { _ = isvcs.Delete(context.Background(), name, metav1.DeleteOptions{}) })
 	}
 
-	// The controller's Deployment for the runtime (modelmesh-serving-<runtime>), scaled to
-	// podsPerRuntime once a predictor uses the runtime: its one Pod, on the real node.
-	selector := labels.SelectorFromSet(labels.Set{"modelmesh-service": "modelmesh-serving", "name": "modelmesh-serving-" + rt.GetName()}).String()
-	var pod *corev1.Pod
-	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
-		pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
-		if err != nil || len(pods.Items) != 1 {
-			return false, nil //nolint:nilerr // the poll bounds the wait
-		}
-		pod = &pods.Items[0]
-		return true, nil
-	}); err != nil {
-		t.Fatalf("no runtime Pod (%s) from the controller: %v\ncontroller log:\n%s", selector, err, shared.cluster.ProcessLog(testcluster.ControllerManager))
-	}
+	// The controller's runtime Pod, on the real node.
+	pod := runtimePod(ctx, t, client, ns, rt.GetName())
 	if pod.Spec.NodeName != node.Name {
 		t.Fatalf("runtime Pod %s scheduled on %q, want the real node %s", pod.Name, pod.Spec.NodeName, node.Name)
 	}
@@ -225,6 +214,15 @@ func TestRealNodeControllerPod(t *testing.T) {
 		t.Errorf("ModelInfer = %+v, want %v from linear__isvc-…", out, want)
 	}
 	t.Logf("ModelInfer through the Service's port forward answered in %s", time.Since(phase).Round(100*time.Millisecond))
+	// The model's record, which the controller watches (pkg/mmesh modelmesh_events.go), is the in-Pod
+	// model-mesh's: a copy on the Pod's instance (the pod name's last 12 characters).
+	var rec struct {
+		InstanceIDs map[string]int64 `json:"instanceIds"`
+	}
+	etcdRecord(ctx, t, etcd, testcluster.EtcdRootPrefix+"/mm/modelmesh-serving/registry/"+out.ModelName, &rec)
+	if _, ok := rec.InstanceIDs[pod.Name[len(pod.Name)-12:]]; !ok || len(rec.InstanceIDs) != 1 {
+		t.Errorf("registry record of %s: copies %v, want one on %s", out.ModelName, rec.InstanceIDs, pod.Name)
+	}
 
 	// The broken model: the real adapter's error, recorded by model-mesh in etcd, copied by the
 	// controller into the InferenceService's status (predictor_controller.go: LastFailureInfo).
@@ -244,6 +242,87 @@ func TestRealNodeControllerPod(t *testing.T) {
 	}
 	t.Logf("controller-driven runtime Pod: Ready, InferenceService Ready, answered, failure shown: %s from the ServingRuntime's creation, %s with the shared node's and controller's start",
 		time.Since(created).Round(100*time.Millisecond), time.Since(began).Round(time.Second))
+
+	// A subtest, as it needs the controller and model-mesh's etcd this test started.
+	t.Run("RuntimeImageMissing", func(t *testing.T) { runtimeImageMissing(ctx, t, node, client, dyn) })
+}
+
+// runtimeImageMissing: a runtime whose image the registry does not have, in a namespace of its own
+// (its own model-mesh cluster: the controller's Service, tc-config and etcd Secret per namespace),
+// so that no other runtime could load its model. The controller's Pod waits in ImagePullBackOff on
+// the runtime's container, never Ready, so the Service has no ready address and the controller's
+// SetVModel finds none: the InferenceService shows RuntimeUnhealthy, "Waiting for runtime Pod to
+// become available" (predictor_controller.go, isNoAddresses).
+func runtimeImageMissing(ctx context.Context, t *testing.T, node *testnode.Node, client kubernetes.Interface, dyn dynamic.Interface) {
+	const ns = "controller-pod-image-missing"
+	if err := shared.cluster.CreateNamespace(ctx, ns, map[string]string{"modelmesh-enabled": "true"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	// The Pod mounts storage-config (runtime.go addVolumesToDeployment); without it the kubelet
+	// would not start the Pod at all. The model is never pulled: the Pod never runs its runtime.
+	storage, err := client.CoreV1().Secrets(testcluster.ServingNamespace).Get(ctx, "storage-config", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: storage.Name}, Data: storage.Data}
+	if _, err := client.CoreV1().Secrets(ns).Create(ctx, copied, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const missing = "seldonio/mlserver:0.0.0-missing"
+	rt := mlserverRuntime(t, node, ns, missing)
+	if _, err := dyn.Resource(servingRuntimes).Namespace(ns).Create(ctx, rt, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn.Resource(inferenceServices).Namespace(ns).Create(ctx, inferenceService("linear", ns, "linear"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := runtimePod(ctx, t, client, ns, rt.GetName())
+	image := node.Image(missing)
+	pod = waitPod(ctx, t, client, node, pod, "ImagePullBackOff on mlserver", func(p *corev1.Pod) bool {
+		w := containerWaiting(p, "mlserver")
+		return w != nil && w.Reason == "ImagePullBackOff"
+	})
+	if w := containerWaiting(pod, "mlserver"); !strings.Contains(w.Message, image) {
+		t.Errorf("mlserver's waiting message %q does not name %s", w.Message, image)
+	}
+	failed := waitEvent(ctx, t, client, node, pod, "Failed", `Failed to pull image "`+image+`"`)
+	if !strings.Contains(failed.Message, "not found") {
+		t.Errorf("Failed event %q: want the registry's not found", failed.Message)
+	}
+	st := waitInferenceService(ctx, t, dyn, pod, "linear", "waiting for its runtime", func(st map[string]any) bool {
+		return nested(st, "modelStatus", "lastFailureInfo", "reason") == "RuntimeUnhealthy"
+	})
+	if msg := nested(st, "modelStatus", "lastFailureInfo", "message"); msg != "Waiting for runtime Pod to become available" {
+		t.Errorf("lastFailureInfo.message = %q, want the controller's Waiting for runtime Pod to become available", msg)
+	}
+	if state := nested(st, "modelStatus", "states", "activeModelState"); state != "Pending" {
+		t.Errorf("activeModelState = %v, want Pending (never loaded)", state)
+	}
+	if c := condition(st, "Ready"); c != "False" {
+		t.Errorf("Ready condition = %q, want False", c)
+	}
+	t.Logf("runtime image missing: mlserver %s; InferenceService %v, lastFailureInfo %v", containerWaiting(pod, "mlserver").Reason,
+		nested(st, "modelStatus", "states"), nested(st, "modelStatus", "lastFailureInfo"))
+}
+
+// runtimePod waits for the one Pod of the controller's Deployment for the runtime
+// (modelmesh-serving-<runtime>, scaled to podsPerRuntime once a predictor uses the runtime).
+func runtimePod(ctx context.Context, t *testing.T, client kubernetes.Interface, namespace, runtime string) *corev1.Pod {
+	t.Helper()
+	selector := labels.SelectorFromSet(labels.Set{"modelmesh-service": "modelmesh-serving", "name": "modelmesh-serving-" + runtime}).String()
+	var pod *corev1.Pod
+	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil || len(pods.Items) != 1 {
+			return false, nil //nolint:nilerr // the poll bounds the wait
+		}
+		pod = &pods.Items[0]
+		return true, nil
+	}); err != nil {
+		t.Fatalf("no runtime Pod (%s) from the controller: %v\ncontroller log:\n%s", selector, err, shared.cluster.ProcessLog(testcluster.ControllerManager))
+	}
+	return pod
 }
 
 // waitInferenceService polls the InferenceService's status until done says so, and returns it.

@@ -276,7 +276,9 @@ func modelStorage(ctx context.Context, t *testing.T, client kubernetes.Interface
 	if _, err := client.CoreV1().Secrets(namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = client.CoreV1().Secrets(namespace).Delete(context.Background(), secret.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = client.CoreV1().Secrets(namespace).Delete(context.Background(), secret.Name, metav1.DeleteOptions{})
+	})
 }
 
 // containerLogs is the runtime Pod's containers' logs, read through the apiserver, for a failure's

@@ -424,10 +424,17 @@ func waitEvent(ctx context.Context, t *testing.T, client kubernetes.Interface, n
 
 // waiting is the Pod's first container's waiting state, or nil.
 func waiting(pod *corev1.Pod) *corev1.ContainerStateWaiting {
-	if len(pod.Status.ContainerStatuses) == 0 {
-		return nil
+	return containerWaiting(pod, pod.Spec.Containers[0].Name)
+}
+
+// containerWaiting is the waiting state of the Pod's container name, or nil.
+func containerWaiting(pod *corev1.Pod, name string) *corev1.ContainerStateWaiting {
+	for _, c := range pod.Status.ContainerStatuses {
+		if c.Name == name {
+			return c.State.Waiting
+		}
 	}
-	return pod.Status.ContainerStatuses[0].State.Waiting
+	return nil
 }
 
 // pulled tells whether the registry's access log shows a pull of the image's manifest by tag
