@@ -14,21 +14,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/modelserver"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/objectstore"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/puller"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/testnode"
-)
-
-var (
-	servingRuntimes   = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1alpha1", Resource: "servingruntimes"}
-	inferenceServices = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}
 )
 
 // servingConfig is the controller's user ConfigMap (model-serving-config, key config.yaml, in its
@@ -96,10 +91,25 @@ func mlserverRuntime(t *testing.T, node *testnode.Node, namespace, image string)
 	}
 	rt.SetKind("ServingRuntime")
 	rt.SetNamespace(namespace)
-	spec := rt.Object["spec"].(map[string]any)
-	spec["containers"].([]any)[0].(map[string]any)["image"] = node.Image(image)
-	spec["nodeSelector"] = map[string]any{"kubernetes.io/hostname": node.Name}
-	spec["supportedModelFormats"] = append(spec["supportedModelFormats"].([]any), map[string]any{"name": "linear", "autoSelect": true})
+	containers, _, _ := unstructured.NestedSlice(rt.Object, "spec", "containers")
+	formats, _, _ := unstructured.NestedSlice(rt.Object, "spec", "supportedModelFormats")
+	var container map[string]any
+	if len(containers) == 1 {
+		container, _ = containers[0].(map[string]any)
+	}
+	if container == nil {
+		t.Fatalf("mlserver-1.x's containers: %v, want the mlserver container", containers)
+	}
+	container["image"] = node.Image(image)
+	for field, value := range map[string]any{
+		"containers":            containers,
+		"nodeSelector":          map[string]any{"kubernetes.io/hostname": node.Name},
+		"supportedModelFormats": append(formats, map[string]any{"name": "linear", "autoSelect": true}),
+	} {
+		if err := unstructured.SetNestedField(rt.Object, value, "spec", field); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return rt
 }
 
@@ -147,13 +157,13 @@ func TestRealNodeControllerPod(t *testing.T) {
 	}
 	created := time.Now()
 	rt := mlserverRuntime(t, node, ns, mlserverImage)
-	if _, err := dyn.Resource(servingRuntimes).Namespace(ns).Create(ctx, rt, metav1.CreateOptions{}); err != nil {
+	if _, err := dyn.Resource(kube.ServingRuntime.GVR).Namespace(ns).Create(ctx, rt, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = dyn.Resource(servingRuntimes).Namespace(ns).Delete(context.Background(), rt.GetName(), metav1.DeleteOptions{})
+		_ = dyn.Resource(kube.ServingRuntime.GVR).Namespace(ns).Delete(context.Background(), rt.GetName(), metav1.DeleteOptions{})
 	})
-	isvcs := dyn.Resource(inferenceServices).Namespace(ns)
+	isvcs := dyn.Resource(kube.InferenceService.GVR).Namespace(ns)
 	for name, path := range map[string]string{"linear": "linear", "broken": "broken"} {
 		if _, err := isvcs.Create(ctx, inferenceService(name, ns, path), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -271,10 +281,10 @@ func runtimeImageMissing(ctx context.Context, t *testing.T, node *testnode.Node,
 	}
 	const missing = "seldonio/mlserver:0.0.0-missing"
 	rt := mlserverRuntime(t, node, ns, missing)
-	if _, err := dyn.Resource(servingRuntimes).Namespace(ns).Create(ctx, rt, metav1.CreateOptions{}); err != nil {
+	if _, err := dyn.Resource(kube.ServingRuntime.GVR).Namespace(ns).Create(ctx, rt, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dyn.Resource(inferenceServices).Namespace(ns).Create(ctx, inferenceService("linear", ns, "linear"), metav1.CreateOptions{}); err != nil {
+	if _, err := dyn.Resource(kube.InferenceService.GVR).Namespace(ns).Create(ctx, inferenceService("linear", ns, "linear"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pod := runtimePod(ctx, t, client, ns, rt.GetName())
@@ -330,7 +340,7 @@ func waitInferenceService(ctx context.Context, t *testing.T, dyn dynamic.Interfa
 	t.Helper()
 	var st map[string]any
 	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
-		obj, err := dyn.Resource(inferenceServices).Namespace(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
+		obj, err := dyn.Resource(kube.InferenceService.GVR).Namespace(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil //nolint:nilerr // the poll bounds the wait
 		}
