@@ -49,16 +49,20 @@ const (
 // process: for runtime Pods that run model-mesh themselves (internal/testnode's real node, whose
 // mm container is model-mesh's stand-in in process mode). etcdEndpoint is model-mesh's etcd, which
 // the etcd Secret names for the controller and the Pods alike; the cluster's own etcd listens on
-// loopback, out of a Pod's reach. The controller stops with the cluster.
-func (c *Cluster) StartServing(ctx context.Context, etcdEndpoint string) error {
+// loopback, out of a Pod's reach. stopController stops the controller before what it depends on
+// goes (model-mesh's etcd), so that it does not run on, failing, until the cluster stops.
+func (c *Cluster) StartServing(ctx context.Context, etcdEndpoint string) (stopController func() error, err error) {
 	if err := c.CreateNamespace(ctx, ServingNamespace, map[string]string{"modelmesh-enabled": "true"}); err != nil {
-		return err
+		return nil, err
 	}
 	if err := c.installServing(ctx, etcdEndpoint); err != nil {
-		return err
+		return nil, err
 	}
-	_, err := c.startServingController(ctx)
-	return err
+	controller, err := c.startServingController(ctx)
+	if controller == nil {
+		return nil, err
+	}
+	return controller.stop, err
 }
 
 // installServing creates what the controller needs in ServingNamespace, its etcd Secret naming

@@ -62,7 +62,16 @@ func startServing(ctx context.Context, t *testing.T, node *testnode.Node, client
 	if _, err := client.CoreV1().ConfigMaps(cm.Namespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := shared.cluster.StartServing(ctx, etcdURL); err != nil {
+	stopController, err := shared.cluster.StartServing(ctx, etcdURL)
+	if stopController != nil {
+		// Registered after model-mesh's etcd, so run before it stops.
+		t.Cleanup(func() {
+			if err := stopController(); err != nil {
+				t.Errorf("stop the ModelMesh controller: %v", err)
+			}
+		})
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	return etcd
