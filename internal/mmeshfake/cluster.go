@@ -88,6 +88,11 @@ type cluster struct {
 	placed map[string]int
 	// spans are the loads that left their instance's queue, by copyKey.
 	spans map[string]loadSpan
+	// peers are the other instances of the instances table; nil in in-process mode, which holds
+	// every instance itself. leading: this process is the leader. Both are process mode's
+	// (coordinate.go).
+	peers   map[string]bool
+	leading bool
 }
 
 func newCluster(namespace, service, prefix, defaultOwner string, etcd *clientv3.Client, opts Options,
