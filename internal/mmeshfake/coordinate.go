@@ -12,10 +12,11 @@ import (
 // every instance watches the instances table, and one leader, elected through etcd, runs the
 // reaper. Placement stays local: a process loads only on its own instance (see doc.go).
 
-// coordinate starts, until ctx ends, the watch of the instances table and this instance's
-// candidacy for leadership. Until the watch's first read and the election have answered, the
-// process is no leader, so its reaper does nothing.
+// coordinate starts, until ctx ends or c closes, the watch of the instances table and this
+// instance's candidacy for leadership. Until the election has answered, the process is no
+// leader, so its reaper does nothing.
 func (c *cluster) coordinate(ctx context.Context, self string) error {
+	ctx, c.stopCoordination = context.WithCancel(ctx)
 	c.mu.Lock()
 	c.peers = map[string]bool{}
 	c.leading = false
@@ -44,7 +45,9 @@ func (c *cluster) watchInstances(ctx context.Context, self string) error {
 	}
 	c.mu.Unlock()
 	watch := c.etcd.Watch(ctx, table, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1))
+	c.coordination.Add(1)
 	go func() {
+		defer c.coordination.Done()
 		for wr := range watch {
 			c.mu.Lock()
 			for _, ev := range wr.Events {
@@ -85,8 +88,16 @@ func (c *cluster) campaign(ctx context.Context, self string) error {
 		return err
 	}
 	election := concurrency.NewElection(session, strings.TrimSuffix(c.prefix, "/")+"/leaderLatch")
+	c.coordination.Add(1)
 	go func() {
-		defer func() { _ = session.Close() }()
+		defer c.coordination.Done()
+		// A process that ends hands leadership on at once rather than at its lease's expiry
+		// (session.Close would revoke with the ended ctx, and fail).
+		defer func() {
+			revokeCtx, cancel := etcdCtx()
+			defer cancel()
+			_, _ = c.etcd.Revoke(revokeCtx, session.Lease())
+		}()
 		if err := election.Campaign(ctx, "_"+self); err != nil {
 			return // ctx ended
 		}

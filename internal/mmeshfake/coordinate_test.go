@@ -15,7 +15,7 @@ import (
 // them (their runtimes are not needed: the reaper does not load through them here). The first is
 // elected leader; the other's reaper does nothing, not even prune a copy of an instance that
 // never was; the leader's keeps both instances' copies and prunes the absent one's; once the
-// second instance stops, its record leaves the table and the leader reaps its copies.
+// leader stops, its record leaves the table, the other instance is elected and reaps its copies.
 func TestProcessInstancesCoordinate(t *testing.T) {
 	st := needStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -121,17 +121,20 @@ func TestProcessInstancesCoordinate(t *testing.T) {
 		t.Error("the leader's reaper kept the copy of an instance absent from the table")
 	}
 
-	// instance-bb's process ends: its record leaves the table (RunInstance revokes its lease).
-	b.cancel()
-	if _, err := b.c.etcd.Revoke(ctx, b.lease); err != nil {
+	// The leader's process ends: its record leaves the table (RunInstance revokes its lease) and
+	// instance-bb takes over the election and the reaper, which reaps instance-aa's copies.
+	a.cancel()
+	if _, err := a.c.etcd.Revoke(ctx, a.lease); err != nil {
 		t.Fatal(err)
 	}
-	until("instance-bb leaves instance-aa's view", func() bool { return locked(a.c, func() bool { return !a.c.peers["instance-bb"] }) })
-	reapTwice(a.c)
-	if holds("on-b", "instance-bb") {
-		t.Error("the leader's reaper kept the copy of the stopped instance-bb")
+	until("instance-bb leads without instance-aa", func() bool {
+		return locked(b.c, func() bool { return b.c.leading && !b.c.peers["instance-aa"] })
+	})
+	reapTwice(b.c)
+	if holds("on-a", "instance-aa") {
+		t.Error("the new leader's reaper kept the copy of the stopped instance-aa")
 	}
-	if !holds("on-a", "instance-aa") {
-		t.Error("the leader's reaper removed its own instance's copy")
+	if !holds("on-b", "instance-bb") {
+		t.Error("the new leader's reaper removed its own instance's copy")
 	}
 }
