@@ -1,6 +1,7 @@
 package mmeshfake
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -88,6 +89,14 @@ type cluster struct {
 	placed map[string]int
 	// spans are the loads that left their instance's queue, by copyKey.
 	spans map[string]loadSpan
+	// peers are the other instances of the instances table; nil in in-process mode, which holds
+	// every instance itself. leading: this process is the leader. Both are process mode's
+	// (coordinate.go).
+	peers   map[string]bool
+	leading bool
+	// stopCoordination ends the watch and candidacy; coordination waits for them to end.
+	stopCoordination context.CancelFunc
+	coordination     sync.WaitGroup
 }
 
 func newCluster(namespace, service, prefix, defaultOwner string, etcd *clientv3.Client, opts Options,
@@ -531,8 +540,14 @@ func (c *cluster) deregister(id string) error {
 	return c.processTransitions()
 }
 
-// close stops every instance's server and every pending timer.
+// close stops the coordination with other processes, every instance's server and every pending
+// timer.
 func (c *cluster) close() {
+	// Without c.mu: the coordination's goroutines take it.
+	if c.stopCoordination != nil {
+		c.stopCoordination()
+	}
+	c.coordination.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true

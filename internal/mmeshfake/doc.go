@@ -29,10 +29,14 @@
 // instance per process as the mm container of a runtime Pod: configured from that container's
 // environment and mounts, it loads through the runtime adapter's ModelRuntime API, registers in
 // the instances table and forwards inference to the runtime's data endpoint (RunInstance). The
-// registry and external API code is the same in both modes.
+// registry and external API code is the same in both modes. The processes of one cluster
+// coordinate through etcd (coordinate.go): each watches the instances table, so its reaper counts
+// the other instances as present, and only the elected leader runs the reaper. Placement and
+// status stay local: a process loads only on its own instance and does not forward loads, status
+// or inference for copies that other instances hold.
 //
 // Each imitated behaviour names its model-mesh source in a comment. Not imitated: inference
-// requests (in-process mode), reading the instances table and leader election, expiry of load failures, memory limits and
+// requests (in-process mode), placement on and forwarding to other processes' instances, expiry of load failures, memory limits and
 // eviction, scale-up to more copies, TLS; a pod whose storage-config Secret is missing runs (the
 // kubelet would not start it) and fails every load with a storage key; a runtime without a
 // loading timeout runs without one (model-mesh refuses to start below 100 ms).

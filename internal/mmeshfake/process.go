@@ -208,14 +208,7 @@ func RunInstance(ctx context.Context, o InstanceOptions) error {
 		grpc.UnknownServiceHandler((&forwarder{c: c, in: in, serving: serving, rpcs: rpcs, inject: st.MethodInfos}).handle))
 	mmesh.RegisterModelMeshServer(in.server, &api{c: c})
 
-	lease, err := registerInstance(ctx, etcd, prefix, in, o.Location, st.CapacityInBytes)
-	if err != nil {
-		return err
-	}
-	c.mu.Lock()
-	err = c.addInstance(in)
-	c.startReaper(opts.ReaperFirst)
-	c.mu.Unlock()
+	lease, err := c.join(ctx, in, o.Location, st.CapacityInBytes)
 	if err != nil {
 		return err
 	}
@@ -297,6 +290,24 @@ func registerInstance(ctx context.Context, etcd *clientv3.Client, prefix string,
 		}
 	}()
 	return lease.ID, nil
+}
+
+// join makes in, this process's instance, a member of c until ctx ends, in model-mesh's order
+// (ModelMesh.initialize): its record in the instances table, the table's watch and the leader
+// election (coordinate.go), then its registry entries and the reaper, which runs while this
+// process leads. It returns the lease of in's record.
+func (c *cluster) join(ctx context.Context, in *instance, location string, capacity uint64) (clientv3.LeaseID, error) {
+	lease, err := registerInstance(ctx, c.etcd, c.prefix, in, location, capacity)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.coordinate(ctx, in.id); err != nil {
+		return lease, fmt.Errorf("etcd: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.startReaper(c.opts.ReaperFirst)
+	return lease, c.addInstance(in)
 }
 
 // probeHandler answers the mm container's probes: /ready once the instance serves, /live always.

@@ -33,7 +33,7 @@ func (c *cluster) startReaper(after time.Duration) {
 // models without copies and with fewer than two failures are loaded where they may run. The
 // stand-in has no memory limit, so the cluster always has room for them.
 func (c *cluster) reap() error {
-	if len(c.instances) == 0 {
+	if len(c.instances) == 0 || !c.runsReaper() {
 		return nil
 	}
 	now := nowMs()
@@ -47,7 +47,7 @@ func (c *cluster) reap() error {
 			if now-entries[id] < instanceGoneAfter {
 				continue // recently loaded or failed
 			}
-			if _, present := c.instances[id]; present {
+			if c.present(id) {
 				continue
 			}
 			since, known := c.missingSince[id]
@@ -85,7 +85,7 @@ func (c *cluster) reap() error {
 		}
 	}
 	for inst, since := range c.missingSince {
-		if _, present := c.instances[inst]; present || now-since > instanceGoneAfter {
+		if c.present(inst) || now-since > instanceGoneAfter {
 			delete(c.missingSince, inst)
 		}
 	}

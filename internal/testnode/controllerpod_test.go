@@ -31,8 +31,8 @@ import (
 // config/default/config-defaults.yaml as a user's would: model-mesh's and the adapter's images
 // from the node's registry (same names and tags as the defaults, the adapter's command is the
 // default's too but unused: built-in adapters run /opt/app/<serverType>-adapter, runtime.go);
-// one Pod per runtime, because model-mesh's stand-in in process mode does not coordinate
-// instances (each sees only itself, its reaper acts as leader); no REST proxy, which has no
+// one Pod per runtime, because model-mesh's stand-in in process mode places models only on its
+// own instance and does not forward to the others; no REST proxy, which has no
 // stand-in yet (so no port 8008: inference goes through gRPC 8033).
 func servingConfig(node *testnode.Node) string {
 	image := func(ref string) string {
