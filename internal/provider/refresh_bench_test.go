@@ -255,7 +255,7 @@ func sameValue(b *testing.B, s *tfprotov6.Schema, want *tfprotov6.DynamicValue, 
 
 // configValue is the msgpack value terraform sends for a configuration: the attributes given,
 // every other one null.
-func configValue(b *testing.B, s *tfprotov6.Schema, attrs map[string]any) *tfprotov6.DynamicValue {
+func configValue(b testing.TB, s *tfprotov6.Schema, attrs map[string]any) *tfprotov6.DynamicValue {
 	b.Helper()
 	t := s.ValueType()
 	dv, err := tfprotov6.NewDynamicValue(t, tfValue(b, t, attrs))
@@ -267,7 +267,7 @@ func configValue(b *testing.B, s *tfprotov6.Schema, attrs map[string]any) *tfpro
 
 // tfValue builds a value of type t from plain Go values (maps for objects and maps, slices for
 // lists); nil and missing object attributes are null.
-func tfValue(b *testing.B, t tftypes.Type, v any) tftypes.Value {
+func tfValue(b testing.TB, t tftypes.Type, v any) tftypes.Value {
 	if v == nil {
 		return tftypes.NewValue(t, nil)
 	}
