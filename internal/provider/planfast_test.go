@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
@@ -18,7 +19,7 @@ import (
 // fastServer is a guarded planfast server configured with the default namespace.
 func fastServer(t *testing.T, namespace string) (*planfast.Server, *tfprotov6.GetProviderSchemaResponse) {
 	t.Helper()
-	p := New("test")().(*asmProvider)
+	p := &asmProvider{version: "test"}
 	s := planfast.New(providerserver.NewProtocol6(p)(), p, true)
 	ctx := context.Background()
 	schemas, err := s.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
@@ -75,7 +76,7 @@ func newFastObject(t *testing.T, s tfprotov6.ProviderServer, schemas *tfprotov6.
 		case v.IsKnown():
 			return v, nil
 		case p.Equal(tftypes.NewAttributePath().WithAttributeName("id")):
-			return tftypes.NewValue(tftypes.String, "ns-a/"+fastConfigs[typeName]["name"].(string)), nil
+			return tftypes.NewValue(tftypes.String, fmt.Sprint("ns-a/", fastConfigs[typeName]["name"])), nil
 		}
 		return tftypes.NewValue(v.Type(), nil), nil
 	})
@@ -201,7 +202,9 @@ func TestPlanFast_notFast(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.(tftypes.Value).Equal(want.(tftypes.Value)) {
+			g, gotValue := got.(tftypes.Value)
+			w, wantValue := want.(tftypes.Value)
+			if !gotValue || !wantValue || g.Equal(w) {
 				t.Errorf("%s planned %s as in the state: the case plans no change", tc.changed, got)
 			}
 		})

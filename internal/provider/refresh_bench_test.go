@@ -51,7 +51,7 @@ func BenchmarkRefresh(b *testing.B) {
 
 	// Served as main serves it, unguarded: PlanResourceChange is timed both through planfast and
 	// through the framework alone.
-	p := New("test")().(*asmProvider)
+	p := &asmProvider{version: "test"}
 	framework := providerserver.NewProtocol6(p)()
 	fast := planfast.New(framework, p, false)
 	server := tfprotov6.ProviderServer(fast)
