@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/defaults"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -141,21 +140,13 @@ func staticDefault(ctx context.Context, a schema.Attribute) (*tftypes.Value, boo
 	var v attr.Value
 	switch d := d.(type) {
 	case defaults.Bool:
-		var resp defaults.BoolResponse
-		d.DefaultBool(ctx, defaults.BoolRequest{Path: path.Empty()}, &resp)
-		v = resp.PlanValue
+		v = planValue(ctx, d.DefaultBool, func(r defaults.BoolResponse) attr.Value { return r.PlanValue })
 	case defaults.String:
-		var resp defaults.StringResponse
-		d.DefaultString(ctx, defaults.StringRequest{Path: path.Empty()}, &resp)
-		v = resp.PlanValue
+		v = planValue(ctx, d.DefaultString, func(r defaults.StringResponse) attr.Value { return r.PlanValue })
 	case defaults.Int64:
-		var resp defaults.Int64Response
-		d.DefaultInt64(ctx, defaults.Int64Request{Path: path.Empty()}, &resp)
-		v = resp.PlanValue
+		v = planValue(ctx, d.DefaultInt64, func(r defaults.Int64Response) attr.Value { return r.PlanValue })
 	case defaults.Object:
-		var resp defaults.ObjectResponse
-		d.DefaultObject(ctx, defaults.ObjectRequest{Path: path.Empty()}, &resp)
-		v = resp.PlanValue
+		v = planValue(ctx, d.DefaultObject, func(r defaults.ObjectResponse) attr.Value { return r.PlanValue })
 	default:
 		return nil, false
 	}
@@ -164,6 +155,14 @@ func staticDefault(ctx context.Context, a schema.Attribute) (*tftypes.Value, boo
 		return nil, false
 	}
 	return &tv, true
+}
+
+// planValue is what a Default method plans; a static default ignores the request's path.
+func planValue[Req, Resp any](ctx context.Context, method func(context.Context, Req, *Resp), value func(Resp) attr.Value) attr.Value {
+	var req Req
+	var resp Resp
+	method(ctx, req, &resp)
+	return value(resp)
 }
 
 // hold reports whether the framework's defaults leave prior as it is: wherever prior has a value

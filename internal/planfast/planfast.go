@@ -121,8 +121,9 @@ func (s *Server) planUnchanged(ctx context.Context, req *tfprotov6.PlanResourceC
 	c := s.data.Load()
 	// Private state: the framework re-encodes it (dropping empty values), and the InferenceService's
 	// plan reads it (a pending wait); only an empty one is passed through untouched for certain.
-	if t == nil || c == nil || c.deferred || len(req.PriorPrivate) != 0 || req.PriorState == nil ||
-		req.ProposedNewState == nil || req.Config == nil {
+	// An identity the resource has no schema for is the framework's to refuse.
+	if t == nil || c == nil || c.deferred || len(req.PriorPrivate) != 0 || req.PriorIdentity != nil ||
+		req.PriorState == nil || req.ProposedNewState == nil || req.Config == nil {
 		return nil
 	}
 	prior, err := req.PriorState.Unmarshal(t.tfType)
