@@ -24,7 +24,7 @@ func main() {
 		quietUnreadLogs()
 	}
 
-	// providerserver.Serve, or with each RPC's CPU profiled when TF_ASM_CPUPROFILE_DIR is set (the bench).
+	// providerserver.Serve with planfast's no-change plans, and each RPC's CPU profiled when TF_ASM_CPUPROFILE_DIR is set (the bench).
 	err := rpcprofile.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
 		Address:         "registry.terraform.io/asm-modelmesh/asm",
 		Debug:           debug,

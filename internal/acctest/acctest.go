@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/provider"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +25,7 @@ import (
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/localstack"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/mmeshfake"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/planfast"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
 )
 
@@ -41,7 +41,8 @@ const (
 	EnvClusterID = "ASM_ACC_CLUSTER_ID"
 )
 
-// ProtoV6ProviderFactories serves the provider under test in-process; Run sets it.
+// ProtoV6ProviderFactories serves the provider under test in-process, as main does (planfast's
+// no-change plans, checked against the framework's since TF_ACC is set); Run sets it.
 var ProtoV6ProviderFactories map[string]func() (tfprotov6.ProviderServer, error)
 
 var env struct {
@@ -54,7 +55,7 @@ var env struct {
 // need (only when TF_ACC is set), runs them, and stops everything again.
 func Run(m *testing.M, newProvider func() provider.Provider) int {
 	ProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
-		"asm": providerserver.NewProtocol6WithError(newProvider()),
+		"asm": planfast.NewProtocol6(newProvider),
 	}
 	if os.Getenv("TF_ACC") == "" {
 		return m.Run()

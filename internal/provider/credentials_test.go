@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -22,6 +22,7 @@ import (
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/acctest"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/asmfake"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/localstack"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/planfast"
 )
 
 const (
@@ -39,7 +40,9 @@ const (
 // (the provider's test hook: credentials-go cannot be pointed elsewhere than 100.100.100.200).
 func accountFactories(a *acctest.Account) map[string]func() (tfprotov6.ProviderServer, error) {
 	return map[string]func() (tfprotov6.ProviderServer, error){
-		"asm": providerserver.NewProtocol6WithError(&asmProvider{version: "test", metadataProxy: a.Metadata.ProxyURL()}),
+		"asm": planfast.NewProtocol6(func() provider.Provider {
+			return &asmProvider{version: "test", metadataProxy: a.Metadata.ProxyURL()}
+		}),
 	}
 }
 

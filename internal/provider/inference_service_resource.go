@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/planfast"
 )
 
 var (
@@ -24,6 +25,7 @@ var (
 	_ resource.ResourceWithImportState      = &inferenceServiceResource{}
 	_ resource.ResourceWithModifyPlan       = &inferenceServiceResource{}
 	_ resource.ResourceWithConfigValidators = &inferenceServiceResource{}
+	_ planfast.Resource                     = &inferenceServiceResource{}
 )
 
 const (
@@ -165,6 +167,12 @@ func (r *inferenceServiceResource) ModifyPlan(ctx context.Context, req resource.
 	}
 	plan.inferenceServiceStatus = plannedStatus(&plan, state, pending != nil)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// PlanKeepsPrior: with no private state (so no pending wait), ModifyPlan returns a plan equal to the
+// state as it is once planNamespace has kept the namespace.
+func (r *inferenceServiceResource) PlanKeepsPrior(ctx context.Context, config tfsdk.Config, prior tfsdk.State) bool {
+	return namespaceKept(ctx, r.data, config, prior)
 }
 
 // plannedStatus is honest about what the apply changes: an apply that loads a model ends with it

@@ -384,16 +384,12 @@ func planNamespace(ctx context.Context, data *providerData, req resource.ModifyP
 		return
 	}
 	nsPath := path.Root("namespace")
-	var configured, planned, prior types.String
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, nsPath, &configured)...)
+	var planned, prior types.String
+	namespace := resolveNamespace(ctx, data, req.Config, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.GetAttribute(ctx, nsPath, &planned)...)
 	resp.Diagnostics.Append(req.State.GetAttribute(ctx, nsPath, &prior)...)
 	if resp.Diagnostics.HasError() {
 		return
-	}
-	namespace := configured
-	if configured.IsNull() {
-		namespace = types.StringValue(data.namespace)
 	}
 	// SetAttribute rebuilds the whole plan value (issue 31's profile); in a no-change plan the
 	// namespace is already the one in state.
@@ -403,4 +399,26 @@ func planNamespace(ctx context.Context, data *providerData, req resource.ModifyP
 	if !req.State.Raw.IsNull() && !namespace.Equal(prior) {
 		resp.RequiresReplace = append(resp.RequiresReplace, nsPath)
 	}
+}
+
+// resolveNamespace is the configured namespace, or the provider's default.
+func resolveNamespace(ctx context.Context, data *providerData, config tfsdk.Config, diags *diag.Diagnostics) types.String {
+	var configured types.String
+	diags.Append(config.GetAttribute(ctx, path.Root("namespace"), &configured)...)
+	if configured.IsNull() {
+		return types.StringValue(data.namespace)
+	}
+	return configured
+}
+
+// namespaceKept reports whether planNamespace leaves a plan equal to prior alone.
+func namespaceKept(ctx context.Context, data *providerData, config tfsdk.Config, prior tfsdk.State) bool {
+	if data == nil {
+		return true
+	}
+	var diags diag.Diagnostics
+	var priorNamespace types.String
+	namespace := resolveNamespace(ctx, data, config, &diags)
+	diags.Append(prior.GetAttribute(ctx, path.Root("namespace"), &priorNamespace)...)
+	return len(diags) == 0 && namespace.Equal(priorNamespace)
 }

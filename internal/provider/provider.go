@@ -45,7 +45,14 @@ type asmProvider struct {
 	// metadataProxy routes ECS metadata requests through an HTTP proxy: set only by tests, which
 	// serve instance metadata from a double on loopback (alicred.Config.MetadataProxy).
 	metadataProxy string
+	// What Configure gave the resources and whether it deferred them, for planfast to configure
+	// them as the framework does.
+	data     *providerData
+	deferred bool
 }
+
+// Configured implements planfast.Provider.
+func (p *asmProvider) Configured() (any, bool) { return p.data, p.deferred }
 
 type providerModel struct {
 	Region                types.String     `tfsdk:"region"`
@@ -209,6 +216,7 @@ func (p *asmProvider) Configure(ctx context.Context, req provider.ConfigureReque
 	})
 	resp.ResourceData = data
 	resp.DataSourceData = data
+	p.data, p.deferred = data, resp.Deferred != nil
 }
 
 func (p *asmProvider) Resources(context.Context) []func() resource.Resource {

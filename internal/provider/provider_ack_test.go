@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -24,6 +23,7 @@ import (
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/asmfake"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/localstack"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/planfast"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/testcluster"
 )
 
@@ -66,7 +66,13 @@ func TestAccProvider_ackQuickstart(t *testing.T) {
 	acctest.CreateIngressGateway(t, acctest.IngressGateway{IngressGateway: localstack.DefaultIngressGateway,
 		Address: gatewayAddress, AddressDelay: time.Second})
 	fake := acctest.ASMFake()
-	tf := acctest.NewTerraform(t, func() tfprotov6.ProviderServer { return providerserver.NewProtocol6(New("test")())() },
+	tf := acctest.NewTerraform(t, func() tfprotov6.ProviderServer {
+		s, err := planfast.NewProtocol6(New("test"))()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	},
 		quickstartConfig(t))
 	ctx := t.Context()
 	meshVar, clusterVar := tfexec.Var("mesh_id="+meshID), tfexec.Var("cluster_id="+clusterID)

@@ -19,6 +19,7 @@ import (
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/localstack"
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/mmeshfake"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/planfast"
 )
 
 // BenchmarkRefresh measures what the provider adds to a refresh (issue 9): per object, the RPCs
@@ -48,10 +49,12 @@ func BenchmarkRefresh(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	server, err := providerserver.NewProtocol6WithError(New("test")())()
-	if err != nil {
-		b.Fatal(err)
-	}
+	// Served as main serves it, unguarded: PlanResourceChange is timed both through planfast and
+	// through the framework alone.
+	p := &asmProvider{version: "test"}
+	framework := providerserver.NewProtocol6(p)()
+	fast := planfast.New(framework, p, false)
+	server := tfprotov6.ProviderServer(fast)
 	schemas, err := server.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
 	if err != nil {
 		b.Fatal(err)
@@ -113,7 +116,7 @@ func BenchmarkRefresh(b *testing.B) {
 			}
 			return resp.NewState, nil
 		}
-		plan := func() (*tfprotov6.DynamicValue, error) {
+		planWith := func(server tfprotov6.ProviderServer) (*tfprotov6.DynamicValue, error) {
 			resp, err := server.PlanResourceChange(ctx, &tfprotov6.PlanResourceChangeRequest{
 				TypeName: o.typeName, PriorState: state, ProposedNewState: state, Config: config, PriorPrivate: private,
 			})
@@ -122,9 +125,14 @@ func BenchmarkRefresh(b *testing.B) {
 			}
 			return resp.PlannedState, nil
 		}
+		plan := func() (*tfprotov6.DynamicValue, error) { return planWith(server) }
 		// Both must find nothing to change, or this would not time a no-change plan.
 		sameValue(b, s, state, read, "the refresh found drift")
+		fastBefore := fast.FastPlans()
 		sameValue(b, s, state, plan, "the plan has changes")
+		if fast.FastPlans() == fastBefore {
+			b.Fatalf("%s: the no-change plan did not take planfast's path", o.typeName)
+		}
 		b.Run(o.typeName+"/ReadResource", func(b *testing.B) {
 			wall, cpu := measure(b, func() error { _, err := read(); return err })
 			b.ReportMetric(float64(wall)/float64(floorWall), "wall/floor")
@@ -132,6 +140,9 @@ func BenchmarkRefresh(b *testing.B) {
 		})
 		b.Run(o.typeName+"/PlanResourceChange", func(b *testing.B) {
 			measure(b, func() error { _, err := plan(); return err })
+		})
+		b.Run(o.typeName+"/PlanResourceChange-framework", func(b *testing.B) {
+			measure(b, func() error { _, err := planWith(framework); return err })
 		})
 		// Terraform validates each resource block before every plan (issue 31's profile).
 		b.Run(o.typeName+"/ValidateResourceConfig", func(b *testing.B) {
@@ -255,7 +266,7 @@ func sameValue(b *testing.B, s *tfprotov6.Schema, want *tfprotov6.DynamicValue, 
 
 // configValue is the msgpack value terraform sends for a configuration: the attributes given,
 // every other one null.
-func configValue(b *testing.B, s *tfprotov6.Schema, attrs map[string]any) *tfprotov6.DynamicValue {
+func configValue(b testing.TB, s *tfprotov6.Schema, attrs map[string]any) *tfprotov6.DynamicValue {
 	b.Helper()
 	t := s.ValueType()
 	dv, err := tfprotov6.NewDynamicValue(t, tfValue(b, t, attrs))
@@ -267,7 +278,7 @@ func configValue(b *testing.B, s *tfprotov6.Schema, attrs map[string]any) *tfpro
 
 // tfValue builds a value of type t from plain Go values (maps for objects and maps, slices for
 // lists); nil and missing object attributes are null.
-func tfValue(b *testing.B, t tftypes.Type, v any) tftypes.Value {
+func tfValue(b testing.TB, t tftypes.Type, v any) tftypes.Value {
 	if v == nil {
 		return tftypes.NewValue(t, nil)
 	}

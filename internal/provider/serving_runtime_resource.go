@@ -9,10 +9,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/asm-modelmesh/terraform-provider-asm/internal/kube"
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/planfast"
 )
 
 var (
@@ -22,6 +24,7 @@ var (
 	_ resource.ResourceWithModifyPlan       = &runtimeResource{}
 	_ resource.ResourceWithValidateConfig   = &runtimeResource{}
 	_ resource.ResourceWithConfigValidators = &runtimeResource{}
+	_ planfast.Resource                     = &runtimeResource{}
 )
 
 // Default timeouts; the schema's description states them.
@@ -136,23 +139,41 @@ func (r *runtimeResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if r.kind.Namespaced {
 		planNamespace(ctx, r.data, req, resp)
 	}
-	config := r.getModel(ctx, req.Config, &resp.Diagnostics)
-	plan := r.getModel(ctx, resp.Plan, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
+	plan, changed := r.planModel(ctx, req.Config, &resp.Plan, &resp.Diagnostics)
+	// In a no-change plan the defaults and the preset resolve to what is planned already; writing
+	// the model back converts it all again (issue 31's profile).
+	if changed {
+		r.setModel(ctx, &resp.Plan, &plan, &resp.Diagnostics)
 	}
-	proposed := plan
-	resp.Diagnostics.Append(planRuntime(ctx, &plan.runtimeModel, config.runtimeModel)...)
-	if resp.Diagnostics.HasError() {
-		return
+}
+
+// planModel resolves the defaults, the preset and the id of the proposed plan, and reports whether
+// that changed it.
+func (r *runtimeResource) planModel(ctx context.Context, config tfsdk.Config, proposed modelGetter, diags *diag.Diagnostics) (namespacedRuntimeModel, bool) {
+	configured := r.getModel(ctx, config, diags)
+	plan := r.getModel(ctx, proposed, diags)
+	if diags.HasError() {
+		return plan, false
+	}
+	before := plan
+	diags.Append(planRuntime(ctx, &plan.runtimeModel, configured.runtimeModel)...)
+	if diags.HasError() {
+		return plan, false
 	}
 	plan.ID = types.StringUnknown()
 	if !plan.Name.IsUnknown() && !plan.Namespace.IsUnknown() {
 		plan.ID = types.StringValue(kubeID(r.ref(&plan)))
 	}
-	// In a no-change plan the defaults and the preset resolve to what is planned already; writing
-	// the model back converts it all again (issue 31's profile).
-	if !unchanged(plan, proposed) {
-		r.setModel(ctx, &resp.Plan, &plan, &resp.Diagnostics)
+	return plan, !unchanged(plan, before)
+}
+
+// PlanKeepsPrior: ModifyPlan leaves a plan equal to the state alone when planNamespace keeps the
+// namespace and planModel changes nothing, without a word.
+func (r *runtimeResource) PlanKeepsPrior(ctx context.Context, config tfsdk.Config, prior tfsdk.State) bool {
+	if r.kind.Namespaced && !namespaceKept(ctx, r.data, config, prior) {
+		return false
 	}
+	var diags diag.Diagnostics
+	_, changed := r.planModel(ctx, config, prior, &diags)
+	return !changed && len(diags) == 0
 }

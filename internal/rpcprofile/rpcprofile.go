@@ -1,4 +1,4 @@
-// Package rpcprofile serves the provider like providerserver.Serve and, when EnvDir names a
+// Package rpcprofile serves the provider like providerserver.Serve, with planfast in front, and when EnvDir names a
 // directory, writes a CPU profile of the whole provider process there with every resource RPC's
 // samples labelled by RPC and type name, so a benchmark can say which call costs what.
 package rpcprofile
@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
+
+	"github.com/asm-modelmesh/terraform-provider-asm/internal/planfast"
 )
 
 // EnvDir names the directory the profiles go to, one cpu-<pid>.pb.gz per provider process:
@@ -27,13 +29,19 @@ const (
 	LabelType = "type"
 )
 
-// Serve is providerserver.Serve (protocol 6) unless EnvDir is set, so normal runs pay nothing.
-// Profiled, the profile is flushed when the plugin server returns, which it does on terraform's
-// graceful shutdown (go-plugin's Shutdown RPC) before the process exits.
+// Serve is providerserver.Serve (protocol 6) with planfast's no-change plans in front of the
+// framework; unless EnvDir is set, it adds nothing else, so normal runs pay nothing. Profiled, the
+// profile is flushed when the plugin server returns, which it does on terraform's graceful shutdown
+// (go-plugin's Shutdown RPC) before the process exits.
 func Serve(ctx context.Context, providerFunc func() provider.Provider, opts providerserver.ServeOpts) error {
+	var serveOpts []tf6server.ServeOpt
+	if opts.Debug {
+		serveOpts = append(serveOpts, tf6server.WithManagedDebug())
+	}
+	newServer := planfast.NewProtocol6(providerFunc)
 	dir := os.Getenv(EnvDir)
 	if dir == "" {
-		return providerserver.Serve(ctx, providerFunc, opts)
+		return tf6server.Serve(opts.Address, func() tfprotov6.ProviderServer { return must(newServer()) }, serveOpts...)
 	}
 	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("cpu-%d.pb.gz", os.Getpid())))
 	if err != nil {
@@ -42,14 +50,18 @@ func Serve(ctx context.Context, providerFunc func() provider.Provider, opts prov
 	if err := pprof.StartCPUProfile(f); err != nil {
 		return errors.Join(err, f.Close())
 	}
-	var serveOpts []tf6server.ServeOpt
-	if opts.Debug {
-		serveOpts = append(serveOpts, tf6server.WithManagedDebug())
-	}
-	server := providerserver.NewProtocol6(providerFunc())
-	err = tf6server.Serve(opts.Address, func() tfprotov6.ProviderServer { return labelled{server()} }, serveOpts...)
+	err = tf6server.Serve(opts.Address, func() tfprotov6.ProviderServer { return labelled{must(newServer())} }, serveOpts...)
 	pprof.StopCPUProfile()
 	return errors.Join(err, f.Close())
+}
+
+// must: planfast.NewProtocol6's servers never fail to build (providerserver.NewProtocol6WithError
+// returns no error either); tf6server wants a server without one.
+func must(s tfprotov6.ProviderServer, err error) tfprotov6.ProviderServer {
+	if err != nil {
+		panic(err)
+	}
+	return s
 }
 
 // labelled runs the RPCs that scale with the configuration under pprof labels. Goroutines an RPC
